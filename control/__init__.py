@@ -1,0 +1,1 @@
+"""Switchboard's domain: model, services and rendering. Imports no web, gevent or asyncio code."""

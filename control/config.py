@@ -1,0 +1,60 @@
+"""Settings from the environment: the one place that reads os.environ."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    auto_apply: bool
+    xml_curl_user: str | None
+    xml_curl_password: str | None
+    xml_curl_allow: tuple[str, ...]
+
+
+def _secret_key(data_dir: Path) -> str:
+    """SWITCHBOARD_SECRET_KEY, else a key generated once and kept in the data dir (0600)."""
+    if key := os.environ.get("SWITCHBOARD_SECRET_KEY"):
+        return key
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    data_dir = Path(os.environ.get("SWITCHBOARD_DATA_DIR", "data")).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'switchboard.db'}"
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    allow = os.environ.get("SWITCHBOARD_XML_CURL_ALLOW", "127.0.0.1,::1")
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=os.environ.get("REDIS_URL") or None,
+        secret_key=_secret_key(data_dir),
+        auto_apply=os.environ.get("SWITCHBOARD_AUTO_APPLY", "1") != "0",
+        xml_curl_user=os.environ.get("SWITCHBOARD_XML_CURL_USER") or None,
+        xml_curl_password=os.environ.get("SWITCHBOARD_XML_CURL_PASSWORD") or None,
+        xml_curl_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
+    )
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests change the environment between apps)."""
+    settings.cache_clear()

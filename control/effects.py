@@ -1,0 +1,81 @@
+"""Side effects collected during a unit of work and dispatched only after its commit.
+
+Services call `record(session, effect)`; effects are deduplicated (ten edits to one tenant
+need one apply of each reload kind). The edge that owns the process (web app, worker,
+listener) registers the handlers: control itself never enqueues or publishes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+_KEY = "switchboard.effects"
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChanged:
+    """The tenant's PBX config must be re-applied; `reload` names the part (pjsip, dialplan, ...)."""
+
+    tenant_id: int
+    reload: str
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    tenant_id: int
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityAdded:
+    tenant_id: int
+    activity_id: int
+
+
+Handler = Callable[[list[Any]], None]
+_handlers: dict[type, list[Handler]] = {}
+
+
+def record(session: Session, effect: Hashable) -> None:
+    pending: dict[Hashable, None] = session.info.setdefault(_KEY, {})
+    pending[effect] = None
+
+
+def pending(session: Session) -> list[Any]:
+    return list(session.info.get(_KEY, {}))
+
+
+def discard(session: Session) -> None:
+    session.info.pop(_KEY, None)
+
+
+def register(effect_type: type, handler: Handler) -> None:
+    """Handle every effect of `effect_type` of a committed unit of work (all at once, merged)."""
+    _handlers.setdefault(effect_type, [])
+    if handler not in _handlers[effect_type]:
+        _handlers[effect_type].append(handler)
+
+
+def clear_handlers() -> None:
+    _handlers.clear()
+
+
+def dispatch(session: Session) -> None:
+    collected = session.info.pop(_KEY, {})
+    by_type: dict[type, list[Any]] = {}
+    for effect in collected:
+        by_type.setdefault(type(effect), []).append(effect)
+    for effect_type, items in by_type.items():
+        for handler in _handlers.get(effect_type, []):
+            try:
+                handler(items)
+            except Exception:
+                # The commit stands; a failed side effect is logged and visible, never a lost edit.
+                log.exception("effect handler %s failed", getattr(handler, "__name__", handler))

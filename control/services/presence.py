@@ -1,0 +1,100 @@
+"""Presence: the four states people see, derived from the PBX line state and the user's choice.
+
+The PBX side (registrations, calls) is kept in PresenceState; the user's own choice is
+User.dnd / User.routing_paused. Presence is computed from both, never stored twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from control import effects
+from control.db import utcnow
+from control.models import PresenceState, User
+
+OFFLINE, AVAILABLE, IN_CALL, UNAVAILABLE = "offline", "available", "in_call", "unavailable"
+
+
+def compute(user: User, state: PresenceState | None) -> str:
+    """offline without a registration; in_call during a call; unavailable on DND or pause."""
+    if state is None or state.registrations <= 0:
+        return OFFLINE
+    if state.active_calls > 0 or state.line_state == "in_call":
+        return IN_CALL
+    if user.dnd or user.routing_paused or user.suspended:
+        return UNAVAILABLE
+    return AVAILABLE
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    user_id: int
+    name: str
+    extension: str | None
+    state: str
+    line_state: str
+
+
+def tenant_presence(session: Session, tenant_id: int, user_ids: list[int] | None = None) -> list[Presence]:
+    stmt = (
+        select(User, PresenceState)
+        .outerjoin(PresenceState, PresenceState.user_id == User.id)
+        .where(User.tenant_id == tenant_id)
+        .order_by(User.name)
+    )
+    if user_ids is not None:
+        stmt = stmt.where(User.id.in_(user_ids))
+    return [
+        Presence(
+            user.id,
+            user.name,
+            user.extension,
+            compute(user, state),
+            state.line_state if state else "unregistered",
+        )
+        for user, state in session.execute(stmt)
+    ]
+
+
+def _state(session: Session, user_id: int) -> PresenceState:
+    state = session.get(PresenceState, user_id)
+    if state is None:
+        state = PresenceState(user_id=user_id, line_state="unregistered", registrations=0, active_calls=0)
+        session.add(state)
+    return state
+
+
+def set_line_state(
+    session: Session,
+    user: User,
+    *,
+    registrations: int | None = None,
+    active_calls: int | None = None,
+    line_state: str | None = None,
+) -> bool:
+    """Update what the PBX says about a user's phone; True (and a PresenceChanged) if presence moved."""
+    state = _state(session, user.id)
+    before = compute(user, state), state.line_state
+    if registrations is not None:
+        state.registrations = max(0, registrations)
+    if active_calls is not None:
+        state.active_calls = max(0, active_calls)
+    if line_state is not None:
+        state.line_state = line_state
+    elif registrations is not None or active_calls is not None:
+        state.line_state = (
+            "unregistered" if state.registrations <= 0 else "in_call" if state.active_calls > 0 else "idle"
+        )
+    state.updated_at = utcnow()
+    changed = (compute(user, state), state.line_state) != before
+    if changed:
+        effects.record(session, effects.PresenceChanged(user.tenant_id, user.id))
+    return changed
+
+
+def states_by_user(session: Session, tenant_id: int, user_ids: list[int]) -> dict[int, str]:
+    """Presence of these users, for a page that shows their status dots."""
+    return {row.user_id: row.state for row in tenant_presence(session, tenant_id, user_ids)}

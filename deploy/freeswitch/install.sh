@@ -1,0 +1,375 @@
+#!/usr/bin/env bash
+# Wire a stock FreeSWITCH configuration directory to Switchboard. Safe to run again: a second
+# run with the same options changes no byte. See README.md next to this script.
+set -euo pipefail
+shopt -u patsub_replacement 2>/dev/null || true
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+MARK_BEGIN='<!-- >>> switchboard: managed by deploy/freeswitch/install.sh, edits here are overwritten -->'
+MARK_END='<!-- <<< switchboard -->'
+OWNED='<!-- Switchboard:'
+ROOT_DIR=switchboard/live
+
+usage() {
+  cat <<'EOF'
+usage: install.sh CONFDIR (--esl-password PASSWORD | --esl-password-file FILE) --control-url URL
+                  [--esl-listen 127.0.0.1] [--esl-port 8021] [--esl-allow CIDR]...
+                  [--xml-curl-user USER (--xml-curl-password P | --xml-curl-password-file FILE)]
+                  [--xml-curl-bindings directory]
+
+  CONFDIR                 the FreeSWITCH configuration directory (conf_dir), e.g. /etc/freeswitch
+  --esl-password[-file]   event socket password ("-" as file reads standard input)
+  --control-url           Switchboard's base URL; mod_xml_curl asks <URL>/freeswitch/xml-curl
+  --esl-listen            address the event socket binds (default 127.0.0.1; never 0.0.0.0 or ::)
+  --esl-port              its port (default 8021)
+  --esl-allow             network allowed to connect, repeatable (default 127.0.0.1/32)
+  --xml-curl-user         HTTP basic auth user for mod_xml_curl (with a password); without it the
+                          credentials are the placeholder SWITCHBOARD_XML_CURL_USER:SWITCHBOARD_XML_CURL_PASSWORD
+  --xml-curl-bindings     sections mod_xml_curl asks for, '|'-separated (default directory)
+EOF
+}
+
+die() {
+  echo "install.sh: $*" >&2
+  exit 2
+}
+
+read_secret() {
+  local source=$1 value=""
+  if [ "$source" = "-" ]; then
+    IFS= read -r value || true
+  else
+    [ -r "$source" ] || die "cannot read $source"
+    IFS= read -r value <"$source" || true
+  fi
+  printf '%s' "$value"
+}
+
+confdir=""
+esl_password=""
+esl_password_set=0
+control_url=""
+esl_listen="127.0.0.1"
+esl_port="8021"
+esl_allow=()
+curl_user=""
+curl_password=""
+curl_password_set=0
+curl_bindings="directory"
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --esl-password) esl_password=${2-}; esl_password_set=1; shift 2 || die "--esl-password needs a value" ;;
+    --esl-password-file)
+      [ $# -ge 2 ] || die "--esl-password-file needs a value"
+      esl_password=$(read_secret "$2"); esl_password_set=1; shift 2 ;;
+    --control-url) control_url=${2-}; shift 2 || die "--control-url needs a value" ;;
+    --esl-listen) esl_listen=${2-}; shift 2 || die "--esl-listen needs a value" ;;
+    --esl-port) esl_port=${2-}; shift 2 || die "--esl-port needs a value" ;;
+    --esl-allow) esl_allow+=("${2-}"); shift 2 || die "--esl-allow needs a value" ;;
+    --xml-curl-user) curl_user=${2-}; shift 2 || die "--xml-curl-user needs a value" ;;
+    --xml-curl-password) curl_password=${2-}; curl_password_set=1; shift 2 || die "--xml-curl-password needs a value" ;;
+    --xml-curl-password-file)
+      [ $# -ge 2 ] || die "--xml-curl-password-file needs a value"
+      curl_password=$(read_secret "$2"); curl_password_set=1; shift 2 ;;
+    --xml-curl-bindings) curl_bindings=${2-}; shift 2 || die "--xml-curl-bindings needs a value" ;;
+    -h | --help) usage; exit 0 ;;
+    -*) usage >&2; die "unknown option $1" ;;
+    *)
+      [ -z "$confdir" ] || die "only one CONFDIR, got '$confdir' and '$1'"
+      confdir=$1
+      shift
+      ;;
+  esac
+done
+
+# Every value below lands in an XML attribute that FreeSWITCH's pre-processor scans first:
+# no quotes, no markup, no '$' (it would expand $${...}), no blanks.
+SAFE='^[A-Za-z0-9._~+/=:@%!*,-]+$'
+[ -n "$confdir" ] || { usage >&2; die "CONFDIR is required"; }
+[ -d "$confdir" ] || die "$confdir is not a directory"
+[ -f "$confdir/freeswitch.xml" ] || die "$confdir/freeswitch.xml not found: not a FreeSWITCH conf dir"
+[ "$esl_password_set" = 1 ] || die "--esl-password or --esl-password-file is required"
+[ "${#esl_password}" -ge 8 ] || die "the ESL password must have at least 8 characters"
+[[ "$esl_password" =~ $SAFE ]] || die "the ESL password may only use letters, digits and . _ ~ + / = : @ % ! * , -"
+[[ "$control_url" =~ ^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$ ]] \
+  || die "--control-url must be http(s)://host[:port][/path]"
+[[ "$esl_listen" =~ ^[0-9A-Fa-f.:]+$ ]] || die "--esl-listen must be an IP address"
+case "$esl_listen" in 0.0.0.0 | :: | "[::]") die "--esl-listen must be a private address, not a wildcard" ;; esac
+[[ "$esl_port" =~ ^[0-9]{1,5}$ ]] && [ "$esl_port" -ge 1 ] && [ "$esl_port" -le 65535 ] \
+  || die "--esl-port must be 1-65535"
+[ ${#esl_allow[@]} -gt 0 ] || esl_allow=("127.0.0.1/32")
+for cidr in "${esl_allow[@]}"; do
+  [[ "$cidr" =~ ^[0-9A-Fa-f.:]+/[0-9]{1,3}$ ]] || die "--esl-allow must be ADDR/PREFIX, got '$cidr'"
+done
+[[ "$curl_bindings" =~ ^[a-z]+(\|[a-z]+)*$ ]] || die "--xml-curl-bindings must be section names joined by '|'"
+if [ -n "$curl_user" ] || [ "$curl_password_set" = 1 ]; then
+  [ -n "$curl_user" ] && [ "$curl_password_set" = 1 ] || die "--xml-curl-user and a password go together"
+  [[ "$curl_user" =~ ^[A-Za-z0-9._-]+$ ]] || die "--xml-curl-user may only use letters, digits and . _ -"
+  [[ "$curl_password" =~ $SAFE ]] || die "the xml_curl password may only use letters, digits and . _ ~ + / = : @ % ! * , -"
+  curl_credentials="$curl_user:$curl_password"
+else
+  curl_credentials="SWITCHBOARD_XML_CURL_USER:SWITCHBOARD_XML_CURL_PASSWORD"
+fi
+
+umask 027
+changes=()
+owner=$(stat -c '%u:%g' "$confdir")
+
+# Replace TARGET by NEW only when the bytes differ, keeping TARGET's owner and mode.
+install_if_changed() {
+  local new=$1 target=$2 mode=$3
+  if [ -f "$target" ] && cmp -s "$new" "$target"; then
+    rm -f "$new"
+    return 0
+  fi
+  if [ -e "$target" ]; then
+    chown --reference="$target" "$new"
+    chmod --reference="$target" "$new"
+  else
+    chown "$owner" "$new"
+    chmod "$mode" "$new"
+  fi
+  mv -f "$new" "$target"
+  changes+=("$target")
+}
+
+# Standard input becomes TARGET (mode for a new file).
+write_file() {
+  local target=$1 mode=$2 new
+  mkdir -p "$(dirname "$target")"
+  new=$(mktemp "$(dirname "$target")/.$(basename "$target").XXXXXX")
+  cat >"$new"
+  install_if_changed "$new" "$target" "$mode"
+}
+
+# Keep the stock file once, as FILE.switchboard-orig (not *.xml: FreeSWITCH does not load it).
+backup_once() {
+  local file=$1
+  if [ -f "$file" ] && ! grep -qF "$OWNED" "$file" && [ ! -e "$file.switchboard-orig" ]; then
+    cp -p "$file" "$file.switchboard-orig"
+    changes+=("$file.switchboard-orig")
+  fi
+}
+
+# FILE without our marked block, with BLOCK (may be empty) inserted after the first line matching
+# the extended regex ANCHOR. Fails when the anchor is missing.
+with_block() {
+  local file=$1 anchor=$2 block=$3
+  SB_BEGIN=$MARK_BEGIN SB_END=$MARK_END SB_ANCHOR=$anchor SB_BLOCK=$block awk '
+    BEGIN { skipping = 0; placed = 0 }
+    index($0, ENVIRON["SB_BEGIN"]) { skipping = 1; next }
+    skipping { if (index($0, ENVIRON["SB_END"])) skipping = 0; next }
+    {
+      print
+      if (!placed && $0 ~ ENVIRON["SB_ANCHOR"]) {
+        placed = 1
+        if (ENVIRON["SB_BLOCK"] != "") printf "%s\n", ENVIRON["SB_BLOCK"]
+      }
+    }
+    END { exit placed ? 0 : 3 }
+  ' "$file"
+}
+
+insert_block() {
+  local file=$1 anchor=$2 block=$3 new
+  [ -f "$file" ] || die "$file not found"
+  new=$(mktemp "$(dirname "$file")/.$(basename "$file").XXXXXX")
+  if ! with_block "$file" "$anchor" "$block" >"$new"; then
+    rm -f "$new"
+    die "$file has no line matching $anchor; cannot wire it"
+  fi
+  install_if_changed "$new" "$file" 0640
+}
+
+indent_block() {
+  # $1: indentation; the rest: lines. Prints the marked block.
+  local pad=$1
+  shift
+  printf '%s%s\n' "$pad" "$MARK_BEGIN"
+  printf "$pad%s\n" "$@"
+  printf '%s%s' "$pad" "$MARK_END"
+}
+
+# --- switchboard/versions/0 and live -> versions/0 on a fresh install --------------------------
+configure_layout() {
+  local base="$confdir/switchboard" path
+  for path in "$base" "$base/versions" "$base/versions/0" "$base/versions/0/dialplan"; do
+    if [ ! -d "$path" ]; then
+      mkdir -m 0750 "$path"
+      chown "$owner" "$path"
+      changes+=("$path")
+    fi
+  done
+  empty_include() {
+    local target="$base/versions/0/$1"
+    [ -e "$target" ] && return 0
+    printf '<include>\n  <!-- Switchboard: empty until the first deploy makes another version live. -->\n</include>\n' >"$target"
+    chmod 0640 "$target"
+    chown "$owner" "$target"
+    changes+=("$target")
+  }
+  for path in directory.xml dialplan/default.xml dialplan/public.xml gateway.xml; do
+    empty_include "$path"
+  done
+  path="$base/versions/0/callcenter.conf.xml"
+  if [ ! -e "$path" ]; then
+    cat >"$path" <<'EOF'
+<include>
+  <!-- Switchboard: empty until the first deploy makes another version live. -->
+  <configuration name="callcenter.conf" description="Switchboard call center">
+    <settings>
+    </settings>
+    <queues>
+    </queues>
+    <agents>
+    </agents>
+    <tiers>
+    </tiers>
+  </configuration>
+</include>
+EOF
+    chmod 0640 "$path"
+    chown "$owner" "$path"
+    changes+=("$path")
+  fi
+  if [ ! -L "$base/live" ]; then
+    [ ! -e "$base/live" ] || die "$base/live exists but is not a symlink"
+    ln -s versions/0 "$base/live"
+    chown -h "$owner" "$base/live"
+    changes+=("$base/live")
+  fi
+}
+
+include_file() {
+  # A whole file of ours that includes one file of the live version. FreeSWITCH resolves a
+  # relative include against the directory of the file that holds it: $3 leads back to CONFDIR.
+  printf '<include>\n  %s %s -->\n  <X-PRE-PROCESS cmd="include" data="%s%s/%s"/>\n</include>\n' \
+    "$OWNED" "managed by deploy/freeswitch/install.sh; $2" "$3" "$ROOT_DIR" "$1"
+}
+
+configure_directory() {
+  grep -q 'data="directory/\*\.xml"' "$confdir/freeswitch.xml" \
+    || die "freeswitch.xml does not include directory/*.xml in its directory section"
+  write_file "$confdir/directory/switchboard.xml" 0640 < <(include_file directory.xml "the tenant's domain and users" ../)
+}
+
+configure_dialplan() {
+  insert_block "$confdir/dialplan/default.xml" '<context[[:space:]]+name="default"' \
+    "$(indent_block '    ' "<X-PRE-PROCESS cmd=\"include\" data=\"../$ROOT_DIR/dialplan/default.xml\"/>")"
+  insert_block "$confdir/dialplan/public.xml" '<context[[:space:]]+name="public"' \
+    "$(indent_block '    ' "<X-PRE-PROCESS cmd=\"include\" data=\"../$ROOT_DIR/dialplan/public.xml\"/>")"
+}
+
+configure_gateway() {
+  local profile="$confdir/sip_profiles/external.xml"
+  [ -f "$profile" ] || die "$profile not found"
+  grep -q 'data="external/\*\.xml"' "$profile" || die "$profile does not include external/*.xml in <gateways>"
+  write_file "$confdir/sip_profiles/external/switchboard.xml" 0640 < <(include_file gateway.xml "the tenant's trunk" ../../)
+}
+
+configure_callcenter() {
+  local conf="$confdir/autoload_configs/callcenter.conf.xml"
+  backup_once "$conf"
+  write_file "$conf" 0640 < <(include_file callcenter.conf.xml "queues, agents and tiers" ../)
+}
+
+configure_event_socket() {
+  local conf="$confdir/autoload_configs/event_socket.conf.xml" template
+  backup_once "$conf"
+  template=$(<"$HERE/event_socket.conf.xml")
+  template=${template//@ESL_LISTEN@/$esl_listen}
+  template=${template//@ESL_PORT@/$esl_port}
+  template=${template//@ESL_PASSWORD@/$esl_password}
+  write_file "$conf" 0640 <<<"$template"
+  chmod o-rwx "$conf"
+  local nodes=() cidr
+  for cidr in "${esl_allow[@]}"; do
+    nodes+=("  <node type=\"allow\" cidr=\"$cidr\"/>")
+  done
+  insert_block "$confdir/autoload_configs/acl.conf.xml" '<network-lists>' \
+    "$(indent_block '    ' '<list name="switchboard-esl" default="deny">' "${nodes[@]}" '</list>')"
+}
+
+configure_xml_curl() {
+  local conf="$confdir/autoload_configs/xml_curl.conf.xml" template
+  backup_once "$conf"
+  template=$(<"$HERE/xml_curl.conf.xml")
+  template=${template//@XML_CURL_URL@/${control_url%/}/freeswitch/xml-curl}
+  template=${template//@XML_CURL_BINDINGS@/$curl_bindings}
+  template=${template//@XML_CURL_CREDENTIALS@/$curl_credentials}
+  write_file "$conf" 0640 <<<"$template"
+  chmod o-rwx "$conf"
+}
+
+active_modules() {
+  # Module names loaded outside comments and outside our block.
+  SB_BEGIN=$MARK_BEGIN SB_END=$MARK_END awk '
+    index($0, ENVIRON["SB_BEGIN"]) { ours = 1; next }
+    ours { if (index($0, ENVIRON["SB_END"])) ours = 0; next }
+    {
+      line = $0; out = ""
+      while (line != "") {
+        if (comment) {
+          at = index(line, "-->"); if (!at) { line = ""; break }
+          line = substr(line, at + 3); comment = 0
+        } else {
+          at = index(line, "<!--"); if (!at) { out = out line; line = ""; break }
+          out = out substr(line, 1, at - 1); line = substr(line, at + 4); comment = 1
+        }
+      }
+      while (match(out, /<load[[:space:]]+module="[A-Za-z0-9_]+"/)) {
+        name = substr(out, RSTART, RLENGTH); sub(/.*module="/, "", name); sub(/"$/, "", name)
+        print name
+        out = substr(out, RSTART + RLENGTH)
+      }
+    }
+  ' "$1"
+}
+
+configure_modules() {
+  local conf="$confdir/autoload_configs/modules.conf.xml" module loads=() active
+  [ -f "$conf" ] || die "$conf not found"
+  active=$(active_modules "$conf")
+  for module in mod_callcenter mod_xml_curl; do
+    grep -qx "$module" <<<"$active" || loads+=("<load module=\"$module\"/>")
+  done
+  if [ ${#loads[@]} -gt 0 ]; then
+    insert_block "$conf" '<modules>' "$(indent_block '    ' "${loads[@]}")"
+  else
+    insert_block "$conf" '<modules>' ""
+  fi
+}
+
+preflight() {
+  # Everything the steps need, checked before the first change.
+  local file anchor
+  while read -r file anchor; do
+    [ -f "$confdir/$file" ] || die "$confdir/$file not found"
+    grep -Eq "$anchor" "$confdir/$file" || die "$confdir/$file has no line matching $anchor; cannot wire it"
+  done <<'EOF'
+freeswitch.xml data="directory/\*\.xml"
+dialplan/default.xml <context[[:space:]]+name="default"
+dialplan/public.xml <context[[:space:]]+name="public"
+sip_profiles/external.xml data="external/\*\.xml"
+autoload_configs/acl.conf.xml <network-lists>
+autoload_configs/modules.conf.xml <modules>
+EOF
+}
+
+step() {
+  local label=$1 before=${#changes[@]}
+  shift
+  "$@"
+  if [ ${#changes[@]} -gt "$before" ]; then echo "$label: changed"; else echo "$label: unchanged"; fi
+}
+
+preflight
+step "switchboard/ layout (live -> versions/0 on a fresh install)" configure_layout
+step "directory/switchboard.xml" configure_directory
+step "dialplan default and public contexts" configure_dialplan
+step "sip_profiles/external/switchboard.xml (trunk gateway)" configure_gateway
+step "autoload_configs/callcenter.conf.xml" configure_callcenter
+step "event socket on $esl_listen:$esl_port (ACL switchboard-esl)" configure_event_socket
+step "xml_curl -> ${control_url%/}/freeswitch/xml-curl ($curl_bindings)" configure_xml_curl
+step "modules.conf.xml (mod_callcenter, mod_xml_curl)" configure_modules

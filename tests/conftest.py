@@ -1,0 +1,152 @@
+"""Shared fixtures: a real database (SQLite file or PostgreSQL), the app, logged-in clients.
+
+SWITCHBOARD_TEST_DB=sqlite (default) or postgresql picks the database; PostgreSQL runs use a
+database of their own, created on the server at 127.0.0.1:5432 and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from control import config, db, effects
+
+PG_ADMIN_URL = os.environ.get("SWITCHBOARD_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_report_header() -> str:
+    return f"switchboard test database: {os.environ.get('SWITCHBOARD_TEST_DB', 'sqlite')}"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data")
+    os.environ["SWITCHBOARD_DATA_DIR"] = str(path)
+    os.environ.setdefault("SWITCHBOARD_SECRET_KEY", "test-secret-key-" + "x" * 32)
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/9")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _migrated(data_dir: Path) -> Iterator[str]:
+    """Migrate once per session: a template SQLite file, or a fresh PostgreSQL database."""
+    from control.migrate import upgrade
+
+    kind = os.environ.get("SWITCHBOARD_TEST_DB", "sqlite")
+    if kind == "postgresql":
+        name = f"sb_test_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        upgrade(url)
+        yield url
+        db.dispose_all()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        template = data_dir / "template.db"
+        upgrade(f"sqlite:///{template}")
+        db.dispose_all()
+        yield str(template)
+
+
+def _truncate_all(url: str) -> None:
+    from control.db import Base
+
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine(url).begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture()
+def database_url(_migrated: str, tmp_path: Path) -> Iterator[str]:
+    """A clean, migrated database for one test, set as DATABASE_URL."""
+    if _migrated.startswith("postgresql"):
+        url = _migrated
+    else:
+        target = tmp_path / "switchboard.db"
+        shutil.copyfile(_migrated, target)
+        url = f"sqlite:///{target}"
+    os.environ["DATABASE_URL"] = url
+    config.reset_settings()
+    yield url
+    if url.startswith("postgresql"):
+        _truncate_all(url)
+    db.dispose_all()
+    os.environ.pop("DATABASE_URL", None)
+    config.reset_settings()
+
+
+@pytest.fixture()
+def session(database_url: str) -> Iterator:
+    s = db.new_session(database_url)
+    yield s
+    s.rollback()
+    s.close()
+
+
+@pytest.fixture()
+def demo(database_url: str) -> dict:
+    """The demo tenant, as ids and e-mails (objects would belong to a closed session)."""
+    from control.demo import DEMO_ADMIN, DEMO_AGENT, DEMO_PASSWORD, seed_demo
+    from control.services import users
+
+    with db.unit_of_work() as s:
+        tenant = seed_demo(s)
+        admin = users.find_user_by_email(s, DEMO_ADMIN)
+        agent = users.find_user_by_email(s, DEMO_AGENT)
+        ids = {"tenant_id": tenant.id, "admin_id": admin.id, "agent_id": agent.id}
+    return ids | {"admin_email": DEMO_ADMIN, "agent_email": DEMO_AGENT, "password": DEMO_PASSWORD}
+
+
+@pytest.fixture()
+def app(database_url: str):  # type: ignore[no-untyped-def]
+    from web.app import create_app
+
+    application = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
+    yield application
+    effects.clear_handlers()
+
+
+@pytest.fixture()
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+def login(client, email: str, password: str):  # type: ignore[no-untyped-def]
+    return client.post("/login", data={"email": email, "password": password})
+
+
+@pytest.fixture()
+def admin_client(client, demo):  # type: ignore[no-untyped-def]
+    response = login(client, demo["admin_email"], demo["password"])
+    assert response.status_code == 302, response.data[:500]
+    return client
+
+
+@pytest.fixture()
+def agent_client(app, demo):  # type: ignore[no-untyped-def]
+    other = app.test_client()
+    response = login(other, demo["agent_email"], demo["password"])
+    assert response.status_code == 302
+    return other
+
+
+@pytest.fixture(scope="session")
+def asterisk_sandbox():  # type: ignore[no-untyped-def]
+    """The real Asterisk 22 in its Debian sid chroot (built once, cached, left running)."""
+    from tests.integration.asterisk_sandbox import AsteriskSandbox
+
+    sandbox = AsteriskSandbox()
+    sandbox.ensure()
+    sandbox.start()
+    return sandbox

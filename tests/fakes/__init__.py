@@ -1,0 +1,1 @@
+"""Stand-ins for external systems that cannot run here (FreeSWITCH), built from recorded bytes."""

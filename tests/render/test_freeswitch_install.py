@@ -1,0 +1,139 @@
+"""deploy/freeswitch/install.sh on a stock-shaped conf tree: wiring, idempotence, valid XML."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from tests.render.freeswitch_tree import STOCK, assemble, write_stock_tree
+
+ROOT = Path(__file__).resolve().parents[2]
+INSTALL = ROOT / "deploy" / "freeswitch" / "install.sh"
+ARGS = ["--esl-password", "s3cret-Pass_1", "--control-url", "http://10.1.2.3:8000/"]
+
+
+def run(conf: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(INSTALL), str(conf), *ARGS, *extra], capture_output=True, text=True, check=check
+    )
+
+
+def snapshot(conf: Path) -> dict[str, str]:
+    found = {}
+    for path in sorted(conf.rglob("*")):
+        rel = path.relative_to(conf).as_posix()
+        if path.is_symlink():
+            found[rel] = "-> " + str(path.readlink())
+        elif path.is_file():
+            found[rel] = hashlib.sha256(path.read_bytes()).hexdigest() + f" {path.stat().st_mode & 0o777:o}"
+    return found
+
+
+@pytest.fixture()
+def conf(tmp_path: Path) -> Path:
+    write_stock_tree(tmp_path)
+    return tmp_path
+
+
+def test_second_run_changes_no_byte(conf):
+    first = run(conf)
+    assert first.stdout.count(": changed") == 8, first.stdout
+    before = snapshot(conf)
+    second = run(conf)
+    assert ": changed" not in second.stdout, second.stdout
+    assert snapshot(conf) == before
+
+
+def test_every_xml_file_parses_and_the_document_assembles(conf):
+    run(conf)
+    for path in conf.rglob("*.xml"):
+        etree.parse(str(path))  # raises on invalid XML
+    document = assemble(conf)
+    assert document.tag == "document"
+    config = document.find("section[@name='configuration']")
+    names = {c.get("name") for c in config.findall("configuration")}
+    assert {"callcenter.conf", "event_socket.conf", "xml_curl.conf", "acl.conf", "modules.conf"} <= names
+
+
+def test_wiring(conf):
+    run(conf, "--esl-listen", "10.0.0.2", "--esl-allow", "10.0.0.0/24", "--esl-allow", "127.0.0.1/32")
+    document = assemble(conf)
+    config = document.find("section[@name='configuration']")
+    esl = {
+        p.get("name"): p.get("value")
+        for p in config.iterfind("configuration[@name='event_socket.conf']//param")
+    }
+    assert esl["listen-ip"] == "10.0.0.2"
+    assert esl["password"] == "s3cret-Pass_1"
+    assert esl["apply-inbound-acl"] == "switchboard-esl"
+    acl = config.find("configuration[@name='acl.conf']/network-lists/list[@name='switchboard-esl']")
+    assert acl.get("default") == "deny"
+    assert [n.get("cidr") for n in acl] == ["10.0.0.0/24", "127.0.0.1/32"]
+    curl = config.find("configuration[@name='xml_curl.conf']//param[@name='gateway-url']")
+    assert curl.get("value") == "http://10.1.2.3:8000/freeswitch/xml-curl"
+    assert curl.get("bindings") == "directory"
+    creds = config.find("configuration[@name='xml_curl.conf']//param[@name='gateway-credentials']")
+    assert creds.get("value") == "SWITCHBOARD_XML_CURL_USER:SWITCHBOARD_XML_CURL_PASSWORD"
+    loads = [m.get("module") for m in config.iterfind("configuration[@name='modules.conf']/modules/load")]
+    assert loads.count("mod_callcenter") == 1 and loads.count("mod_xml_curl") == 1
+    # the stock files Switchboard replaced are kept once, under a name FreeSWITCH does not load
+    for name in ("callcenter.conf.xml", "event_socket.conf.xml", "xml_curl.conf.xml"):
+        kept = conf / "autoload_configs" / f"{name}.switchboard-orig"
+        assert kept.read_text() == STOCK[f"autoload_configs/{name}"]
+    assert (conf / "switchboard" / "live").readlink() == Path("versions/0")
+    # our include comes first in both contexts, before the stock extensions
+    default = (conf / "dialplan" / "default.xml").read_text()
+    assert default.index("switchboard/live/dialplan/default.xml") < default.index("Local_Extension")
+
+
+def test_xml_curl_credentials_and_modules_already_loaded(conf):
+    modules = conf / "autoload_configs" / "modules.conf.xml"
+    modules.write_text(
+        modules.read_text().replace(
+            '<!--<load module="mod_callcenter"/>-->', '<load module="mod_callcenter"/>'
+        )
+    )
+    run(conf, "--xml-curl-user", "fs", "--xml-curl-password", "curl-pass-123")
+    text = modules.read_text()
+    assert text.count('<load module="mod_callcenter"/>') == 1
+    assert text.count('<load module="mod_xml_curl"/>') == 2  # the stock comment and ours
+    curl = (conf / "autoload_configs" / "xml_curl.conf.xml").read_text()
+    assert 'value="fs:curl-pass-123"' in curl
+    assert oct((conf / "autoload_configs" / "xml_curl.conf.xml").stat().st_mode & 0o777) == "0o640"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--esl-listen", "0.0.0.0"], "private address"),
+        (["--esl-allow", "10.0.0.1"], "ADDR/PREFIX"),
+        (["--control-url", 'http://x/"><evil'], "control-url"),
+        (["--xml-curl-user", "fs"], "go together"),
+        (["--xml-curl-user", "fs", "--xml-curl-password", "a$${b}c-long"], "xml_curl password"),
+    ],
+)
+def test_refuses_unsafe_options(conf, extra, message):
+    done = run(conf, *extra, check=False)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert not (conf / "switchboard").exists()
+
+
+def test_refuses_an_unsafe_esl_password(conf):
+    done = subprocess.run(
+        [str(INSTALL), str(conf), "--esl-password", 'pa"ss word$', "--control-url", "http://h"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "ESL password" in done.stderr
+
+
+def test_refuses_a_tree_without_the_default_context(conf):
+    (conf / "dialplan" / "default.xml").write_text("<include>\n</include>\n")
+    done = run(conf, check=False)
+    assert done.returncode == 2 and "default" in done.stderr
+    assert not (conf / "switchboard").exists()

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite: installs and starts what it needs, then runs pytest on SQLite
+# (unit, web and API tests) and on PostgreSQL (everything, with the real Asterisk, sipp and Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+need_apt=()
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v sipp >/dev/null || need_apt+=(sip-tester)
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing: ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.2; done
+fi
+if [ -x deploy/asterisk/sandbox ]; then
+  deploy/asterisk/sandbox ensure
+  deploy/asterisk/sandbox start
+fi
+
+$BIN/ruff check .
+echo "== SQLite: unit, web and API tests"
+SWITCHBOARD_TEST_DB=sqlite $BIN/pytest -q -m "not integration" "$@"
+echo "== PostgreSQL: the whole suite, with the real Asterisk, sipp and Chromium"
+SWITCHBOARD_TEST_DB=postgresql $BIN/pytest -q "$@"

@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from control.db import unit_of_work
+from control.models import Broadcast, Contact, Line, Tag
+from control.services import broadcasts
+
+
+def _form(**overrides: object) -> dict:
+    form = {
+        "name": "Spring offer",
+        "kind": "text",
+        "message": "Spring prices: call us back.",
+        "line_id": "",
+        "scheduled_at": "",
+    }
+    form.update(overrides)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def _error(page: str, field: str) -> str:
+    match = re.search(rf'<p class="error" id="{re.escape(field)}-error">([^<]*)</p>', page)
+    return match.group(1) if match else ""
+
+
+def _tag(session, name: str) -> int:
+    return session.query(Tag).filter_by(name=name).one().id
+
+
+def _contact(session, last_name: str) -> int:
+    return session.query(Contact).filter_by(last_name=last_name).one().id
+
+
+def _add(demo, name: str, status: str, kind: str = "voice") -> None:
+    """A broadcast walked through its statuses by the service, as the buttons would."""
+    with unit_of_work() as s:
+        vip = s.query(Tag).filter_by(tenant_id=demo["tenant_id"], name="VIP").one()
+        b = broadcasts.create_broadcast(
+            s,
+            demo["tenant_id"],
+            {
+                "name": name,
+                "kind": kind,
+                "message": "hello",
+                "tag_ids": [vip.id],
+                "scheduled_at": "2031-01-01T09:00",
+            },
+            None,
+        )
+        path = {"draft": [], "scheduled": ["scheduled"], "running": ["scheduled", "running"]}
+        path |= {"paused": ["scheduled", "paused"], "done": ["scheduled", "running", "done"]}
+        for step in path[status]:
+            broadcasts.set_status(s, demo["tenant_id"], b.id, step, None)
+
+
+def _tab_count(page: str, label: str) -> int:
+    return int(re.search(rf'>{label} <span class="count">(\d+)</span>', page).group(1))
+
+
+def test_list_has_status_tabs_with_counts_and_filters(admin_client, demo):
+    _add(demo, "Running one", "running")
+    _add(demo, "Paused one", "paused", kind="text")
+    _add(demo, "Done one", "done")
+    _add(demo, "Scheduled one", "scheduled")
+    page = admin_client.get("/broadcasts/").data.decode()
+    counts = {
+        label: _tab_count(page, label) for label in ("All", "Draft", "Scheduled", "Running", "Paused", "Done")
+    }
+    assert counts == {"All": 5, "Draft": 1, "Scheduled": 1, "Running": 1, "Paused": 1, "Done": 1}
+    assert "Sending is not available yet" in page
+    page = admin_client.get("/broadcasts/?status=paused").data.decode()
+    assert "Paused one" in page and "Running one" not in page and "Maintenance notice" not in page
+    assert _tab_count(page, "All") == 5  # the tabs keep counting everything
+    page = admin_client.get("/broadcasts/?kind=text").data.decode()
+    assert "Paused one" in page and "Maintenance notice" in page and "Done one" not in page
+    page = admin_client.get("/broadcasts/?q=sched").data.decode()
+    assert "Scheduled one" in page and "Paused one" not in page
+    page = admin_client.get("/broadcasts/?sort=name").data.decode()
+    assert (
+        page.index(">Done one</a>") < page.index(">Maintenance notice</a>") < page.index(">Running one</a>")
+    )
+    assert admin_client.get("/broadcasts/?sort=message").status_code == 400
+
+
+def test_create_shows_audience_size_then_edit(admin_client, session, demo):
+    line_id = session.query(Line).filter_by(name="Main line").one().id
+    vip, ken, grace = _tag(session, "VIP"), _contact(session, "Thompson"), _contact(session, "Hopper")
+    form = _form(
+        line_id=str(line_id),
+        scheduled_at="2031-03-01T10:30",
+        tag_ids=[str(vip)],
+        contact_ids=[str(ken), str(grace)],  # Grace also has the VIP tag: counted once
+    )
+    response = admin_client.post("/broadcasts/new", data=form)
+    assert response.status_code == 302
+    broadcast = session.query(Broadcast).filter_by(name="Spring offer").one()
+    assert (broadcast.kind, broadcast.status, broadcast.line_id) == ("text", "draft", line_id)
+    assert broadcast.scheduled_at == datetime(2031, 3, 1, 10, 30)
+    assert [t.id for t in broadcast.tags] == [vip] and {c.id for c in broadcast.contacts} == {ken, grace}
+    page = admin_client.get(response.headers["Location"]).data.decode()
+    assert '<strong id="audience-size">3</strong>' in page
+    assert 'value="2031-03-01T10:30"' in page
+    assert "no calls or texts go out" in page
+    edit = _form(name="Spring offer", kind="voice", contact_ids=[str(ken)])  # tags cleared
+    assert admin_client.post(f"/broadcasts/{broadcast.id}", data=edit).status_code == 302
+    session.expire_all()
+    broadcast = session.get(Broadcast, broadcast.id)
+    assert broadcast.kind == "voice" and broadcast.tags == [] and [c.id for c in broadcast.contacts] == [ken]
+    assert broadcast.scheduled_at is None and broadcast.line_id is None
+    page = admin_client.get(f"/broadcasts/{broadcast.id}").data.decode()
+    assert '<strong id="audience-size">1</strong>' in page
+
+
+def test_status_buttons_follow_the_transitions(admin_client, session, demo):
+    notice = session.query(Broadcast).filter_by(name="Maintenance notice").one()
+    url = f"/broadcasts/{notice.id}"
+    page = admin_client.get(url).data.decode()
+    assert re.findall(r'name="status" value="(\w+)"', page) == ["scheduled"]
+    # Scheduling needs a time: refused, still a draft.
+    response = admin_client.post(f"{url}/status", data={"status": "scheduled"}, follow_redirects=True)
+    assert "Set a time before scheduling." in response.data.decode()
+    session.expire_all()
+    assert session.get(Broadcast, notice.id).status == "draft"
+    form = _form(
+        name="Maintenance notice", scheduled_at="2031-05-01T02:00", tag_ids=[str(_tag(session, "VIP"))]
+    )
+    assert admin_client.post(url, data=form).status_code == 302
+    assert admin_client.post(f"{url}/status", data={"status": "scheduled"}).status_code == 302
+    page = admin_client.get(url).data.decode()
+    assert re.findall(r'name="status" value="(\w+)"', page) == ["draft", "paused", "running"]
+    assert admin_client.post(f"{url}/status", data={"status": "running"}).status_code == 302
+    session.expire_all()
+    assert session.get(Broadcast, notice.id).status == "running"
+    # A running broadcast cannot be edited, nor sent back to draft.
+    page = admin_client.get(url).data.decode()
+    assert 'id="broadcast-form"' not in page and "A running broadcast cannot be edited." in page
+    response = admin_client.post(url, data=_form(name="Changed", tag_ids=[str(_tag(session, "VIP"))]))
+    assert response.status_code == 400
+    assert "A running broadcast cannot be edited." in response.data.decode()
+    response = admin_client.post(f"{url}/status", data={"status": "draft"}, follow_redirects=True)
+    assert "A running broadcast cannot become draft." in response.data.decode()
+    assert admin_client.post(f"{url}/status", data={"status": "done"}).status_code == 302
+    session.expire_all()
+    done = session.get(Broadcast, notice.id)
+    assert (done.status, done.name) == ("done", "Maintenance notice")
+    assert "Done: no further status." in admin_client.get(url).data.decode()
+
+
+def test_bad_input_shows_messages_and_saves_nothing(admin_client, session, demo):
+    before = session.query(Broadcast).count()
+    vip = [str(_tag(session, "VIP"))]
+    cases = [
+        (_form(name="", tag_ids=vip), "name", "This field is required."),
+        (_form(name="b" * 10_000, tag_ids=vip), "name", "At most 120 characters (got 10000)."),
+        (_form(message="  ", tag_ids=vip), "message", "Write the message to send."),
+        (_form(message="x" * 1601, tag_ids=vip), "message", "At most 1600 characters."),
+        (_form(), "tag_ids", "Choose an audience: tags, contacts or both."),
+        (_form(kind="fax", tag_ids=vip), "kind", "Choose one of: voice, text."),
+        (
+            _form(scheduled_at="next tuesday", tag_ids=vip),
+            "scheduled_at",
+            "Enter a date and time (YYYY-MM-DD HH:MM).",
+        ),
+        (_form(line_id="999999", tag_ids=vip), "line_id", "Choose a line of this tenant."),
+        (_form(contact_ids=["999999"]), "contact_ids", "Choose contacts of this tenant."),
+    ]
+    for form, field, message in cases:
+        response = admin_client.post("/broadcasts/new", data=form)
+        assert response.status_code == 400, message
+        assert _error(response.data.decode(), field) == message, (field, message)
+    # A voice message may be longer than a text.
+    assert (
+        admin_client.post(
+            "/broadcasts/new", data=_form(kind="voice", message="x" * 1601, tag_ids=vip)
+        ).status_code
+        == 302
+    )
+    session.expire_all()
+    assert session.query(Broadcast).count() == before + 1
+
+
+def test_contact_picker_search_keeps_the_chosen(admin_client, session, demo):
+    ken = _contact(session, "Thompson")
+    response = admin_client.get(f"/broadcasts/contact-options?contact_q=kernel&contact_ids={ken}")
+    options = re.findall(r'<option value="(\d+)" (selected)?', response.data.decode())
+    assert options == [(str(ken), "selected"), (str(_contact(session, "Torvalds")), "")]
+    page = admin_client.get("/broadcasts/contact-options?contact_q=0143").data.decode()
+    assert "Grace Hopper +12025550143" in page and "Torvalds" not in page
+    assert "Mum" not in admin_client.get("/broadcasts/contact-options?contact_q=mum").data.decode()
+
+
+def test_delete(admin_client, session, demo):
+    notice_id = session.query(Broadcast).filter_by(name="Maintenance notice").one().id
+    assert admin_client.post(f"/broadcasts/{notice_id}/delete").status_code == 302
+    session.expire_all()
+    assert session.get(Broadcast, notice_id) is None
+    assert admin_client.post(f"/broadcasts/{notice_id}/delete").status_code == 404
+
+
+def test_agent_gets_403(agent_client, session, demo):
+    notice_id = session.query(Broadcast).filter_by(name="Maintenance notice").one().id
+    assert agent_client.get("/broadcasts/").status_code == 403
+    assert agent_client.get("/broadcasts/contact-options?contact_q=a").status_code == 403
+    assert (
+        agent_client.post(f"/broadcasts/{notice_id}/status", data={"status": "scheduled"}).status_code == 403
+    )
+    assert agent_client.post(f"/broadcasts/{notice_id}/delete").status_code == 403
+    session.expire_all()
+    assert session.get(Broadcast, notice_id).status == "draft"

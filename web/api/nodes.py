@@ -1,0 +1,111 @@
+"""PBX nodes: where config is deployed and events come from. The secret is write-only."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Response, url_for
+from marshmallow import fields
+
+from control.models.nodes import PBX_KINDS
+from control.services import nodes
+from web.api.bearer import api_user
+from web.api.blueprint import ApiBlueprint
+from web.api.schemas import (
+    Body,
+    ListArgs,
+    choice,
+    page_body,
+    page_schema,
+    query_choice,
+    required_text,
+    text,
+)
+from web.db import db, write
+
+bp = ApiBlueprint("nodes", __name__, description="FreeSWITCH and Asterisk hosts Switchboard deploys to.")
+
+SECRET = "The AMI (Asterisk) or ESL (FreeSWITCH) password; stored encrypted, never shown again."
+
+
+class Node(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String(metadata={"enum": list(PBX_KINDS)})
+    host = fields.String()
+    port = fields.Integer()
+    username = fields.String()
+    config_dir = fields.String()
+    transport = fields.String(metadata={"enum": list(nodes.TRANSPORTS)})
+    status = fields.String()
+    status_detail = fields.String()
+    live_version = fields.Integer(allow_none=True)
+    live_hash = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class NodeUpdate(Body):
+    name = text(metadata={"description": "Letters, digits, '-' and '_' (up to 64)."})
+    kind = choice(PBX_KINDS)
+    host = text()
+    port = fields.Integer(allow_none=True, metadata={"description": "AMI 5038 or ESL 8021 by default."})
+    username = text(metadata={"description": "The AMI user (Asterisk)."})
+    secret = text(load_only=True, metadata={"description": SECRET})
+    config_dir = text(metadata={"description": "An absolute path on the PBX host."})
+    transport = choice(nodes.TRANSPORTS)
+
+
+class NodeCreate(NodeUpdate):
+    name = required_text(metadata={"description": "Letters, digits, '-' and '_' (up to 64)."})
+    host = required_text()
+    secret = required_text(load_only=True, metadata={"description": SECRET})
+    config_dir = required_text(metadata={"description": "An absolute path on the PBX host."})
+
+
+class NodeListArgs(ListArgs):
+    kind = query_choice(PBX_KINDS)
+
+
+NodePage = page_schema(Node, "NodePage")
+
+
+@bp.route("", methods=["GET"])
+@bp.arguments(NodeListArgs, location="query")
+@bp.response(200, NodePage)
+def index(args: dict) -> dict:
+    """List the tenant's nodes (search by name or host; sort: name, kind, status, created)."""
+    return page_body(nodes.page_nodes(db(), api_user().tenant_id, **args))
+
+
+@bp.route("", methods=["POST"])
+@bp.arguments(NodeCreate)
+@bp.response(201, Node)
+def create(data: dict):  # type: ignore[no-untyped-def]
+    me = api_user()
+    with write() as s:
+        node = nodes.create_node(s, data | {"tenant_id": me.tenant_id}, me)
+    return node, {"Location": url_for(".show", node_id=node.id)}
+
+
+@bp.route("/<id:node_id>", methods=["GET"])
+@bp.response(200, Node)
+def show(node_id: int):  # type: ignore[no-untyped-def]
+    return nodes.get_node(db(), node_id, api_user().tenant_id)
+
+
+@bp.route("/<id:node_id>", methods=["PATCH"])
+@bp.arguments(NodeUpdate)
+@bp.response(200, Node)
+def update(data: dict, node_id: int):  # type: ignore[no-untyped-def]
+    """Change a node; send `secret` only to replace it."""
+    me = api_user()
+    with write() as s:
+        return nodes.update_node(s, node_id, data, me, tenant_id=me.tenant_id)
+
+
+@bp.route("/<id:node_id>", methods=["DELETE"])
+@bp.response(204)
+def delete(node_id: int) -> Response:
+    me = api_user()
+    with write() as s:
+        nodes.delete_node(s, node_id, me, tenant_id=me.tenant_id)
+    return Response(status=204)

@@ -1,0 +1,72 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFProtect
+
+from control import live
+from control.config import settings
+from control.errors import Conflict, Forbidden, Invalid, NotFound
+from web import auth, db
+from web.api import register_api
+from web.views import register_views
+
+csrf = CSRFProtect()
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings().secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.config.update(overrides or {})
+    db.init_app(app)
+    auth.init_app(app)
+    csrf.init_app(app)
+    register_views(app)
+    register_api(app)
+    _register_errors(app)
+    live.register_publish_handlers()
+    app.config["NAV_ENDPOINTS"] = frozenset(app.view_functions)
+
+    @app.context_processor
+    def layout_context() -> dict[str, Any]:
+        return {"impersonator": auth.impersonator}
+
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    def page(code: int, title: str, message: str, details: list[str] | None = None) -> tuple[str, int]:
+        return (
+            render_template(
+                "errors/error.html", code=code, title=title, message=message, details=details or []
+            ),
+            code,
+        )
+
+    @app.errorhandler(NotFound)
+    def not_found(exc: NotFound) -> tuple[str, int]:
+        return page(404, "Not found", str(exc))
+
+    @app.errorhandler(Forbidden)
+    def forbidden(exc: Forbidden) -> tuple[str, int]:
+        return page(403, "Not allowed", str(exc))
+
+    @app.errorhandler(Conflict)
+    def conflict(exc: Conflict) -> tuple[str, int]:
+        return page(409, "Cannot do that", str(exc), exc.details)
+
+    @app.errorhandler(Invalid)
+    def invalid(exc: Invalid) -> tuple[str, int]:
+        return page(400, "Invalid request", str(exc))
+
+    for code, title in ((403, "Not allowed"), (404, "Not found"), (405, "Method not allowed")):
+        app.register_error_handler(code, lambda _e, c=code, t=title: page(c, t, ""))

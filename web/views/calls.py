@@ -1,0 +1,67 @@
+"""Call history for admins: filters by user, line, direction and date; CSV export."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request, stream_with_context
+
+from control.errors import Invalid
+from control.services import calls, lines, users
+from web.auth import actor
+from web.db import db
+
+ADMIN_AREA = True
+bp = Blueprint("calls", __name__, url_prefix="/calls")
+
+
+def _date(name: str) -> datetime | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid(f"{name}: use YYYY-MM-DD.", name) from None
+
+
+def _filters() -> dict[str, Any]:
+    until = _date("until")
+    missed = request.args.get("missed", "")
+    return {
+        "user_id": request.args.get("user_id", type=int),
+        "line_id": request.args.get("line_id", type=int),
+        "direction": request.args.get("direction", ""),
+        "missed": {"yes": True, "no": False}.get(missed),
+        "since": _date("since"),
+        "until": until + timedelta(days=1) if until else None,
+    }
+
+
+@bp.get("/")
+def index() -> str:
+    tenant_id = actor().tenant_id
+    s = db()
+    page = calls.list_calls(
+        s, tenant_id, page=request.args.get("page", 1, type=int), sort=request.args.get("sort"), **_filters()
+    )
+    people = {u.id: u for u in users.list_users(s, tenant_id, per_page=200).items}
+    return render_template(
+        "calls/index.html",
+        page=page,
+        people=people,
+        lines={line.id: line for line in lines.all_lines(s, tenant_id)},
+        directions=calls.DIRECTIONS,
+    )
+
+
+@bp.get("/export.csv")
+def export() -> Response:
+    tenant_id = actor().tenant_id
+    rows = calls.export_csv(db(), tenant_id, **_filters())
+    return Response(
+        stream_with_context(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=calls.csv"},
+    )
