@@ -25,6 +25,33 @@ def pytest_report_header() -> str:
     return f"switchboard test database: {os.environ.get('SWITCHBOARD_TEST_DB', 'sqlite')}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, run the tests that touch a database, and the integration tests.
+
+    The rest (parsers, renders of in-memory models, framing) cannot differ between the two
+    databases; the SQLite pass runs them.
+    """
+    if os.environ.get("SWITCHBOARD_TEST_DB", "sqlite") != "postgresql":
+        return
+    keep, skip = [], []
+    for item in items:
+        uses_database = "database_url" in getattr(item, "fixturenames", ())
+        (keep if uses_database or item.get_closest_marker("integration") else skip).append(item)
+    if skip:
+        config.hook.pytest_deselected(items=skip)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> None:
+    """argon2 at its production cost takes ~60 ms a hash; the suite hashes thousands of passwords."""
+    from argon2 import PasswordHasher
+
+    from control import passwords
+
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs and starts what it needs, then runs pytest on SQLite
-# (unit, web and API tests) and on PostgreSQL (everything, with the real Asterisk, sipp and Chromium).
+# (everything but the integration tests) and on PostgreSQL (every test that touches a database, and the
+# integration tests with the real Asterisk, sipp and Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -35,5 +36,5 @@ fi
 $BIN/ruff check .
 echo "== SQLite: unit, web and API tests"
 SWITCHBOARD_TEST_DB=sqlite $BIN/pytest -q -m "not integration" "$@"
-echo "== PostgreSQL: the whole suite, with the real Asterisk, sipp and Chromium"
+echo "== PostgreSQL: every database test, and the integration tests with the real Asterisk, sipp and Chromium"
 SWITCHBOARD_TEST_DB=postgresql $BIN/pytest -q "$@"
