@@ -91,6 +91,8 @@ def _truncate_all(url: str) -> None:
 
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with db.engine(url).begin() as conn:
+        # A session a test left open in a transaction would make TRUNCATE wait forever: fail instead.
+        conn.execute(text("SET LOCAL lock_timeout = '20s'"))
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 

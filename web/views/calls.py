@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,12 +57,31 @@ def index() -> str:
     )
 
 
+@bp.get("/<int:call_id>")
+def show(call_id: int) -> str:
+    """One call record: who, which line, ring group or queue, when, and its activity items."""
+    s = db()
+    call = calls.get_call(s, actor().tenant_id, call_id)
+    return render_template("calls/show.html", call=call, details=calls.describe_call(s, call), admin=True)
+
+
 @bp.get("/export.csv")
 def export() -> Response:
     tenant_id = actor().tenant_id
-    rows = calls.export_csv(db(), tenant_id, **_filters())
+    session = db()
+    rows = calls.export_csv(session, tenant_id, **_filters())
+
+    def stream() -> Iterator[str]:
+        # The rows are read while the response streams; end that read transaction with the stream
+        # (a client that stops reading must not hold locks until the request context is torn down).
+        try:
+            yield from rows
+        finally:
+            rows.close()
+            session.rollback()
+
     return Response(
-        stream_with_context(rows),
+        stream_with_context(stream()),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=calls.csv"},
     )
