@@ -361,7 +361,12 @@ EVENT_TYPES: dict[str, type[PbxEvent]] = {
 }
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _SCALARS:  # most fields, so checked first
+        return value
     if isinstance(value, StrEnum):
         return value.value
     if isinstance(value, frozenset):
@@ -373,11 +378,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _raw_dict(raw: Any) -> dict[str, Any]:
+    """The raw headers as a plain dict; a lazily parsed header mapping (FreeSWITCH's PlainEvent)
+    offers ``to_dict()``, much cheaper than a lookup per header."""
+    if isinstance(raw, dict):
+        return dict(raw)
+    to_dict = getattr(raw, "to_dict", None)
+    return to_dict() if callable(to_dict) else dict(raw)
+
+
 def _record_to_dict(record: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(record):
         value = getattr(record, f.name)
-        out[f.name] = dict(value) if f.name == "raw" else _plain(value)
+        out[f.name] = _raw_dict(value) if f.name == "raw" else _plain(value)
     return out
 
 

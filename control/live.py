@@ -25,31 +25,49 @@ def publish(tenant_id: int, message: dict[str, Any]) -> None:
     redis_client().publish(channel(tenant_id), orjson.dumps(message))
 
 
+def publish_all(messages: list[tuple[int, dict[str, Any]]]) -> None:
+    """Several messages in one round trip (a batch of PBX events changes many at once)."""
+    if not messages:
+        return
+    pipe = redis_client().pipeline(transaction=False)
+    for tenant_id, message in messages:
+        pipe.publish(channel(tenant_id), orjson.dumps(message))
+    pipe.execute()
+
+
 def _publish_presence(items: list[effects.PresenceChanged]) -> None:
     by_tenant: dict[int, set[int]] = {}
     for item in items:
         by_tenant.setdefault(item.tenant_id, set()).add(item.user_id)
+    messages = []
     session = new_session()
     try:
         for tenant_id, user_ids in by_tenant.items():
             for row in presence.tenant_presence(session, tenant_id, sorted(user_ids)):
-                publish(
-                    tenant_id,
-                    {
-                        "type": "presence",
-                        "user_id": row.user_id,
-                        "state": row.state,
-                        "line_state": row.line_state,
-                        "at": time.time(),
-                    },
+                messages.append(
+                    (
+                        tenant_id,
+                        {
+                            "type": "presence",
+                            "user_id": row.user_id,
+                            "state": row.state,
+                            "line_state": row.line_state,
+                            "at": time.time(),
+                        },
+                    )
                 )
     finally:
         session.close()
+    publish_all(messages)
 
 
 def _publish_activity(items: list[effects.ActivityAdded]) -> None:
-    for item in items:
-        publish(item.tenant_id, {"type": "activity", "activity_id": item.activity_id, "at": time.time()})
+    publish_all(
+        [
+            (item.tenant_id, {"type": "activity", "activity_id": item.activity_id, "at": time.time()})
+            for item in items
+        ]
+    )
 
 
 def register_publish_handlers() -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from control import effects
+from control.config import settings
 from control.db import new_session
 from control.models import (
     Line,
@@ -171,6 +172,11 @@ def since(log_id: str, after: int, connection: redis.Redis | None = None) -> Sin
 
 
 def _on_rows_changed(items: list[RowChanged]) -> None:
+    # The mod_xml_curl answers (control.services.xml_curl) are cached on this log in every web
+    # process: with the endpoint enabled, every change is logged, nodes or not.
+    if settings().xml_curl_password:
+        append(items)
+        return
     # Without any node nothing renders incrementally: no need for Redis (a CLI seeding the demo).
     session = new_session()
     try:

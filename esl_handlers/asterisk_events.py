@@ -252,11 +252,16 @@ def _direction(message: Message) -> CallDirection | None:
     return CallDirection.INBOUND if uniqueid == linkedid else CallDirection.OUTBOUND
 
 
-def _event_id(message: Message) -> str:
-    """Content hash: AMI events have no id of their own (SequenceNumber only with manager debug);
-    ``Timestamp`` (timestampevents=yes) makes repeats of identical content distinct. Header order
-    counts, as Asterisk always writes an event's headers in the same order."""
+def _event_id(message: Message, received_at: float) -> str:
+    """Content hash: AMI events have no id of their own (SequenceNumber only with manager debug).
+    Identical content recurs (a device going in_use for the second call of the day), so something
+    must tell repeats apart: ``Timestamp`` (timestampevents=yes), else the time the listener read
+    the event (Asterisk's default has no timestamps). Asterisk never sends an event twice, so the
+    id only has to stay the same through the sink's retries and spool, which carry it along.
+    Header order counts, as Asterisk always writes an event's headers in the same order."""
     digest = hashlib.blake2b(digest_size=12)
+    if _str(message, "Timestamp") is None:
+        digest.update(f"received\x00{received_at!r}\x01".encode())
     for name, value in message.items():
         # Empty headers are skipped: panoramisk drops a trailing one (it strips each message).
         if value == "" or name.lower() == "actionid":
@@ -270,9 +275,10 @@ def _raw(message: Message) -> dict[str, str | list[str]]:
 
 
 class _Envelope:
-    __slots__ = ("node", "occurred_at", "message")
+    __slots__ = ("node", "occurred_at", "received_at", "message")
 
     def __init__(self, message: Message, node: str, received_at: float) -> None:
+        self.received_at = received_at
         stamp = _str(message, "Timestamp")
         if stamp is not None:
             try:
@@ -287,7 +293,7 @@ class _Envelope:
         return {
             "node": self.node,
             "pbx": PBX,
-            "event_id": _event_id(self.message),
+            "event_id": _event_id(self.message, self.received_at),
             "occurred_at": self.occurred_at,
             "raw": _raw(self.message),
         }

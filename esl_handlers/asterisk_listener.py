@@ -119,6 +119,7 @@ class AsteriskListener:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sink-{config.node}")
         self._paused_transport: Any = None
         self._fresh_snapshot_of: _SupervisedManager | None = None
+        self._last_received = 0.0
 
     # --- reader side (called from panoramisk's data_received) -------------------------------
 
@@ -132,7 +133,11 @@ class AsteriskListener:
             self.stats.count_rejected("unknown", self.config.node, name)
             return
         self.stats.received += 1
-        self._queue.put_nowait((time.time(), message))
+        # Strictly increasing: without AMI timestamps the reception time tells repeats of
+        # identical content apart (see asterisk_events._event_id), even within one read.
+        received_at = max(time.time(), self._last_received + 1e-6)
+        self._last_received = received_at
+        self._queue.put_nowait((received_at, message))
         if self._queue.qsize() >= self.config.queue_size and self._paused_transport is None:
             transport = getattr(manager.protocol, "transport", None)
             if transport is not None:

@@ -38,6 +38,18 @@ def url_decode(raw: bytes) -> str:
     """Percent-decoding of a header value (``+`` stays ``+``, as FreeSWITCH encodes spaces as %20)."""
     if b"%" not in raw:
         return raw.decode("utf-8", "replace")
+    try:
+        # At C speed: with backslashes escaped, every %XX becomes a \xXX escape for the
+        # unicode_escape codec, which yields one code point per byte; latin-1 turns those back
+        # into the bytes, which are UTF-8. A % without two hex digits makes the codec fail.
+        escaped = raw.replace(b"\\", b"\\\\").replace(b"%", b"\\x")
+        return escaped.decode("unicode_escape").encode("latin-1").decode("utf-8", "replace")
+    except UnicodeDecodeError:
+        return _url_decode_lenient(raw)
+
+
+def _url_decode_lenient(raw: bytes) -> str:
+    """Byte by byte: a % not followed by two hex digits stays as it is."""
     parts = raw.split(b"%")
     out = [parts[0]]
     for part in parts[1:]:
@@ -145,12 +157,14 @@ def parse_plain_body(body: bytes) -> list[tuple[str, str]]:
     return pairs
 
 
-_NEEDLES: dict[str, bytes] = {}
+#: header name -> (b"\nName: ", b"Name: "): what marks it inside the body and at its start
+_NEEDLES: dict[str, tuple[bytes, bytes]] = {}
 
 
-def _needle(name: str) -> bytes:
-    needle = _NEEDLES[name] = b"\n" + name.encode() + b": "
-    return needle
+def _needles(name: str) -> tuple[bytes, bytes]:
+    first = name.encode() + b": "
+    needles = _NEEDLES[name] = (b"\n" + first, first)
+    return needles
 
 
 class PlainEvent(Mapping[str, str]):
@@ -167,10 +181,12 @@ class PlainEvent(Mapping[str, str]):
         self._parsed: dict[str, str] | None = None
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        needle = _NEEDLES.get(name) or _needle(name)
+        if self._parsed is not None:  # parsed once already (``dict(event)`` for the raw copy)
+            return self._parsed.get(name, default)
+        needle, first = _NEEDLES.get(name) or _needles(name)
         body = self.body
-        if body.startswith(needle[1:]):
-            start = len(needle) - 1
+        if body.startswith(first):
+            start = len(first)
         else:
             at = body.find(needle)
             if at < 0:
@@ -178,9 +194,11 @@ class PlainEvent(Mapping[str, str]):
             start = at + len(needle)
         end = body.find(b"\n", start)
         raw = body[start:end] if end >= 0 else body[start:]
-        return raw.decode("utf-8", "replace") if b"%" not in raw else url_decode(raw)
+        return url_decode(raw) if b"%" in raw else raw.decode("utf-8", "replace")
 
     def __getitem__(self, name: str) -> str:
+        if self._parsed is not None:
+            return self._parsed[name]
         value = self.get(name)
         if value is None:
             raise KeyError(name)
@@ -192,8 +210,23 @@ class PlainEvent(Mapping[str, str]):
     def _all(self) -> dict[str, str]:
         if self._parsed is None:
             parsed: dict[str, str] = {}
-            for name, value in parse_plain_body(self.body):
-                parsed.setdefault(name, value)
+            body = self.body
+            if b"%0B" in body or b"%0b" in body or b"\x0b" in body:
+                for line in body.split(b"\n"):  # value by value
+                    name, sep, value = line.partition(b": ")
+                    if sep:
+                        key = name.decode("utf-8", "replace")
+                        if key not in parsed:
+                            parsed[key] = url_decode(value)
+            else:
+                # The whole body at once: names are never encoded, and an encoded line break
+                # (SDP bodies hold CRLFs) is decoded as a vertical tab, which the body has none
+                # of, and turned back afterwards. A decoded ": " in a value comes after the name's.
+                text = url_decode(body.replace(b"%0A", b"%0B").replace(b"%0a", b"%0B"))
+                for line in text.split("\n"):
+                    name, sep, value = line.partition(": ")
+                    if sep and name not in parsed:
+                        parsed[name] = value.replace("\x0b", "\n") if "\x0b" in value else value
             self._parsed = parsed
         return self._parsed
 
@@ -202,6 +235,11 @@ class PlainEvent(Mapping[str, str]):
 
     def __len__(self) -> int:
         return len(self._all())
+
+    def to_dict(self) -> dict[str, str]:
+        """Every header (first value of a repeated one), as a plain dict: what the raw copy of an
+        event keeps."""
+        return dict(self._all())
 
     def getall(self, name: str) -> list[str]:
         return [value for key, value in parse_plain_body(self.body) if key == name]

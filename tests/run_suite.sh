@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+# Compiled modules are cached: without them every pytest run and every spawned listener, worker and
+# server recompiles the project (seconds each).
+unset PYTHONDONTWRITEBYTECODE
 
 need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)

@@ -15,7 +15,11 @@ from control.db import unit_of_work
 
 @click.group(help="Switchboard: control plane for FreeSWITCH and Asterisk.")
 def cli() -> None:
-    pass
+    # Edits made here (seed-demo, create-admin, node commands) reach the PBX nodes and the
+    # xml_curl caches like the admin's: log the changed rows and apply them after each commit.
+    from control import jobs
+
+    jobs.register_apply_handlers()
 
 
 @cli.group(help="Database schema.")

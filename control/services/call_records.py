@@ -6,10 +6,13 @@ A call is every channel sharing one correlation key (the PBX's linked id). The r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import JSON, ColumnElement, cast, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from control import effects
@@ -17,6 +20,7 @@ from control.errors import Invalid
 from control.events import (
     CallDetailRecord,
     CallDisposition,
+    CallEvent,
     ChannelAnswered,
     ChannelCreated,
     ChannelHangup,
@@ -33,6 +37,7 @@ from control.models import (
     Queue,
     RawEvent,
     RingGroup,
+    RingGroupMember,
     Tenant,
     User,
 )
@@ -52,6 +57,9 @@ class Leg:
     ended_at: float | None = None
     hangup_cause: str | None = None
     first_seen: float = field(default=0.0)
+    #: the caller ID the leg showed last: Asterisk sets the presented number after the channel
+    #: exists (Set(CALLERID(num)) before dialling out), so the first value is the extension
+    presented_number: str | None = None
 
 
 def _merge(leg: Leg, event: object) -> None:
@@ -59,6 +67,7 @@ def _merge(leg: Leg, event: object) -> None:
         value = getattr(event, name, None)
         if value and not getattr(leg, name):
             setattr(leg, name, value)
+    leg.presented_number = getattr(event, "caller_number", None) or leg.presented_number
     started = getattr(event, "started_at", None)
     if started:
         leg.started_at = min(leg.started_at or started, started)
@@ -93,22 +102,28 @@ class _Directory:
             q.extension: q for q in session.scalars(select(Queue).where(Queue.tenant_id == tenant.id))
         }
         self.queue_names = {q.name: q for q in self.queues.values()}
+        self._e164: dict[str, str | None] = {}
+        self._numbers: dict[str, PhoneNumber | None] = {}
 
     def e164(self, number: str | None) -> str | None:
         if not number or len(number) < 6:
             return None
-        try:
-            return parse_number(number, self.tenant.default_country).e164
-        except Invalid:
-            return None
+        if number not in self._e164:
+            try:
+                self._e164[number] = parse_number(number, self.tenant.default_country).e164
+            except Invalid:
+                self._e164[number] = None
+        return self._e164[number]
 
     def tenant_number(self, number: str | None) -> PhoneNumber | None:
         e164 = self.e164(number)
         if e164 is None:
             return None
-        return self.session.scalar(
-            select(PhoneNumber).where(PhoneNumber.tenant_id == self.tenant.id, PhoneNumber.e164 == e164)
-        )
+        if e164 not in self._numbers:
+            self._numbers[e164] = self.session.scalar(
+                select(PhoneNumber).where(PhoneNumber.tenant_id == self.tenant.id, PhoneNumber.e164 == e164)
+            )
+        return self._numbers[e164]
 
     def internal(self, number: str | None) -> bool:
         return bool(number) and (number in self.users or number in self.groups or number in self.queues)
@@ -118,16 +133,69 @@ def derive(
     session: Session, node: PbxNode, call_key: str, ended_fallback: float | None = None
 ) -> CallRecord | None:
     """Build (or rebuild) the record of `call_key` on `node` from its raw events."""
-    rows = session.scalars(
-        select(RawEvent)
-        .where(RawEvent.node == node.name, RawEvent.call_key == call_key)
+    return derive_many(session, node, {call_key: ended_fallback}).get(call_key)
+
+
+def derive_many(session: Session, node: PbxNode, calls: Mapping[str, float | None]) -> dict[str, CallRecord]:
+    """`derive` for several calls of one node (call key -> ended fallback) that reads their raw
+    events, their records and the tenant's directory once: the event pipeline derives every
+    call that ended in a batch of events together."""
+    keys = list(calls)
+    if not keys:
+        return {}
+    events: dict[str, list[CallEvent]] = {key: [] for key in keys}
+    for call_key, payload in session.execute(
+        select(RawEvent.call_key, _payload_without_raw(session))
+        .where(RawEvent.node == node.name, RawEvent.call_key.in_(keys))
         .order_by(RawEvent.occurred_at, RawEvent.id)
-    ).all()
+    ):
+        events[call_key].append(event_from_dict(payload))
+    records = {
+        record.call_key: record
+        for record in session.scalars(
+            select(CallRecord).where(CallRecord.node_id == node.id, CallRecord.call_key.in_(keys))
+        )
+    }
+    directory: _Directory | None = None
+    derived: dict[str, CallRecord] = {}
+    for key in keys:
+        if not events[key]:
+            continue
+        if directory is None:
+            directory = _Directory(session, session.get_one(Tenant, node.tenant_id))
+        record = _derive_one(session, node, directory, key, events[key], records.get(key), calls[key])
+        if record is not None:
+            derived[key] = record
+    if derived:
+        session.flush()
+        _activities(session, list(derived.values()))
+    return derived
+
+
+def _payload_without_raw(session: Session) -> ColumnElement[Any]:
+    """The stored event minus its raw PBX headers, which derivation does not read: a FreeSWITCH
+    event's raw headers are most of its bytes."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return type_coerce(cast(RawEvent.payload, JSONB).op("-")("raw"), JSON)
+    if dialect == "sqlite":
+        return type_coerce(func.json_remove(RawEvent.payload, "$.raw"), JSON)
+    return RawEvent.payload
+
+
+def _derive_one(
+    session: Session,
+    node: PbxNode,
+    directory: _Directory,
+    call_key: str,
+    events: list[CallEvent],
+    record: CallRecord | None,
+    ended_fallback: float | None,
+) -> CallRecord | None:
     legs: dict[str, Leg] = {}
     queue_events: list[QueueCallEvent] = []
     cdrs: list[CallDetailRecord] = []
-    for row in rows:
-        event = event_from_dict(row.payload)
+    for event in events:
         if isinstance(event, QueueCallEvent):
             queue_events.append(event)
         elif isinstance(event, CallDetailRecord):
@@ -137,8 +205,7 @@ def derive(
             _merge(leg, event)
     if not legs:
         return None
-    tenant = session.get(Tenant, node.tenant_id)
-    directory = _Directory(session, tenant)
+    tenant = directory.tenant
     origin = legs.get(call_key) or min(legs.values(), key=lambda leg: leg.started_at or leg.first_seen)
     others = [leg for leg in legs.values() if leg is not origin]
     dialed = origin.destination_number or ""
@@ -199,16 +266,18 @@ def derive(
     number_used = number.e164 if number is not None else None
     if direction == "outbound":
         presented = next(
-            (leg.caller_number for leg in others if directory.tenant_number(leg.caller_number)), None
+            (
+                candidate
+                for candidate in (origin.presented_number, *(leg.caller_number for leg in others))
+                if directory.tenant_number(candidate)
+            ),
+            None,
         )
         number_used = directory.e164(presented) if presented else None
         if number_used:
             used = directory.tenant_number(number_used)
             line = session.get(Line, used.line_id) if used is not None and used.line_id else line
 
-    record = session.scalar(
-        select(CallRecord).where(CallRecord.node_id == node.id, CallRecord.call_key == call_key)
-    )
     if record is None:
         record = CallRecord(tenant_id=tenant.id, node_id=node.id, call_key=call_key)
         session.add(record)
@@ -238,40 +307,69 @@ def derive(
             session, tenant.id, directory.e164(dialed) or "", caller_user.id if caller_user else None
         )
         record.callee_contact_id = contact.id if contact else None
-    session.flush()
-    _activity(session, record)
     return record
 
 
-def _activity(session: Session, record: CallRecord) -> None:
+def _activities(session: Session, records: list[CallRecord]) -> None:
     """One item per line and per person concerned: missed, answered or outbound."""
-    if record.direction == "outbound":
-        wanted = [("outbound", record.caller_user_id, None), ("outbound", None, record.line_id)]
-    elif record.missed:
-        wanted = [("missed", record.callee_user_id, None), ("missed", None, record.line_id)]
-    else:
-        wanted = [("answered", record.answered_by_user_id, None), ("answered", None, record.line_id)]
-    for kind, user_id, line_id in wanted:
-        if user_id is None and line_id is None:
-            continue
-        exists = session.scalar(
-            select(ActivityItem).where(
-                ActivityItem.call_record_id == record.id,
-                ActivityItem.user_id.is_(None) if user_id is None else ActivityItem.user_id == user_id,
-                ActivityItem.line_id.is_(None) if line_id is None else ActivityItem.line_id == line_id,
-            )
+    existing = {
+        (item.call_record_id, item.user_id, item.line_id): item
+        for item in session.scalars(
+            select(ActivityItem).where(ActivityItem.call_record_id.in_([record.id for record in records]))
         )
-        if exists is None:
-            item = ActivityItem(
-                tenant_id=record.tenant_id,
-                kind=kind,
-                user_id=user_id,
-                line_id=line_id,
-                call_record_id=record.id,
-                created_at=record.started_at,
-            )
-            session.add(item)
-            session.flush()
-            effects.record(session, effects.ActivityAdded(record.tenant_id, item.id))
+    }
+    group_members = _group_members(
+        session, {r.ring_group_id for r in records if r.missed and not r.callee_user_id and r.ring_group_id}
+    )
+    added: list[ActivityItem] = []
+    for record in records:
+        wanted: list[tuple[str, int | None, int | None]]
+        if record.direction == "outbound":
+            wanted = [("outbound", record.caller_user_id, None), ("outbound", None, record.line_id)]
+        elif record.missed:
+            # A call to a ring group nobody took is missed by each person the group rings.
+            missed_by = [record.callee_user_id] if record.callee_user_id else []
+            missed_by = missed_by or group_members.get(record.ring_group_id or 0, [])
+            wanted = [("missed", user_id, None) for user_id in missed_by] + [("missed", None, record.line_id)]
         else:
-            exists.kind = kind
+            wanted = [("answered", record.answered_by_user_id, None), ("answered", None, record.line_id)]
+        for kind, user_id, line_id in wanted:
+            if user_id is None and line_id is None:
+                continue
+            item = existing.get((record.id, user_id, line_id))
+            if item is None:
+                item = existing[(record.id, user_id, line_id)] = ActivityItem(
+                    tenant_id=record.tenant_id,
+                    kind=kind,
+                    user_id=user_id,
+                    line_id=line_id,
+                    call_record_id=record.id,
+                    created_at=record.started_at,
+                )
+                session.add(item)
+                added.append(item)
+            else:
+                item.kind = kind
+    if added:
+        session.flush()
+        for item in added:
+            effects.record(session, effects.ActivityAdded(item.tenant_id, item.id))
+
+
+def _group_members(session: Session, group_ids: set[int]) -> dict[int, list[int]]:
+    """The users each of these ring groups rings directly, in ring order."""
+    members: dict[int, list[int]] = {}
+    if not group_ids:
+        return members
+    for group_id, user_id in session.execute(
+        select(RingGroupMember.ring_group_id, RingGroupMember.user_id)
+        .where(
+            RingGroupMember.ring_group_id.in_(sorted(group_ids)),
+            RingGroupMember.kind == "user",
+            RingGroupMember.user_id.is_not(None),
+        )
+        .order_by(RingGroupMember.ring_group_id, RingGroupMember.position)
+    ):
+        if user_id is not None and user_id not in members.setdefault(group_id, []):
+            members[group_id].append(user_id)
+    return members

@@ -11,7 +11,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from control.errors import NotFound
-from control.models import CallRecord
+from control.models import ActivityItem, CallRecord, Contact, Line, Queue, RingGroup, User
 from control.services.listing import Page, paginate
 
 SORTS = {"started": CallRecord.started_at, "duration": CallRecord.duration, "direction": CallRecord.direction}
@@ -44,6 +44,55 @@ def get_call(session: Session, tenant_id: int, call_id: int) -> CallRecord:
     if call is None or call.tenant_id != tenant_id:
         raise NotFound("call", call_id)
     return call
+
+
+def is_party(call: CallRecord, user: User) -> bool:
+    """Whether the user called, was called, or answered: the calls an agent may see."""
+    return user.id in (call.caller_user_id, call.callee_user_id, call.answered_by_user_id)
+
+
+def get_call_for(session: Session, tenant_id: int, call_id: int, user: User) -> CallRecord:
+    """A call as this user may see it: admins see every call, agents only their own."""
+    call = get_call(session, tenant_id, call_id)
+    if user.role != "admin" and not is_party(call, user):
+        raise NotFound("call", call_id)
+    return call
+
+
+def describe_call(session: Session, call: CallRecord) -> dict[str, object]:
+    """Plain names for a call page: the people, contacts, line, ring group and queue it touched."""
+
+    def name(model: type, object_id: int | None) -> dict[str, object] | None:
+        if object_id is None:
+            return None
+        found = session.get(model, object_id)
+        if found is None or found.tenant_id != call.tenant_id:
+            return None
+        return {"id": found.id, "name": found.display_name if isinstance(found, Contact) else found.name}
+
+    items = session.scalars(
+        select(ActivityItem).where(ActivityItem.call_record_id == call.id).order_by(ActivityItem.id)
+    )
+    return {
+        "caller_user": name(User, call.caller_user_id),
+        "callee_user": name(User, call.callee_user_id),
+        "answered_by": name(User, call.answered_by_user_id),
+        "caller_contact": name(Contact, call.caller_contact_id),
+        "callee_contact": name(Contact, call.callee_contact_id),
+        "line": name(Line, call.line_id),
+        "ring_group": name(RingGroup, call.ring_group_id),
+        "queue": name(Queue, call.queue_id),
+        "activity": [
+            {
+                "id": item.id,
+                "kind": item.kind,
+                "archived": item.archived,
+                "user": name(User, item.user_id),
+                "line": name(Line, item.line_id),
+            }
+            for item in items
+        ],
+    }
 
 
 def _filtered(

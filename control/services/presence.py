@@ -8,14 +8,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from control import effects
 from control.db import utcnow
+from control.errors import NotFound
 from control.models import PresenceState, User
+from control.services.listing import MAX_PER_PAGE, Page
 
 OFFLINE, AVAILABLE, IN_CALL, UNAVAILABLE = "offline", "available", "in_call", "unavailable"
+STATES = (OFFLINE, AVAILABLE, IN_CALL, UNAVAILABLE)
+# What the user (or an admin) chose, apart from anything the PBX says.
+CHOSEN_STATES = ("available", "dnd", "paused", "suspended")
+LINE_STATES = ("unregistered", "idle", "ringing", "in_call")
+
+
+def chosen_state(user: User) -> str:
+    if user.suspended:
+        return "suspended"
+    if user.dnd:
+        return "dnd"
+    if user.routing_paused:
+        return "paused"
+    return "available"
 
 
 def compute(user: User, state: PresenceState | None) -> str:
@@ -36,9 +52,10 @@ class Presence:
     extension: str | None
     state: str
     line_state: str
+    chosen_state: str = AVAILABLE
 
 
-def tenant_presence(session: Session, tenant_id: int, user_ids: list[int] | None = None) -> list[Presence]:
+def _presence_query(tenant_id: int, user_ids: list[int] | None) -> Select[User, PresenceState]:
     stmt = (
         select(User, PresenceState)
         .outerjoin(PresenceState, PresenceState.user_id == User.id)
@@ -47,16 +64,40 @@ def tenant_presence(session: Session, tenant_id: int, user_ids: list[int] | None
     )
     if user_ids is not None:
         stmt = stmt.where(User.id.in_(user_ids))
-    return [
-        Presence(
-            user.id,
-            user.name,
-            user.extension,
-            compute(user, state),
-            state.line_state if state else "unregistered",
-        )
-        for user, state in session.execute(stmt)
-    ]
+    return stmt
+
+
+def _presence(user: User, state: PresenceState | None) -> Presence:
+    return Presence(
+        user.id,
+        user.name,
+        user.extension,
+        compute(user, state),
+        state.line_state if state else "unregistered",
+        chosen_state(user),
+    )
+
+
+def tenant_presence(session: Session, tenant_id: int, user_ids: list[int] | None = None) -> list[Presence]:
+    stmt = _presence_query(tenant_id, user_ids)
+    return [_presence(user, state) for user, state in session.execute(stmt)]
+
+
+def presence_page(session: Session, tenant_id: int, *, page: int = 1, per_page: int = 50) -> Page[Presence]:
+    """Every user's presence, by name, one page at a time."""
+    page = max(1, page)
+    per_page = min(MAX_PER_PAGE, max(1, per_page))
+    total = session.scalar(select(func.count()).select_from(User).where(User.tenant_id == tenant_id)) or 0
+    stmt = _presence_query(tenant_id, None).order_by(User.id).limit(per_page).offset((page - 1) * per_page)
+    items = [_presence(user, state) for user, state in session.execute(stmt)]
+    return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+def get_presence(session: Session, tenant_id: int, user_id: int) -> Presence:
+    found = tenant_presence(session, tenant_id, [user_id])
+    if not found:
+        raise NotFound("user", user_id)
+    return found[0]
 
 
 def _state(session: Session, user_id: int) -> PresenceState:

@@ -15,7 +15,7 @@ usage() {
 usage: install.sh CONFDIR (--esl-password PASSWORD | --esl-password-file FILE) --control-url URL
                   [--esl-listen 127.0.0.1] [--esl-port 8021] [--esl-allow CIDR]...
                   [--xml-curl-user USER (--xml-curl-password P | --xml-curl-password-file FILE)]
-                  [--xml-curl-bindings directory]
+                  [--xml-curl-bindings "directory|dialplan"]
 
   CONFDIR                 the FreeSWITCH configuration directory (conf_dir), e.g. /etc/freeswitch
   --esl-password[-file]   event socket password ("-" as file reads standard input)
@@ -25,7 +25,7 @@ usage: install.sh CONFDIR (--esl-password PASSWORD | --esl-password-file FILE) -
   --esl-allow             network allowed to connect, repeatable (default 127.0.0.1/32)
   --xml-curl-user         HTTP basic auth user for mod_xml_curl (with a password); without it the
                           credentials are the placeholder SWITCHBOARD_XML_CURL_USER:SWITCHBOARD_XML_CURL_PASSWORD
-  --xml-curl-bindings     sections mod_xml_curl asks for, '|'-separated (default directory)
+  --xml-curl-bindings     sections mod_xml_curl asks for, '|'-separated (default directory|dialplan)
 EOF
 }
 
@@ -55,7 +55,7 @@ esl_allow=()
 curl_user=""
 curl_password=""
 curl_password_set=0
-curl_bindings="directory"
+curl_bindings="directory|dialplan"
 
 while [ $# -gt 0 ]; do
   case "$1" in

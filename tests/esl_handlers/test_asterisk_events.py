@@ -199,6 +199,17 @@ def test_event_ids_are_stable_and_distinct() -> None:
     assert len(ids) == 11
 
 
+def test_repeats_without_timestamps_get_their_own_ids() -> None:
+    """Asterisk's default sends no Timestamp: a device going in use for the second time says
+    exactly what it said the first time, and must not be dropped as a duplicate."""
+    text = "Event: DeviceStateChange\nPrivilege: call,all\nDevice: PJSIP/1001\nState: INUSE\n"
+    first = normalise_asterisk_event(ami.parse(text), "ast1", 1000.0)
+    again = normalise_asterisk_event(ami.parse(text), "ast1", 1000.0)
+    second = normalise_asterisk_event(ami.parse(text), "ast1", 1060.5)
+    assert first.event_id == again.event_id, "the same reading keeps its id (sink retries, spool)"
+    assert first.event_id != second.event_id
+
+
 def test_without_timestamp_the_receive_time_is_used() -> None:
     text = ami.NEWCHANNEL_CALLER.replace("Timestamp: 1795219369.222066\n", "")
     assert norm(text).occurred_at == RECEIVED

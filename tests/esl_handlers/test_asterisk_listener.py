@@ -99,8 +99,14 @@ class Running:
 
 
 def expected(texts: list[str]) -> list[str]:
+    """The ids the listener must give these events. An event without a Timestamp header (the Cdr)
+    takes the time it was read into its id, so of that one only the kind is compared (`ids`)."""
     events = (normalise_asterisk_event(ami.parse(t), "ast-test", 0.0) for t in texts)
-    return [e.event_id for e in events if e is not None]
+    return ids(e for e in events if e is not None)
+
+
+def ids(events) -> list[str]:  # type: ignore[no-untyped-def]
+    return [e.event_id if "Timestamp" in e.raw else e.event_id.partition(":")[0] for e in events]
 
 
 async def test_login_filters_resync_then_live_events(server: FakeAmiServer) -> None:
@@ -145,7 +151,7 @@ async def test_login_filters_resync_then_live_events(server: FakeAmiServer) -> N
     assert [d.extension for d in snapshot.device_states] == ["1000", "1002"]
     assert [m.agent for m in snapshot.queue_members] == ["Bob"]
     assert run.sink.records[0] is snapshot
-    assert [e.event_id for e in run.sink.events] == expected(ami.ANSWERED_CALL)
+    assert ids(run.sink.events) == expected(ami.ANSWERED_CALL)
     assert run.sink.threads == {"sink-ast-test_0"}
     assert (stats.received, stats.processed, stats.ignored) == (12, 11, 1)
     assert (stats.connects, stats.resyncs, stats.unknown, stats.malformed) == (1, 1, 0, 0)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 import pytest
@@ -179,3 +180,42 @@ def test_values_are_url_decoded_and_names_are_matched_whole() -> None:
 )
 def test_url_decode_matches_the_standard_library(raw: bytes) -> None:
     assert url_decode(raw) == unquote(raw.decode())
+
+
+_PIECES = [b"%", b"%4", b"%41", b"%C3%A9", b"%e2%82%ac", b"\\", b"\\x41", b"\\\\", b"x", b"%zz", b"+", b"%0A"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES) | st.binary(max_size=3), max_size=12))
+def test_url_decode_of_any_bytes_decodes_exactly_the_valid_escapes(pieces: list[bytes]) -> None:
+    """The codec fast path and the lenient fallback agree with a plain regex decoding."""
+    raw = b"".join(pieces).replace(b"\n", b"")
+    expected = re.sub(rb"%([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), raw)
+    assert url_decode(raw) == expected.decode("utf-8", "replace")
+
+
+def test_a_fully_parsed_event_answers_lookups_from_the_parse() -> None:
+    event = _hangup_complete()
+    everything = dict(event)
+    assert event.get("Hangup-Cause") == everything["Hangup-Cause"] == "NORMAL_CLEARING"
+    assert event.get("variable_switch_r_sdp") == everything["variable_switch_r_sdp"]
+    assert event.get("No-Such-Header", "absent") == "absent"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"A: x%0Ay\nB: 1\n\n",  # an encoded line break (SDP bodies)
+        b"A: x%0By\nB: 2\n",  # an encoded vertical tab: decoded value by value
+        b"A: a\x0bb\nB: %41\n",  # a raw one too
+        b"A: %3A%20x\nA: second\n",  # a decoded ": " and a repeated name
+        b"A: caf%C3%A9%0a\n",
+        b"Name:\nX: %zz%4\n",  # no value separator; a % that is no escape
+        b"A: \\x41%5C\n",  # backslashes, raw and encoded
+    ],
+)
+def test_the_full_parse_of_awkward_bodies_matches_the_line_by_line_parse(body: bytes) -> None:
+    expected: dict[str, str] = {}
+    for key, value in parse_plain_body(body):
+        expected.setdefault(key, value)
+    assert dict(PlainEvent(body)) == expected

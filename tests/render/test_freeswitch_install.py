@@ -75,7 +75,7 @@ def test_wiring(conf):
     assert [n.get("cidr") for n in acl] == ["10.0.0.0/24", "127.0.0.1/32"]
     curl = config.find("configuration[@name='xml_curl.conf']//param[@name='gateway-url']")
     assert curl.get("value") == "http://10.1.2.3:8000/freeswitch/xml-curl"
-    assert curl.get("bindings") == "directory"
+    assert curl.get("bindings") == "directory|dialplan"
     creds = config.find("configuration[@name='xml_curl.conf']//param[@name='gateway-credentials']")
     assert creds.get("value") == "SWITCHBOARD_XML_CURL_USER:SWITCHBOARD_XML_CURL_PASSWORD"
     loads = [m.get("module") for m in config.iterfind("configuration[@name='modules.conf']/modules/load")]

@@ -25,17 +25,28 @@
       remove.closest(".row").remove();
     }
   });
-  // Presence dots ([data-presence-user="ID"]) follow the live stream without a reload.
-  if (document.querySelector("[data-presence-user]") && window.EventSource) {
-    var source = new EventSource("/live/events");
+  // Live updates over Server-Sent Events: presence dots ([data-presence-user="ID"]) change in place;
+  // an activity list ([data-live-refresh="activity"]) reloads itself when an item is added.
+  var hook = document.querySelector("[data-live-events]");
+  if ((hook || document.querySelector("[data-presence-user]")) && window.EventSource) {
+    var source = new EventSource(hook ? hook.dataset.liveEvents : "/live/events");
+    var refreshTimer = null;
     source.onmessage = function (event) {
       var message = JSON.parse(event.data);
-      if (message.type !== "presence") { return; }
-      document.querySelectorAll('[data-presence-user="' + message.user_id + '"]').forEach(function (dot) {
-        dot.className = "dot dot-" + message.state;
-        dot.dataset.presence = message.state;
-        dot.title = message.state.replace("_", " ");
-      });
+      if (message.type === "presence") {
+        document.querySelectorAll('[data-presence-user="' + message.user_id + '"]').forEach(function (dot) {
+          dot.className = "dot dot-" + message.state;
+          dot.dataset.presence = message.state;
+          dot.title = message.state.replace("_", " ");
+        });
+      } else if (message.type === "activity" && window.htmx) {
+        var list = document.querySelector('[data-live-refresh="activity"]');
+        if (!list || refreshTimer) { return; }
+        refreshTimer = setTimeout(function () {  // a burst of items, one reload
+          refreshTimer = null;
+          window.htmx.ajax("GET", window.location.href, {target: "#" + list.id, select: "#" + list.id, swap: "outerHTML"});
+        }, 200);
+      }
     };
   }
   document.addEventListener("submit", function (event) {

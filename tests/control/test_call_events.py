@@ -1,0 +1,176 @@
+"""EventApplier batches: one batch must end where applying the events one by one ends."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from control.db import unit_of_work
+from control.events import Registration, RegistrationState
+from control.models import (
+    ActivityItem,
+    CallRecord,
+    LiveChannel,
+    PbxNode,
+    PresenceState,
+    Queue,
+    RawEvent,
+    SipRegistration,
+    User,
+)
+from control.services import nodes, queues, tenants, users
+from control.services.call_events import EventApplier
+from esl_handlers.esl_frames import PlainEvent, split_frames
+from esl_handlers.freeswitch_events import normalise_freeswitch_event
+
+WIRE = Path(__file__).resolve().parents[1] / "fixtures" / "freeswitch-wire"
+CALLS = (
+    "events-call-answered.txt",
+    "events-call-missed.txt",
+    "events-call-echo.txt",
+    "events-callcenter.txt",
+)
+
+
+def capture_events(name: str, node: str) -> list:
+    events = (
+        normalise_freeswitch_event(PlainEvent(f.body), node) for f in split_frames((WIRE / name).read_bytes())
+    )
+    return [event for event in events if event is not None]
+
+
+def make_world(node: str) -> int:
+    """A tenant like the captures' (users 1000 and 1001, queue support = 7000) with one node."""
+    with unit_of_work() as s:
+        tenant = tenants.create_tenant(s, {"name": f"world {node}", "domain": f"{node}.example"})
+        ids = {
+            ext: users.create_user(
+                s,
+                tenant.id,
+                {"name": f"User {ext}", "email": f"u{ext}@{node}.example", "extension": ext},
+                None,
+            ).id
+            for ext in ("1000", "1001")
+        }
+        queues.create_queue(
+            s,
+            tenant.id,
+            {"name": "support", "extension": "7000", "members": [{"user_id": ids["1001"]}]},
+            None,
+        )
+        nodes.create_node(
+            s,
+            {
+                "name": node,
+                "kind": "freeswitch",
+                "host": "127.0.0.1",
+                "port": 8021,
+                "secret": "ClueCon",
+                "config_dir": "/etc/freeswitch",
+                "tenant_id": tenant.id,
+            },
+            None,
+        )
+        return tenant.id
+
+
+def outcome(node: str) -> dict:
+    """Everything the events leave behind on a node, without ids."""
+    with unit_of_work() as s:
+        node_row = s.scalar(select(PbxNode).where(PbxNode.name == node))
+        ext = {u.id: u.extension for u in s.scalars(select(User).where(User.tenant_id == node_row.tenant_id))}
+        queue_names = {q.id: q.name for q in s.scalars(select(Queue))}
+        records = sorted(
+            (
+                r.call_key,
+                r.direction,
+                r.missed,
+                r.caller_number,
+                r.callee_number,
+                ext.get(r.caller_user_id),
+                ext.get(r.answered_by_user_id),
+                queue_names.get(r.queue_id),
+                r.duration,
+                r.billsec,
+                r.hangup_cause,
+                r.started_at,
+                r.answered_at,
+                r.ended_at,
+            )
+            for r in s.scalars(select(CallRecord).where(CallRecord.node_id == node_row.id))
+        )
+        record_keys = {r.id: r.call_key for r in s.scalars(select(CallRecord))}
+        activity = sorted(
+            (record_keys[a.call_record_id], a.kind, ext.get(a.user_id))
+            for a in s.scalars(select(ActivityItem).where(ActivityItem.tenant_id == node_row.tenant_id))
+        )
+        presence = sorted(
+            (ext[p.user_id], p.line_state, p.registrations, p.active_calls)
+            for p in s.scalars(select(PresenceState).where(PresenceState.user_id.in_(list(ext))))
+        )
+        live = s.scalar(select(func.count()).select_from(LiveChannel).where(LiveChannel.node == node))
+        registered = s.scalar(
+            select(func.count()).select_from(SipRegistration).where(SipRegistration.node == node)
+        )
+        raw = s.scalar(select(func.count()).select_from(RawEvent).where(RawEvent.node == node))
+    return {
+        "records": records,
+        "activity": activity,
+        "presence": presence,
+        "live": live,
+        "registered": registered,
+        "raw": raw,
+    }
+
+
+@pytest.mark.parametrize("captures", [CALLS, ("events-register.txt",), (*CALLS, "events-register.txt")])
+def test_one_batch_ends_where_event_by_event_ends(database_url, captures) -> None:
+    make_world("one")
+    make_world("many")
+    batch = [event for name in captures for event in capture_events(name, "one")]
+    with unit_of_work() as s:
+        assert EventApplier(s, "one").apply_all(batch) == len(batch)
+    for name in captures:
+        for event in capture_events(name, "many"):
+            with unit_of_work() as s:
+                assert EventApplier(s, "many").apply_all([event]) == 1
+    one, many = outcome("one"), outcome("many")
+    assert one == many
+    assert one["live"] == 0 and one["raw"] == len(batch)
+    if "events-call-answered.txt" in captures:
+        assert len(one["records"]) >= 4 and {kind for _, kind, _ in one["activity"]} == {"answered", "missed"}
+
+
+def test_repeats_inside_and_across_batches_are_stored_and_applied_once(database_url) -> None:
+    make_world("one")
+    events = capture_events("events-call-answered.txt", "one")
+    with unit_of_work() as s:
+        assert EventApplier(s, "one").apply_all(events + events[::-1]) == len(events)
+    first = outcome("one")
+    with unit_of_work() as s:
+        assert EventApplier(s, "one").apply_all(events) == 0
+    assert outcome("one") == first
+    assert first["raw"] == len(events) and len(first["records"]) == 1
+
+
+def test_registrations_in_batches_end_in_the_last_state(database_url) -> None:
+    make_world("one")
+    registered, unregistered, again, expired = [
+        e for e in capture_events("events-register.txt", "one") if isinstance(e, Registration)
+    ]
+    assert (again.state, expired.state) == (RegistrationState.REGISTERED, RegistrationState.EXPIRED)
+
+    def apply(*events: Registration) -> list:
+        with unit_of_work() as s:
+            EventApplier(s, "one").apply_all(list(events))
+        found = outcome("one")
+        return [*found["presence"], found["registered"]]
+
+    assert apply(registered, unregistered) == [("1000", "unregistered", 0, 0), 0]
+    assert apply(again) == [("1000", "idle", 1, 0), 1]
+    assert apply(expired, replace(registered, event_id="later-1")) == [("1000", "idle", 1, 0), 1]
+    later = [replace(e, event_id=f"later-{n}") for n, e in enumerate((unregistered, again, expired), 2)]
+    assert apply(*later) == [("1000", "unregistered", 0, 0), 0]

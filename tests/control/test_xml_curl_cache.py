@@ -1,0 +1,251 @@
+"""The mod_xml_curl answer cache: current after every committed change, whichever process made
+it, and free of database queries while nothing changed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from lxml import etree
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from control import config, crypto, db, effects, jobs, model_changes
+from control.db import utcnow
+from control.models import User
+from control.services import lines, numbers, tenants, users, xml_curl
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = "pbx.cache.example"
+XML_CURL_REDIS = os.environ.get(
+    "SWITCHBOARD_TEST_XML_CURL_REDIS",
+    "redis://127.0.0.1:6379/11"
+    if os.environ.get("SWITCHBOARD_TEST_DB") == "postgresql"
+    else "redis://127.0.0.1:6379/13",
+)
+
+
+def sip_auth(user: str, domain: str = DOMAIN) -> dict[str, str]:
+    return {
+        "section": "directory",
+        "tag_name": "domain",
+        "key_name": "name",
+        "key_value": domain,
+        "action": "sip_auth",
+        "key": "id",
+        "user": user,
+        "domain": domain,
+    }
+
+
+def inbound(number: str) -> dict[str, str]:
+    return {
+        "section": "dialplan",
+        "Hunt-Context": "public",
+        "Hunt-Destination-Number": number,
+        "variable_sip_req_host": DOMAIN,
+    }
+
+
+class OneSession:
+    """The session factory a request gives the service: one session, made on first use."""
+
+    def __init__(self) -> None:
+        self.session: Session | None = None
+        self.calls = 0
+
+    def __call__(self) -> Session:
+        self.calls += 1
+        if self.session is None:
+            self.session = db.new_session()
+        return self.session
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+@pytest.fixture()
+def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
+    monkeypatch.setenv("SWITCHBOARD_XML_CURL_USER", "freeswitch")
+    monkeypatch.setenv("SWITCHBOARD_XML_CURL_PASSWORD", "cache-test-password")
+    monkeypatch.setenv("REDIS_URL", XML_CURL_REDIS)
+    config.reset_settings()
+    client = redis.Redis.from_url(XML_CURL_REDIS)
+    client.flushdb()
+    xml_curl.forget()
+    jobs.register_apply_handlers()
+    with db.unit_of_work() as s:
+        tenant = tenants.create_tenant(s, {"name": "Cache", "domain": DOMAIN})
+        other = tenants.create_tenant(s, {"name": "Other", "domain": "other.cache.example"})
+        alice = users.create_user(
+            s, tenant.id, {"name": "Alice", "email": "a@cache.example", "extension": "100"}, None
+        )
+        olga = users.create_user(
+            s, other.id, {"name": "Olga", "email": "o@cache.example", "extension": "100"}, None
+        )
+        ids = {"tenant": tenant.id, "other": other.id, "alice": alice.id, "olga": olga.id}
+    sessions = OneSession()
+    try:
+        yield ids | {"sessions": sessions, "redis": client}
+    finally:
+        sessions.close()
+        effects.clear_handlers()
+        xml_curl.forget()
+        client.flushdb()
+        monkeypatch.undo()
+        config.reset_settings()
+
+
+def password(document: bytes) -> str:
+    return etree.fromstring(document).find(".//user/params/param[@name='password']").get("value")
+
+
+def secret(tenant_id: int, user_id: int) -> str:
+    with db.unit_of_work() as s:
+        return users.sip_secret(s, tenant_id, user_id, None)
+
+
+@pytest.fixture()
+def statements(database_url: str) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    engine = db.engine()
+    event.listen(engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(engine, "before_cursor_execute", count)
+
+
+def test_each_domain_answers_its_own_tenant(world):
+    mine = xml_curl.answer(sip_auth("100"), world["sessions"])
+    theirs = xml_curl.answer(sip_auth("100", "other.cache.example"), world["sessions"])
+    assert password(mine) == secret(world["tenant"], world["alice"])
+    assert password(theirs) == secret(world["other"], world["olga"])
+    assert etree.fromstring(theirs).find(".//domain").get("name") == "other.cache.example"
+    assert xml_curl.answer(sip_auth("100", "PBX.Cache.Example"), world["sessions"]) == mine
+
+
+def test_a_change_committed_by_another_process_is_in_the_next_answer(world, statements):
+    before = password(xml_curl.answer(sip_auth("100"), world["sessions"]))
+    statements.clear()
+    assert password(xml_curl.answer(sip_auth("100"), world["sessions"])) == before
+    assert statements == []
+    script = (
+        "import sys\n"
+        "from control import db, jobs\n"
+        "from control.services import users\n"
+        "jobs.register_apply_handlers()\n"
+        "with db.unit_of_work() as s:\n"
+        "    users.regenerate_sip_secret(s, int(sys.argv[1]), int(sys.argv[2]), None)\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(world["tenant"]), str(world["alice"])],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        check=True,
+        timeout=60,
+    )
+    after = password(xml_curl.answer(sip_auth("100"), world["sessions"]))
+    assert after != before and after == secret(world["tenant"], world["alice"])
+
+
+def test_a_change_to_another_tenant_keeps_this_tenants_documents(world, statements):
+    sessions = world["sessions"]
+    first = xml_curl.answer(sip_auth("100"), sessions)
+    answers = xml_curl._model().tenants[world["tenant"]]
+    with db.unit_of_work() as s:
+        users.regenerate_sip_secret(s, world["other"], world["olga"], None)
+    statements.clear()
+    assert xml_curl.answer(sip_auth("100"), sessions) is first
+    assert xml_curl._model().tenants[world["tenant"]] is answers, "nothing of this tenant changed"
+    assert statements, "the changed rows were read once"
+    statements.clear()
+    assert password(xml_curl.answer(sip_auth("100", "other.cache.example"), sessions)) == secret(
+        world["other"], world["olga"]
+    )
+
+
+def test_a_new_tenant_and_a_domain_change_are_seen(world):
+    sessions = world["sessions"]
+    assert xml_curl.answer(sip_auth("100", "new.cache.example"), sessions) == xml_curl.NOT_FOUND
+    with db.unit_of_work() as s:
+        tenants.update_tenant(s, world["other"], {"name": "Other", "domain": "new.cache.example"}, None)
+    document = xml_curl.answer(sip_auth("100", "new.cache.example"), sessions)
+    assert password(document) == secret(world["other"], world["olga"])
+    assert xml_curl.answer(sip_auth("100", "other.cache.example"), sessions) == xml_curl.NOT_FOUND
+
+
+def test_a_new_change_log_starts_over(world):
+    """Redis flushed (or another Redis): the log cannot say what changed, so everything is re-read."""
+    sessions = world["sessions"]
+    xml_curl.answer(sip_auth("100"), sessions)
+    world["redis"].flushdb()
+    with db.new_session() as s, s.begin():  # a write that bypasses the log, then a new log
+        s.get(User, world["alice"]).sip_secret_enc = crypto.encrypt("rotated-outside-the-log")
+    assert password(xml_curl.answer(sip_auth("100"), sessions)) == "rotated-outside-the-log"
+    assert model_changes.generation()[1] == 0
+
+
+def test_a_number_stops_routing_at_its_date_without_a_query(world, statements):
+    sessions = world["sessions"]
+    now = utcnow()
+    with db.unit_of_work() as s:
+        number = numbers.create_number(
+            s,
+            world["tenant"],
+            {"number": "+12125550177", "status": "to_be_cancelled", "cancel_at": now + timedelta(hours=1)},
+            None,
+        )
+        lines.create_line(
+            s,
+            world["tenant"],
+            {
+                "name": "Main",
+                "destination_kind": "user",
+                "destination_target": str(world["alice"]),
+                "number_ids": [number.id],
+            },
+            None,
+        )
+    document = xml_curl.answer(inbound("+12125550177"), sessions, now=now)
+    extension = etree.fromstring(document).find("section/context[@name='public']/extension")
+    assert extension.find("condition").get("expression") == "^\\+?(12125550177)$"
+    assert xml_curl.answer(inbound("12125550177"), sessions, now=now) == document
+    assert xml_curl.answer(inbound("12125550178"), sessions, now=now) == xml_curl.NOT_FOUND
+    statements.clear()
+    later = xml_curl.answer(inbound("+12125550177"), sessions, now=now + timedelta(hours=2))
+    assert later == xml_curl.NOT_FOUND
+    assert statements == []
+
+
+def test_lookups_that_are_not_answered(world):
+    sessions = world["sessions"]
+    unbound = [
+        {
+            "section": "configuration",
+            "tag_name": "configuration",
+            "key_name": "name",
+            "key_value": "acl.conf",
+        },
+        sip_auth("100") | {"purpose": "network-list"},
+        sip_auth("100") | {"action": "reverse-auth-lookup"},
+        sip_auth("100") | {"key": "number-alias"},
+        sip_auth(""),
+        inbound("+12125550177") | {"Hunt-Context": "features"},
+        {"section": "phrases"},
+        {},
+    ]
+    for fields in unbound:
+        assert xml_curl.lookup(fields) is None, fields
+        assert xml_curl.answer(fields, sessions) == xml_curl.NOT_FOUND
+    assert sessions.calls == 0, "nothing was read for them"

@@ -1,0 +1,326 @@
+"""Issue 5 against the real Asterisk: `switchboard listen` turns sipp calls into call records,
+presence and activity in PostgreSQL, survives a lost AMI connection and a database outage.
+
+One world per module (see events_world): users 1001 Ann (answers), 1002 Ben (never answers),
+1003 Cat (calls), 1004 Dan (registers briefly); lines A -> Ann, B -> Ben, C -> ring group 600
+(Ann + Ben in parallel); a sipp trunk that answers outbound calls.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+import orjson
+import pytest
+from sqlalchemy import func, select, text
+
+from control import config, db
+from control.models import LiveChannel, PresenceState, SipRegistration
+from tests.integration.asterisk_sandbox import AsteriskSandbox
+from tests.integration.events_world import (
+    CONTACT_NUMBER,
+    LINE_A,
+    LINE_B,
+    LINE_C,
+    MIN_EXPIRY,
+    NODE,
+    OUTSIDE_NUMBER,
+    EventsWorld,
+    events_world,
+    read,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def module_db(_migrated: str) -> Iterator[str]:
+    url = _migrated
+    os.environ["DATABASE_URL"] = url
+    config.reset_settings()
+    yield url
+    if url.startswith("postgresql"):
+        tables = ", ".join(f'"{t.name}"' for t in db.Base.metadata.sorted_tables)
+        with db.engine(url).begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    db.dispose_all()
+    os.environ.pop("DATABASE_URL", None)
+    config.reset_settings()
+
+
+@pytest.fixture(scope="module")
+def world(
+    module_db: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EventsWorld]:
+    with events_world(module_db, asterisk_sandbox, tmp_path_factory.mktemp("events")) as built:
+        yield built
+
+
+def _naive(epoch: float) -> datetime:
+    return datetime.utcfromtimestamp(epoch)
+
+
+def _presence(world: EventsWorld, extension: str) -> PresenceState | None:
+    return read(lambda s: s.get(PresenceState, world.user_id(extension)))
+
+
+def _registered(world: EventsWorld, extension: str) -> int:
+    return read(
+        lambda s: (
+            s.scalar(
+                select(func.count()).where(
+                    SipRegistration.node == NODE, SipRegistration.user_id == world.user_id(extension)
+                )
+            )
+            or 0
+        )
+    )
+
+
+def test_registrations_bring_people_online(world: EventsWorld) -> None:
+    since = world.watch.mark()
+    assert _presence(world, "1001") is None or _presence(world, "1001").registrations == 0
+    world.register("1001", answer_after=0.5)
+    world.register("1002", answer_after=None)
+    world.register("1003", answer_after=0.5)
+    for ext in ("1001", "1002", "1003"):
+        world.watch.wait_presence(world.user_id(ext), "available", since)
+        assert world.watch.presence(world.user_id(ext), since) == ["available"]
+        assert _registered(world, ext) == 1
+        state = _presence(world, ext)
+        assert state is not None and (state.registrations, state.line_state) == (1, "idle")
+
+
+def test_an_answered_inbound_call_on_a_line(world: EventsWorld) -> None:
+    ann = world.user_id("1001")
+    since = world.watch.mark()
+    started = time.time()
+    result = world.sipp.call(LINE_A, caller=CONTACT_NUMBER, hold=1.5, timeout=20)
+    assert result.answered, result
+    record = world.wait_record("the answered call's record", lambda r: r.callee_number.endswith(LINE_A[1:]))
+    assert record.direction == "inbound" and record.missed is False
+    assert record.answered_by_user_id == ann and record.callee_user_id == ann
+    assert record.line_id == world.ids["line_a"] and record.number_used == LINE_A
+    assert record.caller_contact_id == world.ids["contact"]
+    assert record.caller_number.endswith(CONTACT_NUMBER[1:])
+    assert record.hangup_cause == "NORMAL_CLEARING"
+    assert record.started_at >= _naive(started - 1)
+    assert 0.3 <= (record.answered_at - record.started_at).total_seconds() <= 2.5
+    assert 1 <= record.billsec <= 3 and record.duration >= record.billsec
+    assert world.activity(record.id) == {("answered", ann, None), ("answered", None, world.ids["line_a"])}
+    world.watch.wait_presence(ann, "available", since)
+    assert world.watch.presence(ann, since) == ["in_call", "available"], world.watch.describe(ann)
+
+
+def _last_record_id(world: EventsWorld) -> int:
+    records = world.records()
+    return records[-1].id if records else 0
+
+
+def test_a_short_registration_appears_then_expires(world: EventsWorld) -> None:
+    """Dan registers for MIN_EXPIRY seconds and never refreshes: Asterisk expires the contact
+    (its expiry sweep runs every 30 s, so the check comes at the end of the module)."""
+    dan = world.user_id("1004")
+    since = world.watch.mark()
+    world.register("1004", answer_after=0.5, expires=MIN_EXPIRY)
+    world.phones["1004"].registered = False  # nothing to undo at teardown: it lapses by itself
+    world.watch.wait_presence(dan, "available", since)
+    assert _registered(world, "1004") == 1
+    world.dan_registered_since = since  # type: ignore[attr-defined]
+
+
+def test_a_missed_call_on_a_line(world: EventsWorld) -> None:
+    ben = world.user_id("1002")
+    since = world.watch.mark()
+    after = _last_record_id(world)
+    result = world.sipp.call(LINE_B, caller=CONTACT_NUMBER, cancel_after=1.5, timeout=20)
+    assert result.outcome == "cancelled", result
+    record = world.wait_record("the missed call's record", lambda r: r.id > after)
+    assert record.direction == "inbound" and record.missed is True
+    assert record.answered_by_user_id is None and record.answered_at is None and record.billsec == 0
+    assert record.callee_user_id == ben and record.line_id == world.ids["line_b"]
+    assert record.number_used == LINE_B and record.caller_contact_id == world.ids["contact"]
+    assert record.ended_at is not None and 1.0 <= record.duration <= 4
+    assert record.hangup_cause, "the caller's hang-up cause is kept"
+    assert world.activity(record.id) == {("missed", ben, None), ("missed", None, world.ids["line_b"])}
+    # Ringing is not a call: Ben stays available throughout, his line back to idle.
+    assert world.watch.presence(ben, since) == [], world.watch.describe(ben)
+    wait_for("Ben's line back to idle", lambda: _presence(world, "1002").line_state == "idle")
+
+
+def test_a_call_through_a_ring_group(world: EventsWorld) -> None:
+    ann, ben = world.user_id("1001"), world.user_id("1002")
+    since = world.watch.mark()
+    after = _last_record_id(world)
+    result = world.sipp.call(LINE_C, caller="+12025550111", hold=1.0, timeout=20)
+    assert result.answered, result
+    record = world.wait_record("the ring group call's record", lambda r: r.id > after)
+    assert record.direction == "inbound" and record.missed is False
+    assert record.ring_group_id == world.ids["600"] and record.line_id == world.ids["line_c"]
+    assert record.answered_by_user_id == ann and record.caller_contact_id is None
+    assert world.activity(record.id) == {("answered", ann, None), ("answered", None, world.ids["line_c"])}
+    world.watch.wait_presence(ann, "available", since)
+    assert world.watch.presence(ann, since) == ["in_call", "available"], world.watch.describe(ann)
+    assert world.watch.presence(ben, since) == [], world.watch.describe(ben)
+
+
+def test_a_ring_group_call_nobody_takes_is_missed_by_every_member(world: EventsWorld) -> None:
+    ann, ben = world.user_id("1001"), world.user_id("1002")
+    after = _last_record_id(world)
+    # Ann would answer after 0.5 s of ringing: the caller gives up before that.
+    result = world.sipp.call(LINE_C, caller=CONTACT_NUMBER, cancel_after=0.1, timeout=20)
+    assert result.outcome == "cancelled", result
+    record = world.wait_record("the missed ring group call's record", lambda r: r.id > after)
+    assert record.direction == "inbound" and record.missed is True and record.answered_by_user_id is None
+    assert record.ring_group_id == world.ids["600"] and record.line_id == world.ids["line_c"]
+    assert world.activity(record.id) == {
+        ("missed", ann, None),
+        ("missed", ben, None),
+        ("missed", None, world.ids["line_c"]),
+    }
+
+
+def test_an_outbound_call_through_the_trunk(world: EventsWorld) -> None:
+    cat = world.user_id("1003")
+    since = world.watch.mark()
+    after = _last_record_id(world)
+    result = world.sipp.call(
+        OUTSIDE_NUMBER, caller="1003", password=world.secrets["1003"], hold=1.0, timeout=20
+    )
+    assert result.answered, result
+    assert world.trunk.invites(), "the call left through the sipp trunk"
+    record = world.wait_record("the outbound call's record", lambda r: r.id > after)
+    assert record.direction == "outbound" and record.missed is False
+    assert record.caller_user_id == cat and record.callee_number == OUTSIDE_NUMBER
+    assert record.number_used == LINE_A and record.line_id == world.ids["line_a"], "Cat presents line A"
+    assert record.callee_contact_id == world.ids["outside_contact"]
+    assert record.answered_at is not None and record.hangup_cause == "NORMAL_CLEARING"
+    assert world.activity(record.id) == {("outbound", cat, None), ("outbound", None, world.ids["line_a"])}
+    world.watch.wait_presence(cat, "available", since)
+    assert world.watch.presence(cat, since) == ["in_call", "available"], world.watch.describe(cat)
+
+
+def test_a_lost_ami_connection_during_a_call_is_resynchronised(world: EventsWorld) -> None:
+    """The AMI connection drops while Ann's phone rings and stays down while she answers: the
+    listener reconnects with backoff, the resync finds the answered call, and the record made at
+    the live hang-up is complete."""
+    ann = world.user_id("1001")
+    since = world.watch.mark()
+    after = _last_record_id(world)
+    invites = len(world.phones["1001"].invites())
+    resyncs = world.listener.count("resynced after connect")
+    call = world.sipp.start_call(LINE_A, caller=CONTACT_NUMBER, hold=3.0, timeout=20)
+    world.phones["1001"].wait_for_invites(invites + 1)
+    cut = world.ami_proxy.refuse()
+    assert cut == 1, "the listener's one AMI connection"
+    time.sleep(1.0)  # Ann answers (after 0.5 s of ringing) while nobody listens
+    world.ami_proxy.accept()
+    world.listener.wait_log("resynced after connect", resyncs + 1)
+    world.watch.wait_presence(ann, "in_call", since)
+    result = call.wait()
+    assert result.answered, result
+    record = world.wait_record("the record of the call the listener half missed", lambda r: r.id > after)
+    assert record.direction == "inbound" and record.missed is False
+    assert record.answered_by_user_id == ann and record.line_id == world.ids["line_a"]
+    assert record.answered_at is not None and record.hangup_cause == "NORMAL_CLEARING"
+    assert record.ended_at is not None and abs(record.ended_at - _naive(result.ended_at)).total_seconds() < 1
+    assert world.activity(record.id) == {("answered", ann, None), ("answered", None, world.ids["line_a"])}
+    world.watch.wait_presence(ann, "available", since)
+    assert world.watch.presence(ann, since) == ["in_call", "available"], world.watch.describe(ann)
+    assert read(lambda s: s.scalar(select(func.count()).select_from(LiveChannel))) == 0
+
+
+def _spooled_ids(world: EventsWorld) -> list[str]:
+    spool = world.spool_dir / "events.spool"
+    if not spool.exists():
+        return []
+    return [orjson.loads(line)["event_id"] for line in spool.read_bytes().splitlines() if line.strip()]
+
+
+def test_calls_during_a_database_outage_arrive_from_the_spool(world: EventsWorld) -> None:
+    """PostgreSQL is unreachable for the listener (its connections cut, new ones refused) during
+    three calls: the sink spools every event to disk and, once the database answers, applies the
+    spool in order, once."""
+    ann, ben, cat = world.user_id("1001"), world.user_id("1002"), world.user_id("1003")
+    after = _last_record_id(world)
+    raw_after = world.raw_events()[-1].id
+    world.pg_proxy.refuse()
+    try:
+        calls = [
+            world.sipp.start_call(LINE_A, caller=CONTACT_NUMBER, hold=1.0, timeout=20),
+            world.sipp.start_call(LINE_B, caller="+12025550111", cancel_after=1.0, timeout=20),
+            world.sipp.start_call(
+                OUTSIDE_NUMBER, caller="1003", password=world.secrets["1003"], hold=1.0, timeout=20
+            ),
+        ]
+        outcomes = sorted(call.wait().outcome for call in calls)
+        assert outcomes == ["answered", "answered", "cancelled"]
+        # Six channels hung up: all of them are on disk before the database comes back.
+        wait_for(
+            "every hang-up in the spool",
+            lambda: sum(i.startswith("Hangup:") for i in _spooled_ids(world)) >= 6,
+            timeout=10,
+        )
+        assert _last_record_id(world) == after, "nothing reached the database meanwhile"
+        spooled = _spooled_ids(world)
+    finally:
+        world.pg_proxy.accept()
+    assert len(spooled) == len(set(spooled)) >= 20, [
+        line
+        for line in (world.spool_dir / "events.spool").read_bytes().splitlines()
+        if spooled.count(orjson.loads(line)["event_id"]) > 1
+    ]
+    wait_for("the spool replayed", lambda: not _spooled_ids(world), timeout=15)
+    records = wait_for(
+        "three records from the spool",
+        lambda: (found := [r for r in world.records() if r.id > after]) and len(found) >= 3 and found,
+        timeout=10,
+    )
+    assert len(records) == 3 and len({r.call_key for r in records}) == 3
+    raws = [r for r in world.raw_events() if r.id > raw_after]
+    assert [r.event_id for r in raws[: len(spooled)]] == spooled, "applied in spool order, each once"
+    occurred = [r.occurred_at for r in raws[: len(spooled)]]
+    assert occurred == sorted(occurred)
+    by_kind = {(r.direction, r.missed): r for r in records}
+    answered, missed, outbound = (
+        by_kind[("inbound", False)],
+        by_kind[("inbound", True)],
+        by_kind[("outbound", False)],
+    )
+    assert answered.answered_by_user_id == ann and answered.line_id == world.ids["line_a"]
+    assert missed.callee_user_id == ben and missed.line_id == world.ids["line_b"]
+    assert outbound.caller_user_id == cat and outbound.number_used == LINE_A
+    assert world.activity(answered.id) == {("answered", ann, None), ("answered", None, world.ids["line_a"])}
+    assert world.activity(missed.id) == {("missed", ben, None), ("missed", None, world.ids["line_b"])}
+    assert world.activity(outbound.id) == {("outbound", cat, None), ("outbound", None, world.ids["line_a"])}
+    log = world.listener.log()
+    assert "database unavailable" in log and "spool replayed" in log
+    for ext in ("1001", "1002", "1003"):
+        state = _presence(world, ext)
+        assert (state.registrations, state.line_state, state.active_calls) == (1, "idle", 0), ext
+
+
+def test_the_short_registration_expired(world: EventsWorld) -> None:
+    dan = world.user_id("1004")
+    since = world.dan_registered_since  # type: ignore[attr-defined]
+    world.watch.wait_presence(dan, "offline", since, timeout=40)
+    assert world.watch.presence(dan, since) == ["available", "offline"], world.watch.describe(dan)
+    assert _registered(world, "1004") == 0
+    assert _presence(world, "1004").line_state == "unregistered"
+    removed = [
+        r.payload["raw"].get("ContactStatus")
+        for r in world.raw_events()
+        if r.kind == "Registration" and r.payload.get("extension") == "1004"
+    ]
+    assert removed[-1] == "Removed", removed
+
+
+def test_the_listener_ran_without_errors(world: EventsWorld) -> None:
+    log = world.listener.log()
+    assert "Traceback" not in log and " ERROR " not in log, log[-4000:]
+    assert world.listener.process is not None and world.listener.process.poll() is None
+    assert "exited" not in log, "`switchboard listen` never had to restart its listener"
