@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HTMX_VERSION := 2.0.8
 HTMX := web/static/vendor/htmx.min.js
 
-.PHONY: run install test lint format golden
+.PHONY: run install test lint golden
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,6 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+golden: install
+	$(BIN)/python -m tests.render.regen_golden

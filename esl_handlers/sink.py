@@ -53,7 +53,7 @@ _sleep = _native("time", "sleep")
 _monotonic = _native("time", "monotonic")
 
 Item = CallEvent | Snapshot
-MAX_BATCH = 2000
+MAX_BATCH = 1000
 
 
 def _encode(item: Item) -> bytes:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, cast, func, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, ColumnElement, Select, String, bindparam, cast, func, select, true, type_coerce
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 
 from control import effects
@@ -144,11 +144,7 @@ def derive_many(session: Session, node: PbxNode, calls: Mapping[str, float | Non
     if not keys:
         return {}
     events: dict[str, list[CallEvent]] = {key: [] for key in keys}
-    for call_key, payload in session.execute(
-        select(RawEvent.call_key, _payload_without_raw(session))
-        .where(RawEvent.node == node.name, RawEvent.call_key.in_(keys))
-        .order_by(RawEvent.occurred_at, RawEvent.id)
-    ):
+    for call_key, payload in session.execute(_stored_events(session, node, keys)):
         events[call_key].append(event_from_dict(payload))
     records = {
         record.call_key: record
@@ -170,6 +166,37 @@ def derive_many(session: Session, node: PbxNode, calls: Mapping[str, float | Non
         session.flush()
         _activities(session, list(derived.values()))
     return derived
+
+
+def _stored_events(session: Session, node: PbxNode, keys: list[str]) -> Select[tuple[str, Any]]:
+    """(call key, stored event without its raw headers) of these calls, in PBX order.
+
+    On PostgreSQL each key is looked up through a LATERAL join, so every look-up uses the whole
+    (node, call_key) index whatever the planner's statistics say: raw_events grows fast, and
+    before it is analysed an IN list is planned as a scan of all of the node's events."""
+    payload = _payload_without_raw(session)
+    if session.get_bind().dialect.name != "postgresql":
+        return (
+            select(RawEvent.call_key, payload)
+            .where(RawEvent.node == node.name, RawEvent.call_key.in_(keys))
+            .order_by(RawEvent.occurred_at, RawEvent.id)
+        )
+    wanted = (
+        func.unnest(bindparam("call_keys", keys, type_=ARRAY(String)))
+        .table_valued("key")
+        .render_derived(name="wanted")
+    )
+    stored = (
+        select(RawEvent.call_key, payload.label("payload"), RawEvent.occurred_at, RawEvent.id)
+        .where(RawEvent.node == node.name, RawEvent.call_key == wanted.c.key)
+        .lateral("stored")
+    )
+    return (
+        select(stored.c.call_key, stored.c.payload)
+        .select_from(wanted)
+        .join(stored, true())
+        .order_by(stored.c.occurred_at, stored.c.id)
+    )
 
 
 def _payload_without_raw(session: Session) -> ColumnElement[Any]:

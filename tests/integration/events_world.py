@@ -37,6 +37,7 @@ from control.services import (
     lines,
     nodes,
     numbers,
+    queues,
     ring_groups,
     tenants,
     users,
@@ -48,7 +49,8 @@ from worker.deploys import run_deploy
 
 REPO = Path(__file__).resolve().parents[2]
 NODE = "events-sandbox"
-#: Inbound numbers: A rings Ann (1001), B rings Ben (1002), C rings the ring group 600.
+#: Inbound numbers: A rings Ann (1001), B rings Ben (1002), C rings the ring group 600
+#: (Ann and Ben at once); queue 700 has Ann as its one member.
 LINE_A, LINE_B, LINE_C = "+12125550147", "+12125550148", "+12125550149"
 #: A known outside caller (a contact) and an outside number Cat (1003) calls out to.
 CONTACT_NUMBER = "+14155550123"
@@ -226,6 +228,8 @@ class EventsWorld:
     watch: LiveWatch
     spool_dir: Path
     phones: dict[str, Phone] = field(default_factory=dict)
+    #: positions in the live stream (LiveWatch.mark()) one test leaves for a later one
+    marks: dict[str, int] = field(default_factory=dict)
 
     def user_id(self, extension: str) -> int:
         return self.ids[extension]
@@ -325,6 +329,18 @@ def _model(
                     {"kind": "user", "target": ids["1001"], "timeout": 20},
                     {"kind": "user", "target": ids["1002"], "timeout": 20},
                 ],
+            },
+            None,
+        ).id
+        ids["700"] = queues.create_queue(
+            s,
+            tenant.id,
+            {
+                "name": "Help",
+                "extension": "700",
+                "strategy": "ring_all",
+                "wrap_up_time": 0,
+                "members": [{"user_id": ids["1001"], "active": True}],
             },
             None,
         ).id

@@ -3,7 +3,7 @@ presence and activity in PostgreSQL, survives a lost AMI connection and a databa
 
 One world per module (see events_world): users 1001 Ann (answers), 1002 Ben (never answers),
 1003 Cat (calls), 1004 Dan (registers briefly); lines A -> Ann, B -> Ben, C -> ring group 600
-(Ann + Ben in parallel); a sipp trunk that answers outbound calls.
+(Ann + Ben in parallel), queue 700 (Ann); a sipp trunk that answers outbound calls.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -61,7 +61,7 @@ def world(
 
 
 def _naive(epoch: float) -> datetime:
-    return datetime.utcfromtimestamp(epoch)
+    return datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None)
 
 
 def _presence(world: EventsWorld, extension: str) -> PresenceState | None:
@@ -84,7 +84,7 @@ def _registered(world: EventsWorld, extension: str) -> int:
 def test_registrations_bring_people_online(world: EventsWorld) -> None:
     since = world.watch.mark()
     assert _presence(world, "1001") is None or _presence(world, "1001").registrations == 0
-    world.register("1001", answer_after=0.5)
+    world.register("1001", answer_after=0.8)
     world.register("1002", answer_after=None)
     world.register("1003", answer_after=0.5)
     for ext in ("1001", "1002", "1003"):
@@ -130,7 +130,7 @@ def test_a_short_registration_appears_then_expires(world: EventsWorld) -> None:
     world.phones["1004"].registered = False  # nothing to undo at teardown: it lapses by itself
     world.watch.wait_presence(dan, "available", since)
     assert _registered(world, "1004") == 1
-    world.dan_registered_since = since  # type: ignore[attr-defined]
+    world.marks["dan registered"] = since
 
 
 def test_a_missed_call_on_a_line(world: EventsWorld) -> None:
@@ -171,7 +171,7 @@ def test_a_call_through_a_ring_group(world: EventsWorld) -> None:
 def test_a_ring_group_call_nobody_takes_is_missed_by_every_member(world: EventsWorld) -> None:
     ann, ben = world.user_id("1001"), world.user_id("1002")
     after = _last_record_id(world)
-    # Ann would answer after 0.5 s of ringing: the caller gives up before that.
+    # Ann would answer after 0.8 s of ringing: the caller gives up before that.
     result = world.sipp.call(LINE_C, caller=CONTACT_NUMBER, cancel_after=0.1, timeout=20)
     assert result.outcome == "cancelled", result
     record = world.wait_record("the missed ring group call's record", lambda r: r.id > after)
@@ -182,6 +182,26 @@ def test_a_ring_group_call_nobody_takes_is_missed_by_every_member(world: EventsW
         ("missed", ben, None),
         ("missed", None, world.ids["line_c"]),
     }
+
+
+def test_a_call_through_a_queue(world: EventsWorld) -> None:
+    ann, cat = world.user_id("1001"), world.user_id("1003")
+    since = world.watch.mark()
+    after = _last_record_id(world)
+    call = world.sipp.start_call("700", caller="1003", password=world.secrets["1003"], hold=1.0)
+    result = call.wait()
+    assert result.answered, result
+    record = world.wait_record("the queue call's record", lambda r: r.id > after)
+    assert record.direction == "internal" and record.missed is False
+    assert record.queue_id == world.ids["700"] and record.ring_group_id is None
+    assert record.caller_user_id == cat and record.answered_by_user_id == ann
+    assert record.callee_number == "700" and record.answered_at is not None
+    assert world.activity(record.id) == {("answered", ann, None)}
+    kinds = {r.kind for r in world.raw_events(record.call_key)}
+    assert "QueueCallEvent" in kinds, kinds
+    world.watch.wait_presence(ann, "available", since)
+    assert world.watch.presence(ann, since) == ["in_call", "available"], world.watch.describe(ann)
+    assert world.watch.presence(cat, since) == ["in_call", "available"], world.watch.describe(cat)
 
 
 def test_an_outbound_call_through_the_trunk(world: EventsWorld) -> None:
@@ -213,11 +233,11 @@ def test_a_lost_ami_connection_during_a_call_is_resynchronised(world: EventsWorl
     after = _last_record_id(world)
     invites = len(world.phones["1001"].invites())
     resyncs = world.listener.count("resynced after connect")
-    call = world.sipp.start_call(LINE_A, caller=CONTACT_NUMBER, hold=3.0, timeout=20)
+    call = world.sipp.start_call(LINE_A, caller=CONTACT_NUMBER, hold=5.0, timeout=20)
     world.phones["1001"].wait_for_invites(invites + 1)
     cut = world.ami_proxy.refuse()
     assert cut == 1, "the listener's one AMI connection"
-    time.sleep(1.0)  # Ann answers (after 0.5 s of ringing) while nobody listens
+    time.sleep(1.3)  # Ann answers (after 0.8 s of ringing) while nobody listens
     world.ami_proxy.accept()
     world.listener.wait_log("resynced after connect", resyncs + 1)
     world.watch.wait_presence(ann, "in_call", since)
@@ -306,7 +326,7 @@ def test_calls_during_a_database_outage_arrive_from_the_spool(world: EventsWorld
 
 def test_the_short_registration_expired(world: EventsWorld) -> None:
     dan = world.user_id("1004")
-    since = world.dan_registered_since  # type: ignore[attr-defined]
+    since = world.marks["dan registered"]
     world.watch.wait_presence(dan, "offline", since, timeout=40)
     assert world.watch.presence(dan, since) == ["available", "offline"], world.watch.describe(dan)
     assert _registered(world, "1004") == 0
