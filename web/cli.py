@@ -142,14 +142,18 @@ def serve(host: str, port: int, workers: int, with_worker: bool | None) -> None:
     child = None
     if with_worker if with_worker is not None else embedded:
         child = subprocess.Popen([sys.executable, "-m", "web.cli", "worker"])
+    master = os.getpid()
     try:
         run_server(host, port, workers)
     finally:
-        if child is not None:
-            child.send_signal(signal.SIGTERM)
-            child.wait(timeout=30)
-        if embedded:
-            stop_embedded()
+        # gunicorn's workers are forks of this process and leave through this frame as well:
+        # only the master stops the rq worker and the embedded Redis.
+        if os.getpid() == master:
+            if child is not None:
+                child.send_signal(signal.SIGTERM)
+                child.wait(timeout=30)
+            if embedded:
+                stop_embedded()
 
 
 # --- PBX nodes, deploys and rollbacks ----------------------------------------------------------
