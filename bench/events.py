@@ -733,6 +733,7 @@ def measure_latency(
     world: World,
     clients: tuple[SseClient, SseClient],
     probes: range,
+    registered_now: dict[str, bool],
     background: tuple[bytes, bytes],
     background_rate: float,
     per_copy: tuple[int, int],
@@ -765,8 +766,9 @@ def measure_latency(
     samples, lost = [], 0
     time.sleep(0.5)
     for n in probes:
-        registered = n % 4 < 2  # each kind: register, unregister, register, ...
-        if n % 2 == 0:
+        kind = "freeswitch" if n % 2 == 0 else "asterisk"
+        registered = registered_now[kind] = not registered_now[kind]  # register, unregister, ...
+        if kind == "freeswitch":
             server, client, user, frame = (
                 servers[0],
                 clients[0],
@@ -898,6 +900,7 @@ def main() -> int:
         print(f"after the last run: {derived_summary(url)}")
 
         clients = (SseClient(base, world.fs_admin), SseClient(base, world.ast_admin))
+        registered_now = {"freeswitch": False, "asterisk": False}  # the probe users' phones
         for phase, share in enumerate(sorted({0.0, args.background_share})):
             background_rate = pipeline_rate * share
             background_events = int(background_rate * args.probes * 0.05)  # a probe takes ~20-50 ms
@@ -909,7 +912,8 @@ def main() -> int:
                 servers,
                 world,
                 clients,
-                range(phase * 4 * args.probes, (phase * 4 + 1) * args.probes),
+                range(phase * args.probes, (phase + 1) * args.probes),
+                registered_now,
                 background,
                 background_rate,
                 (fs_traffic.frames_per_copy, ast_traffic.frames_per_copy),

@@ -6,7 +6,7 @@ A call is every channel sharing one correlation key (the PBX's linked id). The r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -84,20 +84,51 @@ def _when(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None) if epoch else None
 
 
+class _ByExtension:
+    """A tenant's users (or ring groups) by extension, read for the extensions a batch of calls
+    mentions and then one by one when asked: a tenant may have thousands of them."""
+
+    def __init__(self, session: Session, model: Any, tenant_id: int, extensions: Iterable[str]) -> None:
+        self._session = session
+        self._model = model
+        self._tenant_id = tenant_id
+        self._found: dict[str, Any] = {}
+        self._load(sorted(set(extensions)))
+
+    def _load(self, extensions: list[str]) -> None:
+        model = self._model
+        rows = self._session.scalars(
+            select(model).where(model.tenant_id == self._tenant_id, model.extension.in_(extensions))
+        )
+        self._found.update(dict.fromkeys(extensions))
+        self._found.update((row.extension, row) for row in rows)
+
+    def get(self, extension: str | None) -> Any:
+        if not extension:
+            return None
+        if extension not in self._found:
+            self._load([extension])
+        return self._found[extension]
+
+    def __contains__(self, extension: object) -> bool:
+        return isinstance(extension, str) and self.get(extension) is not None
+
+    def __getitem__(self, extension: str) -> Any:
+        found = self.get(extension)
+        if found is None:
+            raise KeyError(extension)
+        return found
+
+
 class _Directory:
     """Extension, number and name look-ups for one tenant, cached for one derivation batch."""
 
-    def __init__(self, session: Session, tenant: Tenant) -> None:
+    def __init__(self, session: Session, tenant: Tenant, extensions: Iterable[str] = ()) -> None:
         self.session = session
         self.tenant = tenant
-        self.users = {
-            u.extension: u
-            for u in session.scalars(select(User).where(User.tenant_id == tenant.id))
-            if u.extension
-        }
-        self.groups = {
-            g.extension: g for g in session.scalars(select(RingGroup).where(RingGroup.tenant_id == tenant.id))
-        }
+        extensions = set(extensions)
+        self.users = _ByExtension(session, User, tenant.id, extensions)
+        self.groups = _ByExtension(session, RingGroup, tenant.id, extensions)
         self.queues = {
             q.extension: q for q in session.scalars(select(Queue).where(Queue.tenant_id == tenant.id))
         }
@@ -158,7 +189,7 @@ def derive_many(session: Session, node: PbxNode, calls: Mapping[str, float | Non
         if not events[key]:
             continue
         if directory is None:
-            directory = _Directory(session, session.get_one(Tenant, node.tenant_id))
+            directory = _Directory(session, session.get_one(Tenant, node.tenant_id), _extensions(events))
         record = _derive_one(session, node, directory, key, events[key], records.get(key), calls[key])
         if record is not None:
             derived[key] = record
@@ -166,6 +197,18 @@ def derive_many(session: Session, node: PbxNode, calls: Mapping[str, float | Non
         session.flush()
         _activities(session, list(derived.values()))
     return derived
+
+
+def _extensions(events: Mapping[str, list[CallEvent]]) -> set[str]:
+    """Every extension or dialled number the calls mention, to read their users at once."""
+    found = set()
+    for call in events.values():
+        for event in call:
+            for name in ("extension", "destination_number", "agent_extension"):
+                value = getattr(event, name, None)
+                if value:
+                    found.add(value)
+    return found
 
 
 def _stored_events(session: Session, node: PbxNode, keys: list[str]) -> Select[tuple[str, Any]]:
