@@ -13,6 +13,7 @@ need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v sipp >/dev/null || need_apt+=(sip-tester)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then

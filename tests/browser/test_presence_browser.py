@@ -5,16 +5,13 @@ what the phone did."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from control import effects
-from tests.browser.test_ring_group_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import serving
 from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.events_world import (
     ADMIN_EMAIL,
@@ -41,17 +38,6 @@ OBSERVE_DOT = """(userId) => {
 
 
 @pytest.fixture()
-def browser() -> Iterator:
-    """Chromium from Debian; one that cannot start fails the test (it is installed by `make test`)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture()
 def world(database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path: Path) -> Iterator[EventsWorld]:
     with events_world(database_url, asterisk_sandbox, tmp_path) as built:
         yield built
@@ -59,16 +45,10 @@ def world(database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path: Path) 
 
 @pytest.fixture()
 def live_server(world: EventsWorld) -> Iterator[str]:
-    """The real app (CSRF on) under a threaded HTTP server: the SSE stream holds a thread."""
     from web.app import create_app
 
-    server = make_server("127.0.0.1", 0, create_app(), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    effects.clear_handlers()
+    with serving(create_app()) as url:
+        yield url
 
 
 def _dot_changes(page) -> list[tuple[str, float]]:  # type: ignore[no-untyped-def]

@@ -2,59 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from control import effects
 from control.models import RingGroup, User
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.browser.conftest import serving
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture()
 def live_server(database_url: str, demo: dict) -> Iterator[str]:
-    """The real app (CSRF on) under a real HTTP server on a free loopback port."""
     from web.app import create_app
 
-    app = create_app()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    effects.clear_handlers()
-
-
-@pytest.fixture()
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Exception as exc:
-            if os.environ.get("CI") == "true":
-                pytest.fail(f"Chromium cannot launch in CI: {exc}")
-            pytest.skip(f"Chromium cannot launch here: {exc}")
-        yield chromium
-        chromium.close()
+    with serving(create_app()) as url:
+        yield url
 
 
 def test_create_ring_group_with_two_members(live_server, browser, demo, session, tmp_path: Path) -> None:

@@ -170,7 +170,7 @@ def test_a_pbx_that_is_down_is_retried_with_backoff_then_fails_visibly(
 
 def test_a_retry_that_finds_the_pbx_back_succeeds(fs: FsNode, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jobs, "RETRY_INTERVALS", (1,))
-    real_port = nodes.get_node(db.new_session(), fs.node_id).port
+    real_port = fs.node().port
     with db.unit_of_work() as s:
         nodes.update_node(s, fs.node_id, {"port": _closed_port()}, None)
         record_id = deploys.request_deploy(s, fs.node_id, None, source="cli").id

@@ -106,7 +106,11 @@ def test_the_incremental_render_follows_service_edits_exactly(demo, log):
     s = db.new_session()
     node = s.scalar(select(PbxNode))
     s.close()
-    first = render_cache.current(db.new_session(), node, incremental=True)
+    session = db.new_session()
+    try:
+        first = render_cache.current(session, node, incremental=True)
+    finally:
+        session.close()
     edits = [
         lambda s: users.update_user(
             s, tenant_id, ids["1002"], {"name": "Bob Incremental", "dnd": True}, None
