@@ -254,6 +254,19 @@ configure_directory() {
   write_file "$confdir/directory/switchboard.xml" 0640 < <(include_file directory.xml "the tenant's domain and users" ../)
 }
 
+# The vanilla directory's demo users (1000-1019, brian, ...) all log in with the well-known
+# $${default_password} (1234): a PBX wired to Switchboard must not keep them. Each file that uses it
+# is moved aside as FILE.switchboard-orig (not loaded); users with passwords of their own stay.
+disable_demo_users() {
+  local file
+  while IFS= read -r -d '' file; do
+    if grep -qF '$${default_password}' "$file"; then
+      mv "$file" "$file.switchboard-orig"
+      changes+=("$file.switchboard-orig")
+    fi
+  done < <(find "$confdir/directory" -type f -name '*.xml' -print0 | sort -z)
+}
+
 configure_dialplan() {
   insert_block "$confdir/dialplan/default.xml" '<context[[:space:]]+name="default"' \
     "$(indent_block '    ' "<X-PRE-PROCESS cmd=\"include\" data=\"../$ROOT_DIR/dialplan/default.xml\"/>")"
@@ -367,6 +380,7 @@ step() {
 preflight
 step "switchboard/ layout (live -> versions/0 on a fresh install)" configure_layout
 step "directory/switchboard.xml" configure_directory
+step "directory: demo users with the default password moved aside" disable_demo_users
 step "dialplan default and public contexts" configure_dialplan
 step "sip_profiles/external/switchboard.xml (trunk gateway)" configure_gateway
 step "autoload_configs/callcenter.conf.xml" configure_callcenter

@@ -38,6 +38,7 @@ STOCK: dict[str, str] = {
 </document>
 """,
     "vars.xml": """<include>
+  <X-PRE-PROCESS cmd="set" data="default_password=1234"/>
   <X-PRE-PROCESS cmd="set" data="domain=$${local_ip_v4}"/>
   <X-PRE-PROCESS cmd="set" data="hold_music=local_stream://moh"/>
 </include>
@@ -157,7 +158,15 @@ STOCK: dict[str, str] = {
     "directory/default/1000.xml": """<include>
   <user id="1000">
     <params>
-      <param name="password" value="1234"/>
+      <param name="password" value="$${default_password}"/>
+    </params>
+  </user>
+</include>
+""",
+    "directory/default/ops.xml": """<include>
+  <user id="ops">
+    <params>
+      <param name="password" value="an-operator-chose-this"/>
     </params>
   </user>
 </include>

@@ -41,11 +41,21 @@ def conf(tmp_path: Path) -> Path:
 
 def test_second_run_changes_no_byte(conf):
     first = run(conf)
-    assert first.stdout.count(": changed") == 8, first.stdout
+    assert first.stdout.count(": changed") == 9, first.stdout
     before = snapshot(conf)
     second = run(conf)
     assert ": changed" not in second.stdout, second.stdout
     assert snapshot(conf) == before
+
+
+def test_demo_users_with_the_default_password_are_moved_aside(conf):
+    run(conf)
+    directory = conf / "directory" / "default"
+    assert not (directory / "1000.xml").exists()
+    assert (directory / "1000.xml.switchboard-orig").read_text() == STOCK["directory/default/1000.xml"]
+    assert (directory / "ops.xml").read_text() == STOCK["directory/default/ops.xml"]
+    users = assemble(conf).findall("section[@name='directory']/domain/groups/group/users/user")
+    assert [u.get("id") for u in users] == ["ops"]
 
 
 def test_every_xml_file_parses_and_the_document_assembles(conf):
