@@ -19,8 +19,6 @@ def _modelled(obj: Any, name: str | None, type_: str, reflected: bool, compare_t
 
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
     with db.engine(database_url).connect() as conn:
-        context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "include_object": _modelled}
-        )
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": _modelled})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
