@@ -105,9 +105,9 @@ install_if_changed() {
   changes+=("$target")
 }
 
-# --- manager.conf: [general] enabled/bindaddr/port, then the managed user block at the end.
+# --- manager.conf: [general] enabled/bindaddr/port/timestampevents, then the managed user block.
 manager_body() {
-  # The file without our block; its first [general] carries our three keys right after the header.
+  # The file without our block; its first [general] carries our four keys right after the header.
   local source=$1
   {
     grep -Eq '^[[:space:]]*\[general\]' "$source" || printf '[general]\n'
@@ -127,10 +127,11 @@ manager_body() {
         print "enabled = yes"
         print "bindaddr = " ENVIRON["SB_BIND"]
         print "port = " ENVIRON["SB_PORT"]
+        print "timestampevents = yes"
       }
       next
     }
-    section == "general" && /^[[:space:]]*(enabled|bindaddr|port)[[:space:]]*=/ { next }
+    section == "general" && /^[[:space:]]*(enabled|bindaddr|port|timestampevents)[[:space:]]*=/ { next }
     { print }
     END { exit foreign_user ? 3 : 0 }
   '

@@ -325,7 +325,7 @@ def test_install_twice_on_a_stock_config_changes_nothing_the_second_time(
 
     manager = (confdir / "manager.conf").read_text()
     general = manager.split("[general]", 1)[1].splitlines()
-    assert general[1:4] == ["enabled = yes", "bindaddr = 127.0.0.1", "port = 5038"]
+    assert general[1:5] == ["enabled = yes", "bindaddr = 127.0.0.1", "port = 5038", "timestampevents = yes"]
     assert manager.count("[switchboard]") == 1
     assert f"secret = {secret}\n" in manager
     assert "deny = 0.0.0.0/0.0.0.0\npermit = 10.0.0.0/255.0.0.0\n" in manager
