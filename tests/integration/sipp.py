@@ -377,7 +377,9 @@ class SippSession:
 
     def _spawn(self, kind: str, args: Sequence[str], lifetime: float) -> SippProcess:
         self._counter += 1
-        process = SippProcess(f"{self._counter:03d}-{kind}", self.workdir, args, lifetime)
+        # Log files are named after the call; a dialled number may hold any character.
+        name = re.sub(r"[^A-Za-z0-9+._-]", "_", f"{self._counter:03d}-{kind}")
+        process = SippProcess(name, self.workdir, args, lifetime)
         self.processes.append(process)
         return process
 

@@ -224,6 +224,17 @@ def test_an_outbound_call_through_the_trunk(world: EventsWorld) -> None:
     assert world.watch.presence(cat, since) == ["in_call", "available"], world.watch.describe(cat)
 
 
+def test_dialled_text_never_reaches_goto_or_dial_arguments(world: EventsWorld) -> None:
+    """Outbound patterns end in "." (any character): a number with "&" or "," would otherwise add
+    a Dial leg or Dial options. It is refused (484) before it is used, and nothing rings."""
+    trunk, ann = len(world.trunk.invites()), len(world.phones["1001"].invites())
+    for dialled in ("+15550100&PJSIP/1001", "+15550100,1,U(x)", "155501000,5"):
+        result = world.sipp.call(dialled, caller="1003", password=world.secrets["1003"], hold=0.5, timeout=15)
+        assert not result.answered and result.final_code == 484, (dialled, result)
+    assert len(world.trunk.invites()) == trunk, "nothing left through the trunk"
+    assert len(world.phones["1001"].invites()) == ann, "no extra Dial leg rang 1001"
+
+
 def test_a_lost_ami_connection_during_a_call_is_resynchronised(world: EventsWorld) -> None:
     """The AMI connection drops while Ann's phone rings and stays down while she answers: the
     listener reconnects with backoff, the resync finds the answered call, and the record made at
@@ -336,7 +347,8 @@ def test_the_short_registration_expired(world: EventsWorld) -> None:
         for r in world.raw_events()
         if r.kind == "Registration" and r.payload.get("extension") == "1004"
     ]
-    assert removed[-1] == "Removed", removed
+    # The expiry is an event of its own (a resync's snapshot may also list the contact before it).
+    assert "Removed" in removed, removed
 
 
 def test_the_listener_ran_without_errors(world: EventsWorld) -> None:
