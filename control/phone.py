@@ -40,7 +40,7 @@ def parse_number(raw: str, default_country: str = "US", field: str = "number") -
         raise Invalid(f"“{text[:32]}” is not a valid phone number.", field)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     region = phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
-        parsed.country_code
+        parsed.country_code or 0
     )
     number_type = _TYPES.get(phonenumbers.number_type(parsed), "other")
     return ParsedNumber(e164=e164, country=region or "ZZ", number_type=number_type)

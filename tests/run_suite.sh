@@ -38,6 +38,7 @@ if [ -x deploy/asterisk/sandbox ]; then
 fi
 
 $BIN/ruff check .
+$BIN/mypy  # control/, as pyproject.toml says
 echo "== SQLite: unit, web and API tests"
 SWITCHBOARD_TEST_DB=sqlite $BIN/pytest -q -m "not integration" "$@"
 echo "== PostgreSQL: every database test, and the integration tests with the real Asterisk, sipp and Chromium"

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import Table, delete, func, or_, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -133,7 +133,7 @@ class EventApplier:
             }
             for event_id, event in unique.items()
         ]
-        table = RawEvent.__table__
+        table: Table = RawEvent.__table__  # type: ignore[assignment]  # a mapped class's Table
         dialect = self.session.get_bind().dialect.name
         if dialect == "postgresql":
             inserted = set(
@@ -324,6 +324,7 @@ class EventApplier:
                 .where(LiveChannel.user_id.in_(ids))
                 .group_by(LiveChannel.user_id, LiveChannel.answered)
             )
+            if user_id is not None  # the IN above keeps NULLs out; this tells the type checker
         }
         # Loaded into the identity map, so presence.set_line_state finds them without a query.
         list(self.session.scalars(select(PresenceState).where(PresenceState.user_id.in_(ids))))

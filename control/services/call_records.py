@@ -250,7 +250,7 @@ def _payload_without_raw(session: Session) -> ColumnElement[Any]:
         return type_coerce(cast(RawEvent.payload, JSONB).op("-")("raw"), JSON)
     if dialect == "sqlite":
         return type_coerce(func.json_remove(RawEvent.payload, "$.raw"), JSON)
-    return RawEvent.payload
+    return type_coerce(RawEvent.payload, JSON)
 
 
 def _derive_one(
@@ -282,11 +282,13 @@ def _derive_one(
     caller_user = directory.users.get(origin.extension or "")
     answered_legs = sorted((leg for leg in others if leg.answered_at), key=lambda leg: leg.answered_at or 0)
     answered_by = next(
-        (directory.users[leg.extension] for leg in answered_legs if leg.extension in directory.users), None
+        (directory.users[ext] for leg in answered_legs if (ext := leg.extension) and ext in directory.users),
+        None,
     )
     for event in queue_events:
-        if event.phase == QueueCallPhase.CONNECTED and event.agent_extension in directory.users:
-            answered_by = answered_by or directory.users[event.agent_extension]
+        agent = event.agent_extension
+        if event.phase == QueueCallPhase.CONNECTED and agent and agent in directory.users:
+            answered_by = answered_by or directory.users[agent]
 
     number = directory.tenant_number(dialed) if caller_user is None else None
     line = session.get(Line, number.line_id) if number is not None and number.line_id else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,9 +23,15 @@ def check_free(
     """Add an error when `extension` is already taken by another user, ring group or queue."""
     if not extension or field in errors:
         return
-    for model, label in ((User, "user"), (RingGroup, "ring group"), (Queue, "queue")):
-        holder = session.scalar(
-            select(model).where(model.tenant_id == tenant_id, model.extension == extension)
+    holders: tuple[tuple[type[User] | type[RingGroup] | type[Queue], str], ...] = (
+        (User, "user"),
+        (RingGroup, "ring group"),
+        (Queue, "queue"),
+    )
+    for model, label in holders:
+        holder = cast(
+            "User | RingGroup | Queue | None",
+            session.scalar(select(model).where(model.tenant_id == tenant_id, model.extension == extension)),
         )
         if holder is not None and holder is not own:
             add(errors, field, f"Extension {extension} is already used by the {label} “{holder.name}”.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -70,16 +72,21 @@ def _member(
     if kind not in MEMBER_KINDS:
         add(errors, f"{field}-kind", f"Choose one of: {', '.join(MEMBER_KINDS)}.")
         return member
-    owned = {"user": User, "ring_group": RingGroup, "did": PhoneNumber}
+    owned: dict[str, type[User] | type[RingGroup] | type[PhoneNumber]] = {
+        "user": User,
+        "ring_group": RingGroup,
+        "did": PhoneNumber,
+    }
     if kind in owned:
-        obj = session.get(owned[kind], row_id(target)) if row_id(target) else None
+        found = session.get(owned[kind], row_id(target)) if row_id(target) else None
+        obj = cast("User | RingGroup | PhoneNumber | None", found)
         if obj is None or obj.tenant_id != tenant_id:
             add(errors, f"{field}-target", f"Choose a {kind.replace('_', ' ')} of this tenant.")
-        elif kind == "user":
+        elif isinstance(obj, User):
             member.user_id = obj.id
             if not obj.extension:
                 add(errors, f"{field}-target", f"{obj.name} has no extension.")
-        elif kind == "ring_group":
+        elif isinstance(obj, RingGroup):
             member.member_ring_group_id = obj.id
         else:
             member.number_id = obj.id
@@ -132,14 +139,16 @@ def _check_cycle(session: Session, group: RingGroup, members: list[RingGroupMemb
                     f"This member makes a loop: {' → '.join(trail + [group.name])}.",
                 )
                 break
-            if current is None or current in seen:
+            if current in seen:
                 continue
             seen.add(current)
             target = session.get(RingGroup, current)
             if target is None:
                 continue
             for sub in target.members:
-                stack.append((_reaches(session, group.tenant_id, sub), trail + [target.name]))
+                reached = _reaches(session, group.tenant_id, sub)
+                if reached is not None:
+                    stack.append((reached, trail + [target.name]))
 
 
 def _apply(session: Session, group: RingGroup, tenant_id: int, data: dict) -> None:
