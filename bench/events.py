@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,7 +235,7 @@ def check_asterisk_parse(sample: bytes, node: str) -> None:
 # --- PBX sockets ----------------------------------------------------------------------------------
 
 
-class _PbxServer:
+class _PbxServer(ABC):
     """One TCP listener; the latest accepted connection is the one events are written to."""
 
     def __init__(self) -> None:
@@ -263,8 +264,9 @@ class _PbxServer:
         except OSError:
             pass
 
+    @abstractmethod
     def _serve(self, conn: socket.socket) -> None:
-        raise NotImplementedError
+        """Speak the PBX's protocol on one accepted connection (ESL or AMI)."""
 
     def _reply(self, conn: socket.socket, data: bytes) -> None:
         with self._lock:
