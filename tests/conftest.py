@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,14 +97,15 @@ def _truncate_all(url: str) -> None:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
-@pytest.fixture()
-def database_url(_migrated: str, tmp_path: Path) -> Iterator[str]:
-    """A clean, migrated database for one test, set as DATABASE_URL."""
-    if _migrated.startswith("postgresql"):
-        url = _migrated
+@contextmanager
+def _clean_database(migrated: str, folder: Path) -> Iterator[str]:
+    """A clean, migrated database set as DATABASE_URL: a copy of the SQLite template in `folder`,
+    or the run's PostgreSQL database, emptied afterwards."""
+    if migrated.startswith("postgresql"):
+        url = migrated
     else:
-        target = tmp_path / "switchboard.db"
-        shutil.copyfile(_migrated, target)
+        target = folder / "switchboard.db"
+        shutil.copyfile(migrated, target)
         url = f"sqlite:///{target}"
     os.environ["DATABASE_URL"] = url
     config.reset_settings()
@@ -112,6 +114,54 @@ def database_url(_migrated: str, tmp_path: Path) -> Iterator[str]:
         _truncate_all(url)
     db.dispose_all()
     os.environ.pop("DATABASE_URL", None)
+    config.reset_settings()
+
+
+@pytest.fixture()
+def database_url(_migrated: str, tmp_path: Path) -> Iterator[str]:
+    """A clean database for one test."""
+    with _clean_database(_migrated, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_database_url(_migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A clean database shared by a module's tests (an integration scenario built once)."""
+    with _clean_database(_migrated, tmp_path_factory.mktemp("module-db")) as url:
+        yield url
+
+
+XML_CURL_USER, XML_CURL_PASSWORD = "freeswitch", "xml-curl-test-password-1"
+# A Redis database of the xml_curl tests' own (one per pass): the model generation the answers are
+# cached on must move only when the test changes the model.
+XML_CURL_REDIS = os.environ.get(
+    "SWITCHBOARD_TEST_XML_CURL_REDIS",
+    "redis://127.0.0.1:6379/11"
+    if os.environ.get("SWITCHBOARD_TEST_DB") == "postgresql"
+    else "redis://127.0.0.1:6379/13",
+)
+
+
+@pytest.fixture()
+def xml_curl_on(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """The mod_xml_curl endpoint configured (credentials, loopback allowed), its answers cached on
+    an empty Redis of its own; yields that Redis."""
+    import redis
+
+    from control.services import xml_curl
+
+    monkeypatch.setenv("SWITCHBOARD_XML_CURL_USER", XML_CURL_USER)
+    monkeypatch.setenv("SWITCHBOARD_XML_CURL_PASSWORD", XML_CURL_PASSWORD)
+    monkeypatch.setenv("SWITCHBOARD_XML_CURL_ALLOW", "127.0.0.1,::1")
+    monkeypatch.setenv("REDIS_URL", XML_CURL_REDIS)
+    config.reset_settings()
+    client = redis.Redis.from_url(XML_CURL_REDIS)
+    client.flushdb()
+    xml_curl.forget()
+    yield client
+    xml_curl.forget()
+    client.flushdb()
+    monkeypatch.undo()
     config.reset_settings()
 
 

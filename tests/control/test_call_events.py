@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -23,23 +22,14 @@ from control.models import (
 )
 from control.services import nodes, queues, tenants, users
 from control.services.call_events import EventApplier
-from esl_handlers.esl_frames import PlainEvent, split_frames
-from esl_handlers.freeswitch_events import normalise_freeswitch_event
+from tests.esl_handlers.wire_captures import normalised
 
-WIRE = Path(__file__).resolve().parents[1] / "fixtures" / "freeswitch-wire"
 CALLS = (
     "events-call-answered.txt",
     "events-call-missed.txt",
     "events-call-echo.txt",
     "events-callcenter.txt",
 )
-
-
-def capture_events(name: str, node: str) -> list:
-    events = (
-        normalise_freeswitch_event(PlainEvent(f.body), node) for f in split_frames((WIRE / name).read_bytes())
-    )
-    return [event for event in events if event is not None]
 
 
 def make_world(node: str) -> int:
@@ -130,11 +120,11 @@ def outcome(node: str) -> dict:
 def test_one_batch_ends_where_event_by_event_ends(database_url, captures) -> None:
     make_world("one")
     make_world("many")
-    batch = [event for name in captures for event in capture_events(name, "one")]
+    batch = [event for name in captures for event in normalised(name, "one")]
     with unit_of_work() as s:
         assert EventApplier(s, "one").apply_all(batch) == len(batch)
     for name in captures:
-        for event in capture_events(name, "many"):
+        for event in normalised(name, "many"):
             with unit_of_work() as s:
                 assert EventApplier(s, "many").apply_all([event]) == 1
     one, many = outcome("one"), outcome("many")
@@ -146,7 +136,7 @@ def test_one_batch_ends_where_event_by_event_ends(database_url, captures) -> Non
 
 def test_repeats_inside_and_across_batches_are_stored_and_applied_once(database_url) -> None:
     make_world("one")
-    events = capture_events("events-call-answered.txt", "one")
+    events = normalised("events-call-answered.txt", "one")
     with unit_of_work() as s:
         assert EventApplier(s, "one").apply_all(events + events[::-1]) == len(events)
     first = outcome("one")
@@ -159,7 +149,7 @@ def test_repeats_inside_and_across_batches_are_stored_and_applied_once(database_
 def test_registrations_in_batches_end_in_the_last_state(database_url) -> None:
     make_world("one")
     registered, unregistered, again, expired = [
-        e for e in capture_events("events-register.txt", "one") if isinstance(e, Registration)
+        e for e in normalised("events-register.txt", "one") if isinstance(e, Registration)
     ]
     assert (again.state, expired.state) == (RegistrationState.REGISTERED, RegistrationState.EXPIRED)
 

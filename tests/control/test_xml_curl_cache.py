@@ -16,19 +16,13 @@ from lxml import etree
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from control import config, crypto, db, effects, jobs, model_changes
+from control import crypto, db, effects, jobs, model_changes
 from control.db import utcnow
 from control.models import User
 from control.services import lines, numbers, tenants, users, xml_curl
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = "pbx.cache.example"
-XML_CURL_REDIS = os.environ.get(
-    "SWITCHBOARD_TEST_XML_CURL_REDIS",
-    "redis://127.0.0.1:6379/11"
-    if os.environ.get("SWITCHBOARD_TEST_DB") == "postgresql"
-    else "redis://127.0.0.1:6379/13",
-)
 
 
 def sip_auth(user: str, domain: str = DOMAIN) -> dict[str, str]:
@@ -73,14 +67,8 @@ class OneSession:
 
 
 @pytest.fixture()
-def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
-    monkeypatch.setenv("SWITCHBOARD_XML_CURL_USER", "freeswitch")
-    monkeypatch.setenv("SWITCHBOARD_XML_CURL_PASSWORD", "cache-test-password")
-    monkeypatch.setenv("REDIS_URL", XML_CURL_REDIS)
-    config.reset_settings()
-    client = redis.Redis.from_url(XML_CURL_REDIS)
-    client.flushdb()
-    xml_curl.forget()
+def world(xml_curl_on: redis.Redis) -> Iterator[dict]:
+    client = xml_curl_on
     jobs.register_apply_handlers()
     with db.unit_of_work() as s:
         tenant = tenants.create_tenant(s, {"name": "Cache", "domain": DOMAIN})
@@ -98,10 +86,6 @@ def world(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
     finally:
         sessions.close()
         effects.clear_handlers()
-        xml_curl.forget()
-        client.flushdb()
-        monkeypatch.undo()
-        config.reset_settings()
 
 
 def password(document: bytes) -> str:

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from wire_captures import normalised
 
 from control.db import unit_of_work
 from control.models import ActivityItem, CallRecord, PresenceState, RawEvent, User
 from control.services import nodes, queues, tenants, users
-from esl_handlers.esl_frames import PlainEvent, split_frames
-from esl_handlers.freeswitch_events import normalise_freeswitch_event
 from esl_handlers.sink import DatabaseSink
-
-WIRE = Path(__file__).resolve().parents[1] / "fixtures" / "freeswitch-wire"
-
-
-def capture_events(name: str, node: str = "fs1") -> list:
-    events = []
-    for frame in split_frames((WIRE / name).read_bytes()):
-        event = normalise_freeswitch_event(PlainEvent(frame.body), node)
-        if event is not None:
-            events.append(event)
-    return events
 
 
 @pytest.fixture()
@@ -81,7 +68,7 @@ def records(session) -> list[CallRecord]:
 
 
 def test_answered_call_gives_one_internal_record(sink, fs_tenant, session):
-    feed(sink, capture_events("events-call-answered.txt"))
+    feed(sink, normalised("events-call-answered.txt"))
     [call] = records(session)
     assert (call.direction, call.missed, call.hangup_cause) == ("internal", False, "NORMAL_CLEARING")
     assert (call.caller_number, call.caller_name, call.callee_number) == ("1000", "Alice", "1001")
@@ -92,7 +79,7 @@ def test_answered_call_gives_one_internal_record(sink, fs_tenant, session):
 
 
 def test_missed_call_is_missed_for_the_callee(sink, fs_tenant, session):
-    feed(sink, capture_events("events-call-missed.txt"))
+    feed(sink, normalised("events-call-missed.txt"))
     [call] = records(session)
     assert call.missed and call.answered_at is None and call.hangup_cause == "ORIGINATOR_CANCEL"
     assert [(a.kind, a.user_id) for a in session.scalars(select(ActivityItem))] == [
@@ -101,13 +88,13 @@ def test_missed_call_is_missed_for_the_callee(sink, fs_tenant, session):
 
 
 def test_echo_call_is_answered_by_the_application(sink, session):
-    feed(sink, capture_events("events-call-echo.txt"))
+    feed(sink, normalised("events-call-echo.txt"))
     [call] = records(session)
     assert (call.callee_number, call.missed, call.billsec, call.direction) == ("9196", False, 2, "internal")
 
 
 def test_queue_call_names_the_queue_and_the_agent(sink, fs_tenant, session):
-    feed(sink, capture_events("events-callcenter.txt"))
+    feed(sink, normalised("events-callcenter.txt"))
     calls = records(session)
     caller_call = next(c for c in calls if c.callee_number == "7000")
     assert caller_call.queue_id == fs_tenant["queue_id"]
@@ -115,7 +102,7 @@ def test_queue_call_names_the_queue_and_the_agent(sink, fs_tenant, session):
 
 
 def test_replay_never_duplicates(sink, session):
-    events = capture_events("events-call-answered.txt")
+    events = normalised("events-call-answered.txt")
     feed(sink, events)
     feed(sink, events)
     assert len(records(session)) == 1
@@ -124,7 +111,7 @@ def test_replay_never_duplicates(sink, session):
 
 
 def test_registration_presence_follows_register_unregister_expire(sink, fs_tenant, session):
-    events = capture_events("events-register.txt")
+    events = normalised("events-register.txt")
     states = []
     for event in events:
         feed(sink, [event])
@@ -145,7 +132,7 @@ def test_call_presence_goes_in_call_and_back(sink, fs_tenant, session):
             s.add(SipRegistration(node="fs1", user_id=fs_tenant[ext], contact=f"sip:{ext}@192.0.2.2"))
             presence.set_line_state(s, s.get(User, fs_tenant[ext]), registrations=1)
     seen: list[str] = []
-    for event in capture_events("events-call-answered.txt"):
+    for event in normalised("events-call-answered.txt"):
         feed(sink, [event])
         session.expire_all()
         [row] = presence.tenant_presence(session, fs_tenant["tenant_id"], [fs_tenant["1001"]])
@@ -155,7 +142,7 @@ def test_call_presence_goes_in_call_and_back(sink, fs_tenant, session):
 
 
 def test_unknown_node_is_counted_and_skipped(sink, session):
-    feed(sink, capture_events("events-call-echo.txt", node="nowhere"))
+    feed(sink, normalised("events-call-echo.txt", node="nowhere"))
     assert sink.stats.unknown_node >= 1 and records(session) == []
 
 
@@ -181,10 +168,10 @@ def test_database_outage_spools_and_delivers_every_record_in_order(sink, fs_tena
                     {"n": name},
                 )
 
-    feed(sink, capture_events("events-call-echo.txt"))
+    feed(sink, normalised("events-call-echo.txt"))
     allow(False)
     try:
-        for event in capture_events("events-call-answered.txt") + capture_events("events-call-missed.txt"):
+        for event in normalised("events-call-answered.txt") + normalised("events-call-missed.txt"):
             sink.submit(event)
         deadline = time.monotonic() + 10
         while sink.stats.spooled == 0 and time.monotonic() < deadline:

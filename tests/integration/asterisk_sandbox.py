@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -199,6 +200,17 @@ class AsteriskSandbox:
     def live_version(self) -> int:
         target = os.readlink(self.switchboard_dir / "live")
         return int(Path(target).name)
+
+    def reset(self) -> None:
+        """Back to the baseline, for a test module that holds `exclusive()`: no call left up (a
+        caller sipp killed at its timeout leaves its channel, which a listener's resync would
+        count), versions/0 live and reloaded, every other version removed."""
+        self.cli("channel request hangup all")
+        self.activate_version(0)
+        self.reload()
+        for path in (self.switchboard_dir / "versions").iterdir():
+            if path.name != "0":
+                shutil.rmtree(path)
 
 
 def _read_from(path: Path, offset: int) -> bytes:

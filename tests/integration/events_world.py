@@ -425,24 +425,6 @@ def deploy(node_id: int) -> None:
         raise AssertionError(f"deploy failed: {record.error}")
 
 
-def restore_sandbox(sandbox: AsteriskSandbox) -> None:
-    sandbox.activate_version(0)
-    sandbox.reload()
-    for path in (sandbox.switchboard_dir / "versions").iterdir():
-        if path.name != "0":
-            shutil.rmtree(path)
-
-
-def hang_up_stale_channels(sandbox: AsteriskSandbox, older_than: int = 30) -> None:
-    """Calls other runs left behind (a caller waiting in a queue for its 300 s) would show up in
-    the listener's resync as calls of our users (extensions repeat across tenants). No test call
-    lasts `older_than` seconds, so older channels are leftovers; younger ones are left alone."""
-    for line in sandbox.cli("core show channels concise").splitlines():
-        fields = line.split("!")
-        if len(fields) > 11 and fields[11].isdigit() and int(fields[11]) >= older_than:
-            sandbox.cli(f"channel request hangup {fields[0]}")
-
-
 def proxied_database_url(url: str, port: int) -> str:
     return make_url(url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
 
@@ -463,9 +445,8 @@ def events_world(database_url: str, sandbox: AsteriskSandbox, workdir: Path) -> 
         stack.callback(pg_proxy.close)
         stack.callback(ami_proxy.close)
         stack.enter_context(sandbox.exclusive())
-        restore_sandbox(sandbox)
-        stack.callback(restore_sandbox, sandbox)
-        hang_up_stale_channels(sandbox)
+        sandbox.reset()
+        stack.callback(sandbox.reset)
         sipp = stack.enter_context(SippSession(workdir / "sipp"))
         trunk = sipp.phone("trunk", "", answer_after=0.3, register=False)
         tenant_id, node_id, ids, secrets = _model(trunk.port, ami_proxy.port, sandbox.config_dir)

@@ -8,7 +8,6 @@ to 601. The sandbox is held exclusively and left with live -> versions/0 at the 
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import redis
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from control import config, db, effects, jobs
 from control.models import AuditLog, DeployRecord, PbxNode, RingGroup
@@ -70,30 +69,6 @@ class World:
 
     def invites(self, extension: str, since: float) -> list[float]:
         return [at for at in self.phones[extension].invites() if at >= since]
-
-
-def _truncate(url: str) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in db.Base.metadata.sorted_tables)
-    with db.engine(url).begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-
-
-@pytest.fixture(scope="module")
-def module_db(_migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if _migrated.startswith("postgresql"):
-        url = _migrated
-    else:
-        target = tmp_path_factory.mktemp("deploy-db") / "switchboard.db"
-        shutil.copyfile(_migrated, target)
-        url = f"sqlite:///{target}"
-    os.environ["DATABASE_URL"] = url
-    config.reset_settings()
-    yield url
-    if url.startswith("postgresql"):
-        _truncate(url)
-    db.dispose_all()
-    os.environ.pop("DATABASE_URL", None)
-    config.reset_settings()
 
 
 def _model() -> tuple[int, dict[str, int], dict[str, str]]:
@@ -173,23 +148,13 @@ def _model() -> tuple[int, dict[str, int], dict[str, str]]:
     return tenant.id, ids, secrets
 
 
-def _restore(sandbox: AsteriskSandbox) -> None:
-    # No call of these tests outlives them (a caller sipp killed at its timeout leaves its channel).
-    sandbox.cli("channel request hangup all")
-    sandbox.activate_version(0)
-    sandbox.reload()
-    for path in (sandbox.switchboard_dir / "versions").iterdir():
-        if path.name != "0":
-            shutil.rmtree(path)
-
-
 @pytest.fixture(scope="module")
 def world(
-    module_db: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
+    module_database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     sandbox = asterisk_sandbox
     with sandbox.exclusive(), deploy_redis() as client:
-        _restore(sandbox)
+        sandbox.reset()
         tenant_id, ids, secrets = _model()
         with db.unit_of_work() as s:
             node_id = nodes.create_node(
@@ -212,7 +177,7 @@ def world(
                 yield world
             finally:
                 sipp.close()
-                _restore(sandbox)
+                sandbox.reset()
 
 
 def _register_phones(world: World) -> None:

@@ -8,16 +8,14 @@ One world per module (see events_world): users 1001 Ann (answers), 1002 Ben (nev
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import orjson
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from control import config, db
 from control.models import LiveChannel, PresenceState, SipRegistration
 from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.events_world import (
@@ -38,25 +36,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def module_db(_migrated: str) -> Iterator[str]:
-    url = _migrated
-    os.environ["DATABASE_URL"] = url
-    config.reset_settings()
-    yield url
-    if url.startswith("postgresql"):
-        tables = ", ".join(f'"{t.name}"' for t in db.Base.metadata.sorted_tables)
-        with db.engine(url).begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    db.dispose_all()
-    os.environ.pop("DATABASE_URL", None)
-    config.reset_settings()
-
-
-@pytest.fixture(scope="module")
 def world(
-    module_db: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
+    module_database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EventsWorld]:
-    with events_world(module_db, asterisk_sandbox, tmp_path_factory.mktemp("events")) as built:
+    with events_world(module_database_url, asterisk_sandbox, tmp_path_factory.mktemp("events")) as built:
         yield built
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import os
 import re
 import socket
 import threading
@@ -31,20 +30,12 @@ from control import config, db
 from control.models import User
 from control.render.text import clean_text
 from control.services import ring_groups, tenants, users, xml_curl
+from tests.conftest import XML_CURL_PASSWORD, XML_CURL_USER
 from tests.render.hostile import FRAGMENTS
 
 CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "freeswitch-wire"
 NOT_FOUND = b'<document type="freeswitch/xml"><section name="result"><result status="not found"/></section></document>'
-XML_CURL_USER, XML_CURL_PASSWORD = "freeswitch", "wire-test-password-1"
 DOMAIN = "192.0.2.2"
-# A Redis database of this test's own (the pass's number): the model generation must move only
-# when this test changes the model.
-XML_CURL_REDIS = os.environ.get(
-    "SWITCHBOARD_TEST_XML_CURL_REDIS",
-    "redis://127.0.0.1:6379/11"
-    if os.environ.get("SWITCHBOARD_TEST_DB") == "postgresql"
-    else "redis://127.0.0.1:6379/13",
-)
 
 
 def captured_requests(name: str) -> list[bytes]:
@@ -121,24 +112,7 @@ class Wire:
 
 
 @pytest.fixture()
-def xml_curl_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
-    monkeypatch.setenv("SWITCHBOARD_XML_CURL_USER", XML_CURL_USER)
-    monkeypatch.setenv("SWITCHBOARD_XML_CURL_PASSWORD", XML_CURL_PASSWORD)
-    monkeypatch.setenv("SWITCHBOARD_XML_CURL_ALLOW", "127.0.0.1,::1")
-    monkeypatch.setenv("REDIS_URL", XML_CURL_REDIS)
-    config.reset_settings()
-    client = redis.Redis.from_url(XML_CURL_REDIS)
-    client.flushdb()
-    xml_curl.forget()
-    yield client
-    xml_curl.forget()
-    client.flushdb()
-    monkeypatch.undo()
-    config.reset_settings()
-
-
-@pytest.fixture()
-def wire(xml_curl_env: redis.Redis, app) -> Iterator[Wire]:  # type: ignore[no-untyped-def]
+def wire(xml_curl_on: redis.Redis, app) -> Iterator[Wire]:  # type: ignore[no-untyped-def]
     with db.unit_of_work() as s:
         tenant = tenants.create_tenant(s, {"name": "Wire capture", "domain": DOMAIN})
         made = {
@@ -318,7 +292,7 @@ def test_without_a_configured_password_the_endpoint_is_off(wire: Wire, monkeypat
         assert reply.status == 403 and b"document" not in reply.body
 
 
-def test_get_is_not_allowed_and_csrf_does_not_apply(wire: Wire, xml_curl_env: redis.Redis):
+def test_get_is_not_allowed_and_csrf_does_not_apply(wire: Wire, xml_curl_on: redis.Redis):
     from web.app import create_app
 
     # An app with CSRF protection on, as in production: the endpoint still answers.
