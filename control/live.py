@@ -21,10 +21,6 @@ def channel(tenant_id: int) -> str:
     return f"switchboard:live:{tenant_id}"
 
 
-def publish(tenant_id: int, message: dict[str, Any]) -> None:
-    redis_client().publish(channel(tenant_id), orjson.dumps(message))
-
-
 def publish_all(messages: list[tuple[int, dict[str, Any]]]) -> None:
     """Several messages in one round trip (a batch of PBX events changes many at once)."""
     if not messages:

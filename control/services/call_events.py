@@ -203,18 +203,6 @@ class EventApplier:
             for user_id in user_ids:
                 self._registrations.setdefault(user_id, {})
 
-    def _store(self, event: CallEvent) -> None:
-        self.session.add(
-            RawEvent(
-                node=self.node.name,
-                event_id=event.event_id[:160],
-                kind=type(event).__name__,
-                call_key=call_key_of(event),
-                occurred_at=event.occurred_at,
-                payload=event_to_dict(event),
-            )
-        )
-
     def _remove(self, row: LiveChannel | SipRegistration) -> None:
         if row in self.session.new:
             self.session.expunge(row)
@@ -298,10 +286,6 @@ class EventApplier:
                 if row is not None:
                     self._remove(row)
         self._touched.add(user.id)
-
-    def _refresh_presence(self, user: User | None) -> None:
-        if user is not None:
-            self._refresh_presence_of({user.id})
 
     def _refresh_presence_of(self, user_ids: set[int]) -> None:
         """Recompute the line state of these users from registrations and live channels."""
@@ -397,9 +381,7 @@ class EventApplier:
                             expires_at=registration.expires_at,
                         )
                     )
-        self.session.flush()
-        for user_id in affected:
-            self._refresh_presence(self.session.get(User, user_id))
+        self._refresh_presence_of(affected)
 
     def _keep_unseen(self, active: ActiveChannel, snapshot: Snapshot) -> None:
         """Keep as raw events what the snapshot proves but no event told (the channel appeared,
@@ -439,18 +421,7 @@ class EventApplier:
                     answered_at=snapshot.taken_at,
                 )
             )
-        if not unseen:
-            return
-        stored = set(
-            self.session.scalars(
-                select(RawEvent.event_id).where(
-                    RawEvent.node == self.node.name, RawEvent.event_id.in_([e.event_id for e in unseen])
-                )
-            )
-        )
-        for event in unseen:
-            if event.event_id not in stored:
-                self._store(event)
+        self._store_new(unseen)
 
 
 def rebuild_call(session: Session, node_name: str, call_key: str) -> None:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from control import effects
 from control.db import utcnow
 from control.errors import NotFound
 from control.models import PresenceState, User
-from control.services.listing import MAX_PER_PAGE, Page
+from control.services.listing import Page, paginate
 
 OFFLINE, AVAILABLE, IN_CALL, UNAVAILABLE = "offline", "available", "in_call", "unavailable"
 STATES = (OFFLINE, AVAILABLE, IN_CALL, UNAVAILABLE)
@@ -85,12 +85,20 @@ def tenant_presence(session: Session, tenant_id: int, user_ids: list[int] | None
 
 def presence_page(session: Session, tenant_id: int, *, page: int = 1, per_page: int = 50) -> Page[Presence]:
     """Every user's presence, by name, one page at a time."""
-    page = max(1, page)
-    per_page = min(MAX_PER_PAGE, max(1, per_page))
-    total = session.scalar(select(func.count()).select_from(User).where(User.tenant_id == tenant_id)) or 0
-    stmt = _presence_query(tenant_id, None).order_by(User.id).limit(per_page).offset((page - 1) * per_page)
-    items = [_presence(user, state) for user, state in session.execute(stmt)]
-    return Page(items=items, total=total, page=page, per_page=per_page)
+    people = paginate(
+        session,
+        select(User).where(User.tenant_id == tenant_id),
+        page=page,
+        per_page=per_page,
+        sorts={"name": User.name},
+        default_sort="name",
+    )
+    ids = [user.id for user in people.items]
+    states = {
+        s.user_id: s for s in session.scalars(select(PresenceState).where(PresenceState.user_id.in_(ids)))
+    }
+    items = [_presence(user, states.get(user.id)) for user in people.items]
+    return Page(items=items, total=people.total, page=people.page, per_page=people.per_page)
 
 
 def get_presence(session: Session, tenant_id: int, user_id: int) -> Presence:

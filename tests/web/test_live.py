@@ -20,7 +20,7 @@ def test_event_stream_delivers_published_presence(admin_client, demo):
 
     def later() -> None:
         time.sleep(0.3)
-        live.publish(demo["tenant_id"], {"type": "presence", "user_id": 7, "state": "in_call"})
+        live.publish_all([(demo["tenant_id"], {"type": "presence", "user_id": 7, "state": "in_call"})])
 
     threading.Thread(target=later).start()
     chunk = next(chunks)

@@ -6,13 +6,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import marshmallow as ma
-from marshmallow import fields, validate
+from marshmallow import fields
 
 from control.services import calls
-from control.services.listing import MAX_PER_PAGE
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
-from web.api.schemas import MAX_PAGE, Id, page_body, page_schema, query_choice
+from web.api.schemas import Id, PageArgs, page_body, page_schema, query_choice
 from web.db import db
 
 bp = ApiBlueprint("calls", __name__, description="Call history: one record per call, newest first.")
@@ -67,7 +66,7 @@ class Call(ma.Schema):
     hangup_cause = fields.String()
 
 
-class CallListArgs(ma.Schema):
+class CallListArgs(PageArgs):
     user_id = Id(load_default=None, metadata={"description": "Calls the user made, received or answered."})
     line_id = Id(load_default=None)
     direction = query_choice(calls.DIRECTIONS)
@@ -77,8 +76,6 @@ class CallListArgs(ma.Schema):
     sort = fields.String(
         load_default=None, metadata={"description": "started, duration or direction; prefix '-' to reverse."}
     )
-    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
 
 
 CallPage = page_schema(Call, "CallPage")

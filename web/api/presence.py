@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from marshmallow import fields, validate
+from marshmallow import fields
 
 from control.services import presence
-from control.services.listing import MAX_PER_PAGE
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
-from web.api.schemas import MAX_PAGE, page_body, page_schema
+from web.api.schemas import PageArgs, page_body, page_schema
 from web.db import db
 
 bp = ApiBlueprint(
@@ -36,16 +35,11 @@ class Presence(ma.Schema):
     )
 
 
-class PresenceListArgs(ma.Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
-
-
 PresencePage = page_schema(Presence, "PresencePage")
 
 
 @bp.route("", methods=["GET"])
-@bp.arguments(PresenceListArgs, location="query")
+@bp.arguments(PageArgs, location="query")
 @bp.response(200, PresencePage)
 def index(args: dict) -> dict:
     """Every user's presence, by name."""

@@ -77,15 +77,20 @@ def ids(attribute: str) -> fields.Pluck:
     return fields.Pluck(Ref, "id", many=True, attribute=attribute, dump_only=True)
 
 
-class ListArgs(ma.Schema):
+class PageArgs(ma.Schema):
+    """Pagination, as the services take it."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
+
+
+class ListArgs(PageArgs):
     """Search, sort and pagination, as the services take them."""
 
     q = fields.String(load_default="", metadata={"description": "Search text."})
     sort = fields.String(
         load_default=None, metadata={"description": "A sort column; prefix '-' for descending."}
     )
-    page = fields.Integer(load_default=1, validate=validate.Range(1, MAX_PAGE))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PER_PAGE))
 
 
 class DeleteArgs(ma.Schema):
