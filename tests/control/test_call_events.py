@@ -20,9 +20,8 @@ from control.models import (
     SipRegistration,
     User,
 )
-from control.services import nodes, queues, tenants, users
 from control.services.call_events import EventApplier
-from tests.esl_handlers.wire_captures import normalised
+from tests.esl_handlers.wire_captures import capture_tenant, normalised
 
 CALLS = (
     "events-call-answered.txt",
@@ -34,37 +33,7 @@ CALLS = (
 
 def make_world(node: str) -> int:
     """A tenant like the captures' (users 1000 and 1001, queue support = 7000) with one node."""
-    with unit_of_work() as s:
-        tenant = tenants.create_tenant(s, {"name": f"world {node}", "domain": f"{node}.example"})
-        ids = {
-            ext: users.create_user(
-                s,
-                tenant.id,
-                {"name": f"User {ext}", "email": f"u{ext}@{node}.example", "extension": ext},
-                None,
-            ).id
-            for ext in ("1000", "1001")
-        }
-        queues.create_queue(
-            s,
-            tenant.id,
-            {"name": "support", "extension": "7000", "members": [{"user_id": ids["1001"]}]},
-            None,
-        )
-        nodes.create_node(
-            s,
-            {
-                "name": node,
-                "kind": "freeswitch",
-                "host": "127.0.0.1",
-                "port": 8021,
-                "secret": "ClueCon",
-                "config_dir": "/etc/freeswitch",
-                "tenant_id": tenant.id,
-            },
-            None,
-        )
-        return tenant.id
+    return capture_tenant(node, domain=f"{node}.example")["tenant_id"]
 
 
 def outcome(node: str) -> dict:

@@ -6,48 +6,17 @@ import time
 
 import pytest
 from sqlalchemy import select
-from wire_captures import normalised
+from wire_captures import capture_tenant, normalised
 
 from control.db import unit_of_work
 from control.models import ActivityItem, CallRecord, PresenceState, RawEvent, User
-from control.services import nodes, queues, tenants, users
 from esl_handlers.sink import DatabaseSink
 
 
 @pytest.fixture()
 def fs_tenant(database_url) -> dict:
     """The capture's world: domain 192.0.2.2, users 1000 (Alice) and 1001, queue support = 7000."""
-    with unit_of_work() as s:
-        tenant = tenants.create_tenant(s, {"name": "capture", "domain": "192.0.2.2"})
-        ids = {
-            ext: users.create_user(
-                s,
-                tenant.id,
-                {"name": f"User {ext}", "email": f"u{ext}@capture.example", "extension": ext},
-                None,
-            ).id
-            for ext in ("1000", "1001")
-        }
-        queue = queues.create_queue(
-            s,
-            tenant.id,
-            {"name": "support", "extension": "7000", "members": [{"user_id": ids["1001"]}]},
-            None,
-        )
-        nodes.create_node(
-            s,
-            {
-                "name": "fs1",
-                "kind": "freeswitch",
-                "host": "127.0.0.1",
-                "port": 8021,
-                "secret": "ClueCon",
-                "config_dir": "/etc/freeswitch",
-                "tenant_id": tenant.id,
-            },
-            None,
-        )
-        return {"tenant_id": tenant.id, "queue_id": queue.id, **ids}
+    return capture_tenant()
 
 
 @pytest.fixture()
