@@ -34,14 +34,15 @@ class LogMark:
 
 
 class AsteriskSandbox:
-    """Asterisk 22 in the cached chroot: AMI on 127.0.0.1:5038, pjsip UDP on 127.0.0.1:5060."""
+    """Asterisk 22 in the cached chroot: AMI on 127.0.0.1:5038, pjsip UDP on 127.0.0.1:5060 (or the
+    ports the SWITCHBOARD_SANDBOX_* variables name, as the script reads them)."""
 
     ami_host = "127.0.0.1"
-    ami_port = 5038
+    ami_port = int(os.environ.get("SWITCHBOARD_SANDBOX_AMI_PORT", "5038"))
     ami_user = "switchboard"
     ami_secret = "sandbox-secret"
     sip_host = "127.0.0.1"
-    sip_port = 5060
+    sip_port = int(os.environ.get("SWITCHBOARD_SANDBOX_SIP_PORT", "5060"))
 
     def __init__(self, script: Path = SANDBOX_SCRIPT, build_timeout: float = 900.0) -> None:
         self.script = script

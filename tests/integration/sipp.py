@@ -359,9 +359,11 @@ class SippSession:
     """Owns every sipp process a test starts; `close()` (or the with-block) kills them all."""
 
     def __init__(
-        self, workdir: Path, sip_host: str = LOCAL_IP, sip_port: int = 5060, lifetime: float = 300
+        self, workdir: Path, sip_host: str = LOCAL_IP, sip_port: int | None = None, lifetime: float = 300
     ) -> None:
         self.workdir = workdir
+        if sip_port is None:
+            sip_port = int(os.environ.get("SWITCHBOARD_SANDBOX_SIP_PORT", "5060"))
         self.target = f"{sip_host}:{sip_port}"
         self.lifetime = lifetime
         self.processes: list[SippProcess] = []
