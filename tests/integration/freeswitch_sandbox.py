@@ -112,6 +112,10 @@ class FreeswitchSandbox:
         output = self.api(f"sofia status profile {profile} reg")
         return set(re.findall(r"^User:\s+(\S+)", output, re.MULTILINE))
 
+    def queue_agents(self, queue: str) -> set[str]:
+        """The agents mod_callcenter offers `queue`'s calls to (its tiers), by name."""
+        return set(_first_column(self.api(f"callcenter_config queue list agents {queue}")))
+
     # --- the log ---------------------------------------------------------------------------
 
     def mark_log(self) -> LogMark:
