@@ -4,15 +4,21 @@ the node pointing at a sandbox, and the real deploy job run by an rq worker.
 The model (`build_model`): users 1001-1003 of one tenant, ring groups 600 (parallel, 20 s) and
 601 (sequential, 3 s per member), queue 700 (1001 active, 1002 inactive), a line whose number
 LINE_NUMBER goes to 601, a trunk at 127.0.0.1:5999. `sandbox_node` is the node data for an
-`AsteriskSandbox` (AMI) or a `FreeswitchSandbox` (ESL); `DeployWorld` runs deploys and reads
-their records. The PBX-specific part of a scenario is the sandbox and the phones' registration.
+`AsteriskSandbox` (AMI) or a `FreeswitchSandbox` (ESL), `add_node_with_cli` and
+`cli_with_a_worker` the operator's `switchboard node add` and `switchboard deploy NODE --wait`;
+`DeployWorld` runs deploys through the services and reads their records. The PBX-specific part of a scenario is the sandbox and the phones' registration.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 import redis
+from click.testing import CliRunner, Result
+from rq import Queue
+from sqlalchemy import select
 
 from control import db, jobs
 from control.models import DeployRecord, PbxNode
@@ -20,9 +26,11 @@ from control.services import deploys, lines, nodes, numbers, queues, ring_groups
 from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.freeswitch_sandbox import FreeswitchSandbox
 from tests.worker.rq_support import drain
+from web.cli import cli
 
 LINE_NUMBER = "+12125550147"
 EXTENSIONS = ("1001", "1002", "1003")
+TENANT = "deploy-calls"
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,7 @@ class Model:
     secrets: dict[str, str]
 
 
-def build_model(name: str = "deploy-calls", domain: str = "calls.switchboard.test") -> Model:
+def build_model(name: str = TENANT, domain: str = "calls.switchboard.test") -> Model:
     """The scenario's model, built through the services like the admin would."""
     with db.unit_of_work() as s:
         tenant = tenants.create_tenant(
@@ -126,6 +134,46 @@ def sandbox_node(sandbox: AsteriskSandbox | FreeswitchSandbox, tenant_id: int, n
 def create_node(sandbox: AsteriskSandbox | FreeswitchSandbox, tenant_id: int) -> int:
     with db.unit_of_work() as s:
         return nodes.create_node(s, sandbox_node(sandbox, tenant_id), None).id
+
+
+def add_node_with_cli(
+    sandbox: AsteriskSandbox | FreeswitchSandbox, tenant: str, name: str = "sandbox"
+) -> int:
+    """`switchboard node add` as the operator types it (the secret from the environment)."""
+    data = sandbox_node(sandbox, 0, name)
+    args = ["node", "add", name, "--kind", data["kind"], "--host", data["host"], "--port", str(data["port"])]
+    args += ["--config-dir", data["config_dir"], "--tenant", tenant]
+    if data["username"]:
+        args += ["--user", data["username"]]
+    result = CliRunner().invoke(
+        cli, args, env={"SWITCHBOARD_NODE_SECRET": data["secret"]}, catch_exceptions=False
+    )
+    if result.exit_code != 0:
+        raise AssertionError(f"switchboard {' '.join(args)} failed: {result.output}")
+    s = db.new_session()
+    try:
+        return s.scalars(select(PbxNode.id).where(PbxNode.name == name)).one()
+    finally:
+        s.close()
+
+
+def cli_with_a_worker(client: redis.Redis, *args: str, timeout: float = 120.0) -> Result:
+    """A `switchboard` command that waits on a deploy (`deploy NODE --wait`): the command runs in
+    a thread, the rq worker here."""
+    done: list[Result] = []
+    thread = threading.Thread(
+        target=lambda: done.append(CliRunner().invoke(cli, list(args), catch_exceptions=False))
+    )
+    thread.start()
+    queue = Queue(jobs.DEPLOY_QUEUE, connection=client)
+    deadline = time.monotonic() + 20
+    while queue.count == 0 and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    drain(client)
+    thread.join(timeout=timeout)
+    if not done:
+        raise AssertionError(f"switchboard {' '.join(args)} did not return within {timeout:.0f} s")
+    return done[0]
 
 
 @dataclass

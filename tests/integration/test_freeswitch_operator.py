@@ -1,8 +1,8 @@
 """The operator's path on a real FreeSWITCH, as deploy/freeswitch/README.md walks it: the stock
 configuration wired by install.sh (the sandbox does exactly that), a tenant and its node in
 Switchboard, the first deploy verified and live, phones registering as users of the tenant's
-SIP domain, and calls routed by what was deployed: extension to extension, ring group 600, a
-DID arriving from the trunk on the external profile, a paused line.
+SIP domain, and calls routed by what was deployed: extension to extension, ring group 600, queue
+700, a DID arriving from the trunk on the external profile, a paused line.
 
 One scenario per module (pbx_world.build_model, the same as the Asterisk deploy tests); the
 sandbox is held exclusively and left with live -> versions/0 at the end.
@@ -10,6 +10,7 @@ sandbox is held exclusively and left with live -> versions/0 at the end.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,8 +20,17 @@ import pytest
 
 from control import db
 from control.services import lines
+from tests.integration.asterisk_sandbox import LogMark
 from tests.integration.freeswitch_sandbox import XML_CURL_UNREACHABLE, FreeswitchSandbox
-from tests.integration.pbx_world import LINE_NUMBER, DeployWorld, Model, build_model, create_node
+from tests.integration.pbx_world import (
+    LINE_NUMBER,
+    TENANT,
+    DeployWorld,
+    Model,
+    add_node_with_cli,
+    build_model,
+    cli_with_a_worker,
+)
 from tests.integration.sipp import Phone, SippSession
 from tests.worker.rq_support import deploy_redis
 
@@ -37,6 +47,7 @@ class World(DeployWorld):
     phones_sipp: SippSession
     trunk: SippSession
     phones: dict[str, Phone] = field(default_factory=dict)
+    started: LogMark | None = None
 
     def call(self, number: str, **kwargs):  # type: ignore[no-untyped-def]
         """A call from 1003 (digest-authenticated in the tenant's domain) on the internal profile."""
@@ -55,8 +66,9 @@ def world(
     sandbox = freeswitch_sandbox
     with sandbox.exclusive(), deploy_redis() as client:
         sandbox.reset()
+        mark = sandbox.mark_log()
         model = build_model()
-        node_id = create_node(sandbox, model.tenant_id)
+        node_id = add_node_with_cli(sandbox, TENANT)
         workdir = tmp_path_factory.mktemp("sipp")
         with (
             SippSession(
@@ -64,7 +76,7 @@ def world(
             ) as phones,
             SippSession(workdir / "trunk", sip_port=sandbox.sip_external_port) as trunk,
         ):
-            world = World(client, node_id, sandbox, model, phones, trunk)
+            world = World(client, node_id, sandbox, model, phones, trunk, started=mark)
             try:
                 yield world
             finally:
@@ -88,7 +100,12 @@ def test_install_sh_left_the_stock_config_ready_for_switchboard(world: World, tm
 
 def test_first_deploy_is_verified_and_goes_live(world: World) -> None:
     mark = world.sandbox.mark_log()
-    record = world.deploy()
+    done = cli_with_a_worker(world.client, "deploy", "sandbox", "--wait", "--timeout", "90")
+    assert done.exit_code == 0, done.output
+    queued = re.search(r"deploy #(\d+) queued", done.output)
+    assert queued, done.output
+    assert f"deploy #{queued.group(1)}: success, version 1 is live" in done.output, done.output
+    record = world.record(int(queued.group(1)))
     assert record.result == "success", record.error
     assert record.version == 1 and record.content_hash
     summary = record.diff_summary
@@ -131,6 +148,18 @@ def test_ring_group_600_rings_both_members_at_once(world: World) -> None:
     assert abs(first[0] - second[0]) < 0.5
 
 
+def test_queue_700_offers_its_call_to_the_active_member_only(world: World) -> None:
+    # mod_callcenter answers the caller (hold music) before it offers the call: the caller holds
+    # the answered call for 4 s, then hangs up.
+    started = time.time()
+    call = world.phones_sipp.start_call("700", caller="1003", password=world.model.secrets["1003"], hold=4.0)
+    world.phones["1001"].wait_for_invites(count=len(world.phones["1001"].invites()) + 1, timeout=4.0)
+    result = call.wait()
+    assert result.answered, result
+    assert len(world.invites("1001", started)) >= 1
+    assert world.invites("1002", started) == [], "1002's membership is inactive"
+
+
 def test_a_did_from_the_trunk_follows_the_line_and_a_paused_line_refuses(world: World) -> None:
     started = time.time()
     result = world.trunk.call(LINE_NUMBER, caller="15551234567", cancel_after=1.5, timeout=20)
@@ -149,3 +178,9 @@ def test_a_did_from_the_trunk_follows_the_line_and_a_paused_line_refuses(world: 
     refused = world.trunk.call(LINE_NUMBER, caller="15551234567", timeout=15)
     assert refused.outcome == "rejected" and refused.final_code == 480, refused
     assert world.invites("1001", started) == [] and world.invites("1002", started) == []
+
+
+def test_freeswitch_logged_no_error_along_the_way(world: World) -> None:
+    # Hold music included: a stock FreeSWITCH without music files logs an error every 20 ms of
+    # a queue call (see deploy/freeswitch/README.md).
+    assert world.sandbox.log_errors(since=world.started, ignore=IGNORED) == []
