@@ -29,7 +29,7 @@ from werkzeug.serving import make_server
 from control import config, db
 from control.models import User
 from control.render.text import clean_text
-from control.services import ring_groups, tenants, users, xml_curl
+from control.services import lines, numbers, ring_groups, tenants, users, xml_curl
 from tests.conftest import XML_CURL_PASSWORD, XML_CURL_USER
 from tests.render.hostile import FRAGMENTS
 
@@ -261,6 +261,41 @@ def test_dialplan_fetch_for_a_tenant_extension_answers_the_default_context(wire:
         variable_sip_req_host="other.example",
     )
     assert other.body == NOT_FOUND
+
+
+def test_an_inbound_did_is_routed_by_its_number_whatever_the_request_host(wire: Wire):
+    """A carrier's INVITE on the external profile names the PBX's address (here 198.51.100.7), and
+    the caller never authenticated: the dialled number alone says whose line answers."""
+    with db.unit_of_work() as s:
+        number = numbers.create_number(s, wire.tenant_id, {"number": "+12125550142"}, None)
+        line = lines.create_line(
+            s,
+            wire.tenant_id,
+            {"name": "Front desk", "destination_kind": "ring_group", "destination_target": str(wire.ids["600"]),
+             "number_ids": [number.id]},
+            None,
+        )  # fmt: skip
+    carrier = {
+        "Hunt_Context": "public",
+        "Caller_Context": "public",
+        "variable_domain_name": "198.51.100.7",
+        "variable_sip_req_host": "198.51.100.7",
+    }
+    reply = wire.replay(
+        "xmlcurl-dialplan-call.txt",
+        Hunt_Destination_Number="%2B12125550142",
+        Caller_Destination_Number="%2B12125550142",
+        **carrier,
+    )
+    (context,) = reply.xml().findall("section/context")
+    assert context.get("name") == "public"
+    (extension,) = context.findall("extension")
+    assert extension.get("name") == f"switchboard-line-{line.id}"
+    assert extension.find("condition").get("expression") == "^\\+?(12125550142)$"
+    without_plus = wire.replay("xmlcurl-dialplan-call.txt", Hunt_Destination_Number="12125550142", **carrier)
+    assert without_plus.body == reply.body
+    unknown = wire.replay("xmlcurl-dialplan-call.txt", Hunt_Destination_Number="12125550143", **carrier)
+    assert unknown.body == NOT_FOUND
 
 
 def test_without_or_with_wrong_credentials_the_answer_is_401(wire: Wire):
