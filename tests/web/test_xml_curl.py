@@ -36,6 +36,11 @@ from tests.render.hostile import FRAGMENTS
 CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "freeswitch-wire"
 NOT_FOUND = b'<document type="freeswitch/xml"><section name="result"><result status="not found"/></section></document>'
 DOMAIN = "192.0.2.2"
+#: The hang-up hook every Switchboard extension sets (dialplan/kept_end.xml), as FreeSWITCH reads it.
+KEPT_END_HOOK = (
+    "api_hangup_hook=hash insert/switchboard_ended/${uuid}/"
+    r"\\\${start_uepoch},\\\${answer_uepoch},\\\${end_uepoch},\\\${billsec},\\\${hangup_cause}"
+)
 
 
 def captured_requests(name: str) -> list[bytes]:
@@ -238,6 +243,7 @@ def test_dialplan_fetch_for_a_tenant_extension_answers_the_default_context(wire:
     assert condition.get("field") == "destination_number" and condition.get("expression") == "^1001$"
     actions = [(a.get("application"), a.get("data")) for a in condition.findall("action")]
     assert actions == [
+        ("set", KEPT_END_HOOK),
         ("set", "hangup_after_bridge=true"),
         ("bridge", "{originate_timeout=30}user/1001@192.0.2.2"),
     ]
