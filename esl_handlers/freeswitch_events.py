@@ -406,6 +406,19 @@ def _on_callcenter(headers: Headers, base: _Base) -> CallEvent:
         return QueueMemberState(
             **base.fields(), agent=agent, extension=_local_part(agent), queue=headers.get("CC-Queue"), **extra
         )
+    if action == "agent-max-no-answer":
+        # mod_callcenter put the agent On Break after max-no-answer unanswered offers (it also
+        # sends agent-status-change; this one says why).
+        agent = _required(headers, "CC-Agent")
+        return QueueMemberState(
+            **base.fields(),
+            agent=agent,
+            extension=_local_part(agent),
+            queue=headers.get("CC-Queue"),
+            availability=AgentAvailability.ON_BREAK,
+            paused=True,
+            paused_reason="max-no-answer",
+        )
     if action == "members-count":
         count = _int(headers, "CC-Count")
         if count is None:
