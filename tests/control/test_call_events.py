@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from control.db import unit_of_work
-from control.events import Registration, RegistrationState
+from control.events import ChannelHangup, Registration, RegistrationState, Snapshot
 from control.models import (
     ActivityItem,
     CallRecord,
@@ -133,3 +134,45 @@ def test_registrations_in_batches_end_in_the_last_state(database_url) -> None:
     assert apply(expired, replace(registered, event_id="later-1")) == [("1000", "idle", 1, 0), 1]
     later = [replace(e, event_id=f"later-{n}") for n, e in enumerate((unregistered, again, expired), 2)]
     assert apply(*later) == [("1000", "unregistered", 0, 0), 0]
+
+
+def test_a_hang_up_missed_by_the_listener_takes_the_pbxs_end_billsec_and_cause(database_url) -> None:
+    """The listener was down across the hang-up: at resync the call is gone and the PBX kept the
+    calling channel's end (ENDED_STORE). The record is the one the live hang-up would have made,
+    not one that ends at the reconnect."""
+    make_world("live")
+    make_world("down")
+    events = normalised("events-call-answered.txt", "live")
+    with unit_of_work() as s:
+        EventApplier(s, "live").apply_all(events)
+    hangups = [e for e in normalised("events-call-answered.txt", "down") if isinstance(e, ChannelHangup)]
+    before = [e for e in normalised("events-call-answered.txt", "down") if not isinstance(e, ChannelHangup)]
+    with unit_of_work() as s:
+        EventApplier(s, "down").apply_all(before)
+    calling = next(e for e in hangups if e.call_id == e.linked_id)
+    kept = ChannelHangup(
+        node="down",
+        pbx="freeswitch",
+        event_id=f"ended:{calling.call_id}",
+        occurred_at=calling.ended_at,
+        call_id=calling.call_id,
+        ended_at=calling.ended_at,
+        answered_at=calling.answered_at,
+        billsec=calling.billsec,
+        hangup_cause=calling.hangup_cause,
+    )
+    reconnect = calling.ended_at + 40
+    snapshot = Snapshot(
+        node="down",
+        pbx="freeswitch",
+        taken_at=reconnect,
+        parts=frozenset({"channels", "ended"}),
+        ended=(kept,),
+    )
+    with unit_of_work() as s:
+        EventApplier(s, "down").resync(snapshot)
+    (live,), (down,) = outcome("live")["records"], outcome("down")["records"]
+    assert down == live
+    assert down[-1] == datetime.fromtimestamp(calling.ended_at, UTC).replace(tzinfo=None)
+    assert (down[9], down[10]) == (2, "NORMAL_CLEARING")
+    assert outcome("down")["live"] == 0

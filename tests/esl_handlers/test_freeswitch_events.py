@@ -362,3 +362,26 @@ def test_bad_listings_raise(text: str) -> None:
 def test_bad_agent_table_raises() -> None:
     with pytest.raises(ApiResponseError):
         parse_queue_agents("-ERR Invalid queue\n", "nope", "fs1", 1.0)
+
+
+def test_agent_max_no_answer_puts_the_agent_on_break() -> None:
+    """mod_callcenter's own event when an agent let max-no-answer offers ring out: the captured
+    agent-status-change frame with the action mod_callcenter fires then (CC-Agent and CC-Action)."""
+    status_change = next(
+        e for e in plain_events("events-callcenter.txt") if e.get("CC-Action") == "agent-status-change"
+    )
+    body = status_change.body.replace(b"CC-Action: agent-status-change", b"CC-Action: agent-max-no-answer")
+    body = b"".join(
+        line + b"\n" for line in body.split(b"\n") if line and not line.startswith(b"CC-Agent-Status")
+    )
+    event = normalise_freeswitch_event(PlainEvent(body + b"\n"), "fs1")
+    assert isinstance(event, QueueMemberState)
+    assert (event.agent, event.extension) == (
+        status_change["CC-Agent"],
+        status_change["CC-Agent"].split("@")[0],
+    )
+    assert (event.availability, event.paused, event.paused_reason) == (
+        AgentAvailability.ON_BREAK,
+        True,
+        "max-no-answer",
+    )
