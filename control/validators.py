@@ -101,7 +101,7 @@ SYSTEM_DIRS = frozenset(
     | {f"/usr/local/{name}" for name in "bin etc include lib sbin share src".split()}
     | {f"/var/{name}" for name in "backups cache lib local lock log mail opt run spool tmp www".split()}
 )
-_PATH_RE = re.compile(r"(?:/[A-Za-z0-9._+-]+)+")
+_PATH_CHARACTERS = re.compile(r"[A-Za-z0-9._+/-]+")
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -183,16 +183,16 @@ def config_dir(errors: Errors, data: dict, field: str = "config_dir") -> str:
         return value
     if not value.startswith("/"):
         add(errors, field, "An absolute path on the PBX host, like /etc/asterisk.")
-    elif posixpath.normpath(value) != value or "//" in value:
-        add(errors, field, "A normalised path: no '.' or '..' parts, no '//' and no '/' at the end.")
-    elif value in SYSTEM_DIRS:
-        add(errors, field, f"{value} is a system directory: name a folder of its own, like /etc/asterisk.")
-    elif not _PATH_RE.fullmatch(value):
+    elif not _PATH_CHARACTERS.fullmatch(value):
         add(
             errors,
             field,
             "Letters, digits and . _ + - between the slashes only: no blanks or shell characters.",
         )
+    elif posixpath.normpath(value) != value or "//" in value:
+        add(errors, field, "A normalised path: no '.' or '..' parts, no '//' and no '/' at the end.")
+    elif value in SYSTEM_DIRS:
+        add(errors, field, f"{value} is a system directory: name a folder of its own, like /etc/asterisk.")
     return value
 
 
