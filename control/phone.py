@@ -8,6 +8,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
 from control.errors import Invalid
+from control.validators import E164
 
 _TYPES = {
     PhoneNumberType.FIXED_LINE: "local",
@@ -39,6 +40,8 @@ def parse_number(raw: str, default_country: str = "US", field: str = "number") -
     if not phonenumbers.is_valid_number(parsed):
         raise Invalid(f"“{text[:32]}” is not a valid phone number.", field)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if not E164.accepts(e164):
+        raise Invalid(f"“{text[:32]}” is longer than an international number can be.", field)
     region = phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
         parsed.country_code or 0
     )

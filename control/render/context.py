@@ -3,7 +3,7 @@
 Here live the telephony rules — who is reachable, which number routes, which caller ID a user
 presents, which ring-group legs ring. The renderers of each kind only translate these contexts
 into their syntax. Identifiers are checked on the way (`identifiers`), free text is cleaned
-(`text.clean_text`); escaping for the target happens in each kind's template environment.
+(`control.text.clean_text`); escaping for the target happens in each kind's template environment.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
+from control import validators as rules
 from control.render import identifiers as check
 from control.render.snapshot import Destination, MemberRow, TenantRow, UserRow
-from control.render.text import clean_text
 from control.render.view import View
+from control.text import clean_text
 
 # FreeSWITCH strategy names (mod_callcenter) and Asterisk ones (app_queue) per model strategy.
 FS_STRATEGIES = {
@@ -139,7 +140,7 @@ def tenant_context(tenant: TenantRow) -> TenantCtx:
         secret = check.secret(tenant.trunk_secret, "trunk secret") if tenant.trunk_secret else None
         trunk = TrunkCtx(
             host=check.host(tenant.trunk_host, "trunk host"),
-            port=check.port(tenant.trunk_port, "trunk port"),
+            port=check.number(tenant.trunk_port, "trunk port", rules.PORT),
             username=username,
             secret=secret,
         )
@@ -161,17 +162,24 @@ def route(view: View, tenant: TenantCtx, dest: Destination) -> Route:
     kind = dest.kind
     if kind == "user":
         user = view.user(dest.user_id)
-        return Route("internal", check.ident(user.extension, "extension")) if is_phone(user) else UNAVAILABLE  # type: ignore[union-attr]
+        if not is_phone(user):
+            return UNAVAILABLE
+        assert user is not None
+        return Route("internal", check.extension(user.extension, "extension"))
     if kind == "ring_group":
         group = view.group(dest.ring_group_id)
         return (
-            Route("internal", check.ident(group.extension, "ring group extension")) if group else UNAVAILABLE
+            Route("internal", check.extension(group.extension, "ring group extension"))
+            if group
+            else UNAVAILABLE
         )
     if kind == "queue":
         queue = view.queue(dest.queue_id)
-        return Route("internal", check.ident(queue.extension, "queue extension")) if queue else UNAVAILABLE
+        return (
+            Route("internal", check.extension(queue.extension, "queue extension")) if queue else UNAVAILABLE
+        )
     if kind == "extension":
-        return Route("internal", check.ident(dest.value, "destination extension"))
+        return Route("internal", check.extension(dest.value, "destination extension"))
     if kind == "external":
         return (
             Route("external", check.e164(dest.value, "destination number")) if tenant.trunk else UNAVAILABLE
@@ -214,7 +222,7 @@ def user_context(view: View, tenant: TenantCtx, user_id: int) -> UserCtx | None:
     assert user is not None and user.sip_secret is not None
     secret = check.secret(user.sip_secret, f"SIP secret of user {user.id}")
     return UserCtx(
-        extension=check.ident(user.extension, "extension"),
+        extension=check.extension(user.extension, "extension"),
         name=clean_text(user.name),
         password=secret,
         vm_password=_vm_password(secret),
@@ -225,23 +233,29 @@ def user_context(view: View, tenant: TenantCtx, user_id: int) -> UserCtx | None:
     )
 
 
-def _leg(view: View, tenant: TenantCtx, member: MemberRow, ordinal: int) -> Leg | None:
-    timeout = check.seconds(member.timeout, "ring group member timeout", 1, 3600)
+def _leg(view: View, tenant: TenantCtx, member: MemberRow, ordinal: int, owner: str) -> Leg | None:
+    """`owner` names the ring group in errors, so an admin knows which row to fix."""
+    timeout = check.number(member.timeout, f"{owner}, member {ordinal}: timeout", rules.MEMBER_TIMEOUT)
     kind = member.kind
     if kind == "user":
         user = view.user(member.user_id)
         if not rings_in_groups(user):
             return None
-        return Leg("user", check.ident(user.extension, "extension"), timeout, ordinal)  # type: ignore[union-attr]
+        return Leg("user", check.extension(user.extension, "extension"), timeout, ordinal)  # type: ignore[union-attr]
     if kind == "ring_group":
         group = view.group(member.ring_group_id)
         return (
-            Leg("internal", check.ident(group.extension, "ring group extension"), timeout, ordinal)
+            Leg("internal", check.extension(group.extension, "ring group extension"), timeout, ordinal)
             if group
             else None
         )
     if kind == "extension":
-        return Leg("internal", check.ident(member.value, "member extension"), timeout, ordinal)
+        return Leg(
+            "internal",
+            check.extension(member.value, f"{owner}, member {ordinal}: extension"),
+            timeout,
+            ordinal,
+        )
     if kind == "did":
         number = view.number(member.number_id)
         if number is None or not view.routes(number) or view.line(number.line_id) is None:
@@ -250,9 +264,13 @@ def _leg(view: View, tenant: TenantCtx, member: MemberRow, ordinal: int) -> Leg 
     if kind == "external":
         if tenant.trunk is None:
             return None
-        return Leg("external", check.e164(member.value, "member number"), timeout, ordinal)
+        return Leg(
+            "external", check.e164(member.value, f"{owner}, member {ordinal}: number"), timeout, ordinal
+        )
     if kind == "sip_uri":
-        return Leg("sip_uri", check.sip_uri(member.value, "member SIP URI"), timeout, ordinal)
+        return Leg(
+            "sip_uri", check.sip_uri(member.value, f"{owner}, member {ordinal}: SIP URI"), timeout, ordinal
+        )
     return None
 
 
@@ -262,14 +280,14 @@ def group_context(view: View, tenant: TenantCtx, group_id: int) -> GroupCtx | No
         return None
     legs = []
     for ordinal, member in enumerate(group.members, start=1):
-        leg = _leg(view, tenant, member, ordinal)
+        leg = _leg(view, tenant, member, ordinal, f"ring group {group.extension} ({clean_text(group.name)})")
         if leg is not None:
             legs.append(leg)
     return GroupCtx(
-        extension=check.ident(group.extension, "ring group extension"),
+        extension=check.extension(group.extension, "ring group extension"),
         name=clean_text(group.name),
         parallel=group.strategy != "sequential",
-        timeout=check.seconds(group.timeout, "ring group timeout", 1, 3600),
+        timeout=check.number(group.timeout, "ring group timeout", rules.RING_GROUP_TIMEOUT),
         legs=tuple(legs),
         fallback=_fallback(view, tenant, group.fallback),
     )
@@ -287,7 +305,7 @@ def queue_context(view: View, tenant: TenantCtx, queue_id: int) -> QueueCtx | No
         assert user is not None
         members.append(
             QueueMemberCtx(
-                extension=check.ident(user.extension, "extension"),
+                extension=check.extension(user.extension, "extension"),
                 name=clean_text(user.name),
                 position=position,
                 active=member.active and not user.dnd and not user.routing_paused,
@@ -296,12 +314,12 @@ def queue_context(view: View, tenant: TenantCtx, queue_id: int) -> QueueCtx | No
     if queue.strategy not in FS_STRATEGIES:
         raise check.RenderError(f"queue strategy {queue.strategy!r} cannot be rendered")
     return QueueCtx(
-        extension=check.ident(queue.extension, "queue extension"),
+        extension=check.extension(queue.extension, "queue extension"),
         name=clean_text(queue.name),
         strategy=queue.strategy,
-        wrap_up_time=check.seconds(queue.wrap_up_time, "queue wrap-up time"),
-        max_wait=check.seconds(queue.max_wait, "queue maximum wait"),
-        ring_timeout=check.seconds(queue.ring_timeout, "queue ring timeout", 1, 3600),
+        wrap_up_time=check.number(queue.wrap_up_time, "queue wrap-up time", rules.QUEUE_WRAP_UP),
+        max_wait=check.number(queue.max_wait, "queue maximum wait", rules.QUEUE_MAX_WAIT),
+        ring_timeout=check.number(queue.ring_timeout, "queue ring timeout", rules.QUEUE_RING_TIMEOUT),
         members=tuple(members),
         fallback=_fallback(view, tenant, queue.fallback),
     )
@@ -315,7 +333,7 @@ def agent_context(view: View, user_id: int) -> AgentCtx | None:
     if not queues:
         return None
     return AgentCtx(
-        extension=check.ident(user.extension, "extension"),  # type: ignore[union-attr]
+        extension=check.extension(user.extension, "extension"),  # type: ignore[union-attr]
         ring_timeout=min(q.ring_timeout for q in queues),
         wrap_up_time=max(q.wrap_up_time for q in queues),
     )

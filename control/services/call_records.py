@@ -43,6 +43,7 @@ from control.models import (
 )
 from control.phone import parse_number
 from control.services.contacts import match_number
+from control.text import clean_text
 
 
 @dataclass
@@ -358,7 +359,7 @@ def _derive_one(
     record.line_id = line.id if line else None
     record.number_used = number_used
     record.caller_number = (origin.caller_number or "")[:64]
-    record.caller_name = (origin.caller_name or "")[:120]
+    record.caller_name = clean_text(origin.caller_name)
     record.callee_number = dialed[:64]
     record.caller_user_id = caller_user.id if caller_user else None
     record.callee_user_id = callee_user.id if callee_user else None

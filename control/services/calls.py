@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -141,6 +142,10 @@ def list_calls(
     )
 
 
+# What a spreadsheet reads as the start of a formula (fullwidth forms: some input methods convert them).
+_FORMULA_LEADS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+
+
 def export_csv(session: Session, tenant_id: int, **filters) -> Iterator[str]:
     """The filtered history as CSV, streamed in batches."""
     buffer = io.StringIO()
@@ -159,7 +164,18 @@ def export_csv(session: Session, tenant_id: int, **filters) -> Iterator[str]:
 
 
 def _csv_safe(value: object) -> object:
-    """Neutralise spreadsheet formulas in caller-supplied text (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not value[1:].isdigit():
+    """Neutralise spreadsheet formulas in caller-supplied text (CSV injection): a cell that a
+    spreadsheet could read as a formula — one starting with = + - @ (or their fullwidth forms),
+    also behind blanks, tabs, line breaks or invisible characters, or starting with a tab or a
+    carriage return — is written with a leading apostrophe. A plain signed number (+14155550100)
+    stays as it is."""
+    if not isinstance(value, str) or not value:
+        return value
+    lead = 0
+    while lead < len(value) and (value[lead].isspace() or unicodedata.category(value[lead]) in ("Cc", "Cf")):
+        lead += 1
+    rest = value[lead:]
+    signed_number = lead == 0 and rest[:1] in ("+", "-") and rest[1:].isascii() and rest[1:].isdigit()
+    if value[0] in "\t\r" or (rest[:1] in _FORMULA_LEADS and not signed_number):
         return "'" + value
     return value

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from control.errors import Invalid
 from control.models import DESTINATION_KINDS, Queue, RingGroup, Tenant, User
 from control.phone import parse_number
-from control.validators import EXTENSION_RE, Errors, add, row_id
+from control.validators import EXTENSION, Errors, add, check, row_id
 
 _MODELS: dict[str, type] = {"user": User, "ring_group": RingGroup, "queue": Queue}
 
@@ -49,8 +49,7 @@ def apply(
             values[f"{kind}_id"] = target_obj.id
     elif kind == "extension":
         values["kind"] = kind
-        if not EXTENSION_RE.match(target):
-            add(errors, field, "An extension is 2 to 8 digits.")
+        check(errors, field, target, EXTENSION)
         values["value"] = target
     elif kind == "external":
         values["kind"] = kind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 from sqlalchemy import func, or_, select
@@ -13,7 +14,7 @@ from control.models import PbxNode, Tenant, User
 from control.models.nodes import PBX_KINDS
 from control.services import audit
 from control.services.listing import Page, like_pattern, paginate
-from control.validators import HOST_RE, Errors, add, choice, integer, text
+from control.validators import HOST, PORT, Errors, add, choice, config_dir, integer, text
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 DEFAULT_PORTS = {"asterisk": 5038, "freeswitch": 8021}
@@ -61,6 +62,17 @@ def page_nodes(
     return paginate(session, stmt, page=page, per_page=per_page, sort=sort, sorts=SORTS, default_sort="name")
 
 
+def _ipv6(host: str) -> bool:
+    """An IPv6 address, bare or in brackets (no zone: '%' has a meaning on command lines)."""
+    if "%" in host:
+        return False
+    try:
+        ipaddress.IPv6Address(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+    except ValueError:
+        return False
+    return True
+
+
 def _apply(session: Session, node: PbxNode, data: dict, *, creating: bool) -> None:
     errors: Errors = {}
     node.name = text(errors, data, "name", required=True, max_len=64)
@@ -68,9 +80,9 @@ def _apply(session: Session, node: PbxNode, data: dict, *, creating: bool) -> No
         add(errors, "name", "Letters, digits, '-' and '_' (up to 64).")
     node.kind = choice(errors, data, "kind", PBX_KINDS, node.kind or "asterisk")
     node.host = text(errors, data, "host", required=True, max_len=253)
-    if node.host and not HOST_RE.match(node.host.strip("[]")) and ":" not in node.host:
-        add(errors, "host", "A host name or IP address.")
-    node.port = integer(errors, data, "port", DEFAULT_PORTS.get(node.kind, 5038), 1, 65535)
+    if node.host and "host" not in errors and not (HOST.accepts(node.host) or _ipv6(node.host)):
+        add(errors, "host", "A host name, an IPv4 address or an IPv6 address.")
+    node.port = integer(errors, data, "port", DEFAULT_PORTS.get(node.kind, 5038), *PORT)
     node.username = text(errors, data, "username", max_len=80)
     if node.kind == "asterisk" and not node.username:
         add(errors, "username", "The AMI user is required.")
@@ -82,9 +94,7 @@ def _apply(session: Session, node: PbxNode, data: dict, *, creating: bool) -> No
             node.secret_enc = crypto.encrypt(secret)
     elif creating:
         add(errors, "secret", "This field is required.")
-    node.config_dir = text(errors, data, "config_dir", required=True, max_len=400)
-    if node.config_dir and not node.config_dir.startswith("/"):
-        add(errors, "config_dir", "An absolute path on the PBX host.")
+    node.config_dir = config_dir(errors, data)
     node.transport = choice(errors, data, "transport", TRANSPORTS, node.transport or "local")
     tenant_id = data.get("tenant_id") or node.tenant_id
     if session.get(Tenant, int(tenant_id or 0)) is None:

@@ -1,8 +1,9 @@
-"""Ring groups: ordered members with their own ring timeouts; cycles are rejected."""
+"""Ring groups: ordered members with their own ring timeouts; loops (through other groups, or out
+through the trunk and back in on one of the tenant's own numbers) are rejected."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -14,7 +15,20 @@ from control.phone import parse_number
 from control.services import audit, config_changes, destinations, extensions
 from control.services.listing import Page, like_pattern, paginate
 from control.services.tenants import get_tenant
-from control.validators import EXTENSION_RE, SIP_URI_RE, Errors, add, choice, extension, integer, row_id, text
+from control.validators import (
+    EXTENSION,
+    MEMBER_TIMEOUT,
+    RING_GROUP_TIMEOUT,
+    SIP_URI,
+    Errors,
+    add,
+    check,
+    choice,
+    extension,
+    integer,
+    row_id,
+    text,
+)
 
 SORTS = {"name": RingGroup.name, "extension": RingGroup.extension, "strategy": RingGroup.strategy}
 MAX_MEMBERS = 50
@@ -66,7 +80,7 @@ def _member(
     kind = str(raw.get("kind") or "").strip()
     target = str(raw.get("target") or "").strip()
     member = RingGroupMember(kind=kind, position=index)
-    member.timeout = integer(errors, raw, "timeout", 20, 1, 300)
+    member.timeout = integer(errors, raw, "timeout", 20, *MEMBER_TIMEOUT)
     if "timeout" in errors:
         errors[f"{field}-timeout"] = errors.pop("timeout")
     if kind not in MEMBER_KINDS:
@@ -91,8 +105,7 @@ def _member(
         else:
             member.number_id = obj.id
     elif kind == "extension":
-        if not EXTENSION_RE.match(target):
-            add(errors, f"{field}-target", "An extension is 2 to 8 digits.")
+        check(errors, f"{field}-target", target, EXTENSION)
         member.value = target
     elif kind == "external":
         try:
@@ -100,55 +113,101 @@ def _member(
         except Invalid as exc:
             errors.update(exc.errors)
     elif kind == "sip_uri":
-        if not SIP_URI_RE.match(target) or len(target) > 255:
-            add(errors, f"{field}-target", "A SIP URI like sip:alice@example.com.")
+        check(errors, f"{field}-target", target, SIP_URI)
         member.value = target
     return member
 
 
-def _reaches(session: Session, tenant_id: int, member: RingGroupMember) -> int | None:
-    """The ring group a member leads to, if any (directly, by extension, or by a DID's line)."""
-    if member.kind == "ring_group":
-        return member.member_ring_group_id
+class _Step(NamedTuple):
+    """Where a member leads: the extension of a ring group (maybe the group being edited), and
+    how, when it is through one of the tenant's numbers ("+1… on line Main")."""
+
+    extension: str
+    via: str = ""
+
+
+def _leads_to(session: Session, tenant_id: int, member: RingGroupMember) -> _Step | None:
+    """The ring group a member rings, if any: directly, by extension, or by one of the tenant's
+    numbers (a DID member, or an external number that is a DID: out through the trunk and back
+    in) whose line routes to a group."""
+    if member.kind == "ring_group" and member.member_ring_group_id:
+        target = session.get(RingGroup, member.member_ring_group_id)
+        return _Step(target.extension) if target is not None else None
     if member.kind == "extension" and member.value:
-        return session.scalar(
-            select(RingGroup.id).where(RingGroup.tenant_id == tenant_id, RingGroup.extension == member.value)
-        )
+        return _Step(member.value)
+    number = None
     if member.kind == "did" and member.number_id:
-        return session.scalar(
-            select(Line.destination_ring_group_id)
-            .join(PhoneNumber, PhoneNumber.line_id == Line.id)
-            .where(PhoneNumber.id == member.number_id, Line.destination_kind == "ring_group")
+        number = session.get(PhoneNumber, member.number_id)
+    elif member.kind == "external" and member.value:
+        number = session.scalar(
+            select(PhoneNumber).where(PhoneNumber.tenant_id == tenant_id, PhoneNumber.e164 == member.value)
         )
+    line = session.get(Line, number.line_id) if number is not None and number.line_id else None
+    if line is None:
+        return None
+    via = f"{number.e164} on line {line.name}"  # type: ignore[union-attr]
+    if line.destination_kind == "ring_group" and line.destination_ring_group_id:
+        target = session.get(RingGroup, line.destination_ring_group_id)
+        return _Step(target.extension, via) if target is not None else None
+    if line.destination_kind == "extension" and line.destination_value:
+        return _Step(line.destination_value, via)
     return None
 
 
-def _check_cycle(session: Session, group: RingGroup, members: list[RingGroupMember], errors: Errors) -> None:
-    """Reject members through which the group would ring itself again."""
+def _check_loops(session: Session, group: RingGroup, members: list[RingGroupMember], errors: Errors) -> None:
+    """Reject members through which the group would ring itself again, naming the way round."""
     for index, member in enumerate(members):
-        start = _reaches(session, group.tenant_id, member)
-        path = [group.name]
-        seen: set[int] = set()
-        stack = [(start, path)] if start is not None else []
+        first = _leads_to(session, group.tenant_id, member)
+        stack = [(first, [group.name])] if first is not None else []
+        seen: set[str] = set()
         while stack:
-            current, trail = stack.pop()
-            if current == group.id and group.id is not None:
+            step, trail = stack.pop()
+            assert step is not None
+            trail = trail + [step.via] if step.via else trail
+            if step.extension == group.extension:
                 add(
                     errors,
                     f"members-{index}-target",
                     f"This member makes a loop: {' → '.join(trail + [group.name])}.",
                 )
                 break
-            if current in seen:
+            if step.extension in seen:
                 continue
-            seen.add(current)
-            target = session.get(RingGroup, current)
+            seen.add(step.extension)
+            target = session.scalar(
+                select(RingGroup).where(
+                    RingGroup.tenant_id == group.tenant_id, RingGroup.extension == step.extension
+                )
+            )
             if target is None:
                 continue
             for sub in target.members:
-                reached = _reaches(session, group.tenant_id, sub)
+                reached = _leads_to(session, group.tenant_id, sub)
                 if reached is not None:
                     stack.append((reached, trail + [target.name]))
+
+
+def _check_sequential_timeout(
+    group: RingGroup, members: list[RingGroupMember], errors: Errors, *, timeout_given: bool
+) -> None:
+    """A sequential group rings its members one after another: together they must fit in the
+    group's timeout, or the timeout shown would not be how long the group rings. Without a
+    timeout given, the group rings as long as its members take (at least the default)."""
+    if group.strategy != "sequential" or not members or "timeout" in errors:
+        return
+    if any(key.endswith("-timeout") for key in errors):
+        return
+    total = sum(m.timeout for m in members)
+    if not timeout_given and total <= RING_GROUP_TIMEOUT.hi:
+        group.timeout = max(group.timeout, total)
+    elif total > group.timeout:
+        add(
+            errors,
+            "timeout",
+            f"The members ring one after another for {' + '.join(str(m.timeout) for m in members)} = "
+            f"{total} seconds, longer than the group's timeout of {group.timeout} seconds: "
+            f"raise the timeout to {total} or shorten the members' timeouts.",
+        )
 
 
 def _apply(session: Session, group: RingGroup, tenant_id: int, data: dict) -> None:
@@ -157,7 +216,7 @@ def _apply(session: Session, group: RingGroup, tenant_id: int, data: dict) -> No
     group.name = text(errors, data, "name", required=True)
     group.extension = extension(errors, data) or ""
     group.strategy = choice(errors, data, "strategy", RING_STRATEGIES, group.strategy or "parallel")
-    group.timeout = integer(errors, data, "timeout", 30, 5, 600)
+    group.timeout = integer(errors, data, "timeout", 30, *RING_GROUP_TIMEOUT)
     extensions.check_free(session, errors, tenant_id, group.extension, own=group)
     destinations.apply(session, errors, tenant, group, "fallback", data, required=False)
     raw_members = data.get("members")
@@ -169,10 +228,12 @@ def _apply(session: Session, group: RingGroup, tenant_id: int, data: dict) -> No
             _member(session, errors, tenant_id, tenant.default_country, i, dict(raw))
             for i, raw in enumerate(raw_members)
         ]
-        if group.id is not None:
-            _check_cycle(session, group, members, errors)
-        if not errors:
-            group.members = members
+        _check_loops(session, group, members, errors)
+    else:
+        members = list(group.members)
+    _check_sequential_timeout(group, members, errors, timeout_given=data.get("timeout") not in (None, ""))
+    if raw_members is not None and not errors:
+        group.members = members
     if errors:
         raise Invalid(errors)
 

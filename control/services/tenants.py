@@ -9,9 +9,7 @@ from control import crypto
 from control.errors import Invalid, NotFound
 from control.models import Tenant, User
 from control.services import audit, config_changes
-from control.validators import HOST_RE, Errors, add, integer, text
-
-DOMAIN_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+from control.validators import HOST, PORT, SECRET, TRUNK_USER, Errors, add, check, integer, text
 
 
 def get_tenant(session: Session, tenant_id: int) -> Tenant:
@@ -33,27 +31,26 @@ def _apply(session: Session, tenant: Tenant, data: dict) -> None:
     errors: Errors = {}
     tenant.name = text(errors, data, "name", required=True, max_len=80) or tenant.name
     domain = text(errors, data, "domain", required=True, max_len=253).lower()
-    if domain and not DOMAIN_RE.match(domain):
-        add(errors, "domain", "A SIP domain is letters, digits, dots and dashes.")
+    if domain and "domain" not in errors:
+        check(errors, "domain", domain, HOST)
     tenant.domain = domain
     country = text(errors, data, "default_country", max_len=2).upper() or "US"
     if not re.fullmatch(r"[A-Z]{2}", country):
         add(errors, "default_country", "A two-letter country code, e.g. US or GB.")
     tenant.default_country = country
     host = text(errors, data, "trunk_host", max_len=253)
-    if host and not HOST_RE.match(host):
-        add(errors, "trunk_host", "A host name or IP address.")
+    if host and "trunk_host" not in errors:
+        check(errors, "trunk_host", host, HOST)
     tenant.trunk_host = host or None
-    tenant.trunk_port = integer(errors, data, "trunk_port", 5060, 1, 65535)
+    tenant.trunk_port = integer(errors, data, "trunk_port", 5060, *PORT)
     username = text(errors, data, "trunk_username", max_len=80)
-    if username and not re.fullmatch(r"[A-Za-z0-9_.+-]+", username):
-        add(errors, "trunk_username", "Letters, digits and . _ + - only.")
+    if username and "trunk_username" not in errors:
+        check(errors, "trunk_username", username, TRUNK_USER)
     tenant.trunk_username = username or None
     secret = str(data.get("trunk_secret") or "")
     if secret:
-        if len(secret) > 128 or not re.fullmatch(r"[!-~]+", secret) or "$" in secret:
-            add(errors, "trunk_secret", "Up to 128 printable ASCII characters, no spaces and no '$'.")
-        else:
+        check(errors, "trunk_secret", secret, SECRET)
+        if "trunk_secret" not in errors:
             tenant.trunk_secret_enc = crypto.encrypt(secret)
     for field in ("name", "domain"):
         clash = session.scalar(

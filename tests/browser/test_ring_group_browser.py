@@ -34,6 +34,7 @@ def test_create_ring_group_with_two_members(live_server, browser, demo, session,
     page.fill("#name", "Browser desk")
     page.fill("#extension", "640")
     page.select_option("#strategy", "sequential")
+    page.fill("#timeout", "45")  # the members ring 25 + 20 seconds one after another
     assert page.locator("#members .row").count() == 1
     page.select_option("#members-0-target", label="Bob Baker (1002)")
     page.fill("#members-0-timeout", "25")

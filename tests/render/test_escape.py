@@ -7,9 +7,10 @@ from jinja2 import Environment, StrictUndefined
 from jinja2.exceptions import UndefinedError
 from markupsafe import Markup
 
+from control import validators as rules
 from control.render import asterisk_escape, freeswitch_escape, identifiers
 from control.render.identifiers import RenderError
-from control.render.text import clean_text
+from control.text import clean_text
 
 
 class TestCleanText:
@@ -99,30 +100,46 @@ class TestAsteriskEscape:
 
 class TestIdentifiers:
     def test_valid_values_come_back(self):
-        assert identifiers.ident("1001", "extension") == "1001"
+        assert identifiers.extension("1001", "extension") == "1001"
         assert identifiers.e164("+12025550101", "number") == "+12025550101"
         assert identifiers.host("sip.example.com", "host") == "sip.example.com"
-        assert (
-            identifiers.sip_uri("sip:desk@partner.example.com:5070", "uri")
-            == "sip:desk@partner.example.com:5070"
-        )
+        for uri in ("sip:desk@partner.example.com:5070", "sips:a.b-c_d!~*'+@10.0.0.1:65535", "sip:x@h"):
+            assert identifiers.sip_uri(uri, "uri") == uri
+        assert identifiers.sip_uri(f"sip:{'u' * 64}@example.com", "uri")
         assert identifiers.secret("a;b#c!", "secret") == "a;b#c!"
 
     @pytest.mark.parametrize(
         ("check", "value"),
         [
-            (identifiers.ident, "10 01"),
-            (identifiers.ident, "1001\n[evil]"),
-            (identifiers.ident, "1001;"),
-            (identifiers.ident, ""),
-            (identifiers.ident, None),
-            (identifiers.ident, "x" * 65),
+            (identifiers.extension, "10 01"),
+            (identifiers.extension, "1001\n[evil]"),
+            (identifiers.extension, "1001\n"),
+            (identifiers.extension, "1001;"),
+            (identifiers.extension, ""),
+            (identifiers.extension, None),
+            (identifiers.extension, "1" * 9),
             (identifiers.e164, "12025550101"),
             (identifiers.e164, "+1202555010a"),
+            (identifiers.e164, "+1202555010\n"),
             (identifiers.host, "evil.com;x"),
             (identifiers.host, "-bad.example"),
+            (identifiers.host, "bad-.example"),
+            (identifiers.host, "bad..example"),
+            (identifiers.host, ".bad.example"),
+            (identifiers.host, "bad.example."),
+            (identifiers.host, "a" * 64 + ".example"),
             (identifiers.sip_uri, "sip:a@b;transport=tcp"),
             (identifiers.sip_uri, "sip:a&b@c"),
+            (identifiers.sip_uri, "sip:a@-host.example"),
+            (identifiers.sip_uri, "sip:a@host-.example"),
+            (identifiers.sip_uri, "sip:a@.host.example"),
+            (identifiers.sip_uri, "sip:a@host.example."),
+            (identifiers.sip_uri, "sip:a@host..example"),
+            (identifiers.sip_uri, f"sip:{'u' * 65}@example.com"),
+            (identifiers.sip_uri, "sip:a@example.com:0"),
+            (identifiers.sip_uri, "sip:a@example.com:65536"),
+            (identifiers.sip_uri, "sip:a@example.com:99999"),
+            (identifiers.sip_uri, "sip:a@example.com\n"),
             (identifiers.trunk_user, "user name"),
             (identifiers.include_root, "../etc"),
             (identifiers.include_root, "/abs"),
@@ -133,13 +150,14 @@ class TestIdentifiers:
             check(value, "field") if check is not identifiers.include_root else check(value)
 
     def test_ports_and_seconds(self):
-        assert identifiers.port(5060, "port") == 5060
+        assert identifiers.number(5060, "port", rules.PORT) == 5060
+        for bad in (0, 65536, True, "5060"):
+            with pytest.raises(RenderError):
+                identifiers.number(bad, "port", rules.PORT)
         with pytest.raises(RenderError):
-            identifiers.port(0, "port")
+            identifiers.number(-1, "timeout", rules.QUEUE_WRAP_UP)
         with pytest.raises(RenderError):
-            identifiers.seconds(-1, "timeout")
-        with pytest.raises(RenderError):
-            identifiers.seconds(True, "timeout")
+            identifiers.number(True, "timeout", rules.MEMBER_TIMEOUT)
 
 
 def test_render_options_are_checked():

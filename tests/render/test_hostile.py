@@ -14,7 +14,7 @@ from control.render.asterisk_escape import conf_text
 from control.render.freeswitch_escape import DOLLAR
 from control.render.incremental import TenantRender
 from control.render.snapshot import Snapshot, load_snapshot
-from control.render.text import clean_text
+from control.text import clean_text
 from tests.render import conf_parser
 from tests.render.factories import NOW
 from tests.render.hostile import FRAGMENTS, hostile_text, with_names

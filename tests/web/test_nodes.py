@@ -85,7 +85,7 @@ def test_bad_node_input_is_shown_next_to_the_field_and_nothing_is_saved(admin_cl
     )
     assert response.status_code == 400
     page = response.data.decode()
-    assert "An absolute path on the PBX host." in page and 'id="secret-error"' in page
+    assert "An absolute path on the PBX host, like /etc/asterisk." in page and 'id="secret-error"' in page
     assert session.scalar(select(PbxNode)) is None
 
 

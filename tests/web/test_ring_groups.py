@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 from control.models import Line, RingGroup, RingGroupMember, User
+from control.validators import SIP_URI
 
 
 def _group_form(**overrides: object) -> dict:
@@ -52,6 +53,7 @@ def test_sort_accepts_only_allowed_columns(admin_client):
 def test_create_with_ordered_members_and_fallback(admin_client, session, demo):
     bob, carol = _user_id(session, "1002"), _user_id(session, "1003")
     form = _group_form(
+        timeout="105",
         fallback_kind="external",
         fallback_target="(202) 555-0143",
         **{
@@ -74,7 +76,7 @@ def test_create_with_ordered_members_and_fallback(admin_client, session, demo):
     response = admin_client.post("/ring-groups/new", data=form)
     assert response.status_code == 302, response.data[:2000]
     group = session.query(RingGroup).filter_by(extension="650").one()
-    assert (group.name, group.strategy, group.timeout) == ("Night desk", "sequential", 45)
+    assert (group.name, group.strategy, group.timeout) == ("Night desk", "sequential", 105)
     assert (group.fallback_kind, group.fallback_value) == ("external", "+12025550143")
     members = [(m.position, m.kind, m.user_id, m.value, m.timeout) for m in group.members]
     assert members == [
@@ -135,7 +137,7 @@ def test_bad_input_shows_messages_next_to_fields_and_saves_nothing(admin_client,
         (
             _group_form(**ok_member, **{"members-1-kind": "sip_uri", "members-1-target": "alice"}),
             "members-1-target",
-            "A SIP URI like sip:alice@example.com.",
+            SIP_URI.message,
         ),
         (
             _group_form(**ok_member, **{"members-1-kind": "user", "members-1-target": "999999"}),

@@ -28,8 +28,8 @@ from werkzeug.serving import make_server
 
 from control import config, db
 from control.models import User
-from control.render.text import clean_text
 from control.services import lines, numbers, ring_groups, tenants, users, xml_curl
+from control.text import clean_text
 from tests.conftest import XML_CURL_PASSWORD, XML_CURL_USER
 from tests.render.hostile import FRAGMENTS
 

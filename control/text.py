@@ -1,6 +1,8 @@
-"""Free text (names, caller-ID names, company) reduced to one printable line before rendering.
+"""Free text (names, caller-ID names, company) reduced to one printable line.
 
-Kind-neutral: what is left is still escaped for its target by the environment of each PBX kind.
+The renderers print names through it (what is left is still escaped for its target by the
+environment of each PBX kind); the services refuse a name it reduces to nothing
+(control/validators.text); caller names from PBX events are stored through it.
 """
 
 from __future__ import annotations
