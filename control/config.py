@@ -19,6 +19,15 @@ class Settings:
     xml_curl_user: str | None
     xml_curl_password: str | None
     xml_curl_allow: tuple[str, ...]
+    https: bool
+    trusted_proxies: int
+
+
+def _count(name: str) -> int:
+    raw = os.environ.get(name, "0").strip() or "0"
+    if not raw.isdigit() or int(raw) > 10:
+        raise ValueError(f"{name} must be a number of proxies from 0 to 10, not {raw!r}")
+    return int(raw)
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -52,6 +61,8 @@ def settings() -> Settings:
         xml_curl_user=os.environ.get("SWITCHBOARD_XML_CURL_USER") or None,
         xml_curl_password=os.environ.get("SWITCHBOARD_XML_CURL_PASSWORD") or None,
         xml_curl_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
+        https=os.environ.get("SWITCHBOARD_HTTPS", "0") == "1",
+        trusted_proxies=_count("SWITCHBOARD_TRUSTED_PROXIES"),
     )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, Response, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from control import jobs, live
 from control.config import settings
@@ -16,18 +18,30 @@ from web.views import register_views
 from web.views import xml_curl as xml_curl_view
 
 csrf = CSRFProtect()
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure whenever the request came over HTTPS (or HTTPS is configured)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
+    config = settings()
     app.config.update(
-        SECRET_KEY=settings().secret_key,
+        SECRET_KEY=config.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=config.https,
+        PREFERRED_URL_SCHEME="https" if config.https else "http",
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
     app.config.update(overrides or {})
+    _serve_https(app, config.trusted_proxies)
     db.init_app(app)
     auth.init_app(app)
     csrf.init_app(app)
@@ -44,6 +58,26 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         return {"impersonator": auth.impersonator}
 
     return app
+
+
+def _serve_https(app: Flask, trusted_proxies: int) -> None:
+    """Behind `trusted_proxies` reverse proxies, believe their X-Forwarded-For/-Proto/-Host/-Port
+    (the client's address, and whether it used HTTPS); over HTTPS, send HSTS."""
+    if trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=trusted_proxies,
+            x_proto=trusted_proxies,
+            x_host=trusted_proxies,
+            x_port=trusted_proxies,
+        )
+    app.session_interface = _SessionInterface()
+
+    @app.after_request
+    def strict_transport_security(response: Response) -> Response:
+        if request.is_secure or app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        return response
 
 
 def _register_errors(app: Flask) -> None:

@@ -138,7 +138,7 @@ def worker(burst: bool) -> None:
 def serve(host: str, port: int, workers: int, with_worker: bool | None) -> None:
     from control.config import settings
     from control.redis_conn import start_embedded, stop_embedded
-    from web.server import run_server
+    from web.server import control_socket, run_server
 
     embedded = not (os.environ.get("REDIS_URL") or settings().redis_url)
     if embedded:
@@ -147,8 +147,9 @@ def serve(host: str, port: int, workers: int, with_worker: bool | None) -> None:
     if with_worker if with_worker is not None else embedded:
         child = subprocess.Popen([sys.executable, "-m", "web.cli", "worker"])
     master = os.getpid()
+    click.echo(f"control socket: {control_socket(settings().data_dir)} (gunicornc -s PATH)")
     try:
-        run_server(host, port, workers)
+        run_server(host, port, settings().data_dir, workers)
     finally:
         # gunicorn's workers are forks of this process and leave through this frame as well:
         # only the master stops the rq worker and the embedded Redis.

@@ -1,10 +1,40 @@
-"""The production web server: gunicorn with threaded workers (open SSE streams hold a thread)."""
+"""The production web server: gunicorn with threaded workers (open SSE streams hold a thread).
+
+Each instance keeps its control socket (for `gunicornc`) in its own data dir, never gunicorn's
+per-user default that a second Switchboard on the host would take over and remove. Access and
+error logs go through web.log_redaction: no credential is written to them.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+
+from web.log_redaction import REDACTED, RedactingFilter, redact, sensitive_header
+
+CONTROL_SOCKET = "gunicorn.ctl"
+
+
+class RedactingLogger(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's logger, with credentials taken out of every access-log atom and error message."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        self.error_log.addFilter(RedactingFilter())
+
+    def atoms(self, resp: Any, req: Any, environ: dict, request_time: Any) -> dict:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key, value in atoms.items():
+            if not isinstance(value, str):
+                continue
+            if key.startswith("{") and sensitive_header(key[1:].rsplit("}", 1)[0]):
+                atoms[key] = REDACTED
+            else:
+                atoms[key] = redact(value)
+        return atoms
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -22,7 +52,11 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return create_app()
 
 
-def run_server(host: str, port: int, workers: int = 2, threads: int = 16) -> None:
+def control_socket(data_dir: Path) -> Path:
+    return data_dir / CONTROL_SOCKET
+
+
+def run_server(host: str, port: int, data_dir: Path, workers: int = 2, threads: int = 16) -> None:
     _Server(
         {
             "bind": f"{host}:{port}",
@@ -33,5 +67,7 @@ def run_server(host: str, port: int, workers: int = 2, threads: int = 16) -> Non
             "graceful_timeout": 10,
             "accesslog": "-",
             "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+            "logger_class": RedactingLogger,
+            "control_socket": str(control_socket(data_dir)),
         }
     ).run()

@@ -1,6 +1,6 @@
 """Typed SQLAlchemy mappings, one module per aggregate. Importing this package registers them all."""
 
-from control.models.accounts import ApiToken, User, user_teams
+from control.models.accounts import ApiToken, LoginThrottle, User, user_teams
 from control.models.activity import ActivityItem, CallRecord, PresenceState
 from control.models.audit import AuditLog
 from control.models.automations import Automation, AutomationStep
@@ -33,6 +33,7 @@ __all__ = [
     "Favourite",
     "Line",
     "LiveChannel",
+    "LoginThrottle",
     "PbxNode",
     "PhoneNumber",
     "PresenceState",

@@ -39,8 +39,8 @@ class User(Base):
     caller_id_number_id: Mapped[int | None] = mapped_column(
         ForeignKey("phone_numbers.id", ondelete="SET NULL", use_alter=True)
     )
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    last_failed_login_at: Mapped[datetime | None]
+    # Part of every login session; moving it on ends them all (logout, password change, ...).
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     teams: Mapped[list[Team]] = relationship(secondary=user_teams, order_by=Team.name)
@@ -50,6 +50,16 @@ class User(Base):
         if self.suspended:
             return "suspended"
         return "paused" if self.routing_paused else "active"
+
+
+class LoginThrottle(Base):
+    """Login attempts counted under one key (an email address or a source address)."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class ApiToken(Base):

@@ -19,6 +19,7 @@ ROLES = ("admin", "agent")
 LANGUAGES = ("en", "fr", "de", "es", "nl", "it", "pt")
 SORTS = {"name": User.name, "email": User.email, "extension": User.extension, "created": User.created_at}
 MIN_PASSWORD = 10
+MAX_PASSWORD = 256
 
 
 def get_user(session: Session, tenant_id: int, user_id: int) -> User:
@@ -103,13 +104,8 @@ def _apply(session: Session, user: User, tenant_id: int, data: dict, *, creating
         add(errors, "avatar", "An avatar is an https:// address.")
     user.avatar = avatar or None
     password = str(data.get("password") or "")
-    if password:
-        if len(password) < MIN_PASSWORD:
-            add(errors, "password", f"A password has at least {MIN_PASSWORD} characters.")
-        elif len(password) > 256:
-            add(errors, "password", "A password has at most 256 characters.")
-        else:
-            user.password_hash = hash_password(password)
+    if password and _password_ok(errors, password):
+        user.password_hash = hash_password(password)
     caller_id = optional_id(errors, data, "caller_id_number_id")
     if caller_id is not None:
         number = session.get(PhoneNumber, caller_id)
@@ -130,6 +126,16 @@ def _apply(session: Session, user: User, tenant_id: int, data: dict, *, creating
             add(errors, "email", "Another user already has this email address.")
     extensions.check_free(session, errors, tenant_id, user.extension, own=user)
     return errors
+
+
+def _password_ok(errors: Errors, password: str) -> bool:
+    if len(password) < MIN_PASSWORD:
+        add(errors, "password", f"A password has at least {MIN_PASSWORD} characters.")
+    elif len(password) > MAX_PASSWORD:
+        add(errors, "password", f"A password has at most {MAX_PASSWORD} characters.")
+    else:
+        return True
+    return False
 
 
 def create_user(session: Session, tenant_id: int, data: dict, actor: User | None) -> User:
@@ -156,6 +162,8 @@ def update_user(session: Session, tenant_id: int, user_id: int, data: dict, acto
         add(errors, "role", "You cannot take away your own admin role.")
     if errors:
         raise Invalid(errors)
+    if data.get("password"):
+        end_sessions(session, user)
     session.flush()
     audit.write(session, actor, "user.update", user, fields=sorted(k for k in data if k != "password"))
     config_changes.changed(
@@ -189,6 +197,8 @@ def set_flag(
     if flag == "suspended" and value and actor is not None and actor.id == user.id:
         raise Invalid("You cannot suspend yourself.", "suspended")
     setattr(user, flag, value)
+    if flag == "suspended" and value:
+        end_sessions(session, user)
     session.flush()
     audit.write(session, actor, f"user.{flag}", user, value=value)
     config_changes.changed(
@@ -201,12 +211,17 @@ def set_flag(
 def set_password(session: Session, tenant_id: int, user_id: int, password: str, actor: User | None) -> None:
     user = get_user(session, tenant_id, user_id)
     errors: Errors = {}
-    if len(password) < MIN_PASSWORD:
-        add(errors, "password", f"A password has at least {MIN_PASSWORD} characters.")
-    if errors:
+    if not _password_ok(errors, password):
         raise Invalid(errors)
     user.password_hash = hash_password(password)
+    end_sessions(session, user)
     audit.write(session, actor, "user.password", user)
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every login session of `user` made so far (API tokens are not sessions: they stay)."""
+    user.session_version = User.session_version + 1  # type: ignore[assignment]
+    session.flush()
 
 
 def sip_secret(session: Session, tenant_id: int, user_id: int, actor: User | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_user
 
 from control.errors import Conflict, Invalid
 from control.models import User
@@ -132,6 +133,8 @@ def edit(user_id: int):  # type: ignore[no-untyped-def]
     except Invalid as exc:
         data.pop("password", None)
         return _form(users.get_user(db(), me.tenant_id, user_id), data, exc.errors)
+    if user_id == me.id and data.get("password"):
+        login_user(me)  # an admin's own new password: this session goes on, the others have ended
     flash("User saved.", "success")
     return redirect(url_for("users.index"))
 
