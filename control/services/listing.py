@@ -13,6 +13,7 @@ from control.errors import Invalid
 T = TypeVar("T")
 
 MAX_PER_PAGE = 200
+MAX_PAGE = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +44,12 @@ def paginate(
     column = sorts.get(sort.lstrip("-"))
     if column is None:
         raise Invalid(f"Cannot sort by “{sort[:40]}”; choose one of: {', '.join(sorts)}.", "sort")
-    page = max(1, int(page or 1))
-    per_page = min(MAX_PER_PAGE, max(1, int(per_page or 50)))
+    page = int(page or 1)
+    per_page = int(per_page or 50)
+    if not 1 <= page <= MAX_PAGE:
+        raise Invalid(f"Choose a page from 1 to {MAX_PAGE}.", "page")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise Invalid(f"Show 1 to {MAX_PER_PAGE} items a page.", "per_page")
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     ordered = stmt.order_by(column.desc() if descending else column.asc())
     id_column = stmt.selected_columns[0].table.c.id if hasattr(stmt.selected_columns[0], "table") else None

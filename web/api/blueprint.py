@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 from flask import Response, request
 from flask_smorest import Blueprint
@@ -15,6 +17,8 @@ from web.auth import self_authenticating
 
 API_PREFIX = "/api/v1"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+NOT_TEXT = "Not valid text: it holds a lone UTF-16 surrogate (an escape like \\ud800 without its pair)."
 
 
 class IdConverter(IntegerConverter):
@@ -39,7 +43,31 @@ def body_problem() -> Response | None:
         return error_response(400, f"The body is not valid JSON: {exc}.")
     if not isinstance(body, dict):
         return error_response(400, "The body must be a JSON object.")
+    broken = sorted(set(lone_surrogates(body)))
+    if broken:
+        return error_response(422, "The input is not valid.", errors={field: [NOT_TEXT] for field in broken})
     return None
+
+
+def lone_surrogates(value: Any, field: str = "") -> list[str]:
+    """The fields (named like the services name them: `members-0-target`) whose text cannot be stored.
+
+    JSON may escape half of a UTF-16 pair on its own (`"\\ud800"`); no database can store that.
+    """
+    if isinstance(value, str):
+        return [field or "_"] if LONE_SURROGATE.search(value) else []
+    if isinstance(value, dict):
+        items = [(str(key), item) for key, item in value.items()]
+    elif isinstance(value, list):
+        items = [(str(index), item) for index, item in enumerate(value)]
+    else:
+        return []
+    found = []
+    for key, item in items:
+        name = LONE_SURROGATE.sub("\ufffd", key)
+        path = f"{field}-{name}" if field else name
+        found += [path] if LONE_SURROGATE.search(key) else lone_surrogates(item, path)
+    return found
 
 
 class ApiBlueprint(Blueprint):

@@ -11,10 +11,9 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from control.services.listing import MAX_PER_PAGE, Page
+from control.services.listing import MAX_PAGE, MAX_PER_PAGE, Page
+from control.validators import MAX_ROW_ID as MAX_ID
 
-MAX_ID = 2**31 - 1
-MAX_PAGE = 1_000_000
 MAX_DIGITS = 15
 REQUIRED = {"required": "This field is required."}
 

@@ -13,6 +13,7 @@ from control.models import User
 from control.services import activity, calls, lines, users
 from web.auth import actor
 from web.db import db, write
+from web.views.query_args import id_arg, page_arg
 
 bp = Blueprint("activity", __name__, url_prefix="/activity")
 
@@ -30,8 +31,8 @@ def index() -> str:
     me = actor()
     s = db()
     admin = me.role == "admin"
-    user_id = request.args.get("user_id", type=int) if admin else me.id
-    line_id = request.args.get("line_id", type=int) if admin else None
+    user_id = id_arg("user_id") if admin else me.id
+    line_id = id_arg("line_id") if admin else None
     archived = request.args.get("archived") == "1"
     rows = activity.list_activity(
         s, me.tenant_id, line_id=line_id, user_id=user_id, include_archived=archived, limit=LIMIT
@@ -97,9 +98,7 @@ def _back() -> str:
 def history() -> str:
     """The logged-in user's own calls (admins have the whole history under /calls)."""
     me = actor()
-    page = calls.list_calls(
-        db(), me.tenant_id, user_id=me.id, page=request.args.get("page", 1, type=int), sort=None
-    )
+    page = calls.list_calls(db(), me.tenant_id, user_id=me.id, page=page_arg(), sort=None)
     return render_template("activity/history.html", page=page, me=me)
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, render_template, request
 from control.services import audit
 from web.auth import actor
 from web.db import db
+from web.views.query_args import page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -19,7 +20,7 @@ def index() -> str:
         db(),
         me.tenant_id,
         action_prefix=request.args.get("action", ""),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     return render_template(

@@ -13,6 +13,7 @@ from control.services import automations, lines, tags, users
 from web.auth import actor
 from web.db import db, write
 from web.forms import form_data
+from web.views.query_args import page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("automations", __name__, url_prefix="/automations")
@@ -40,7 +41,7 @@ def index() -> str:
         q=request.args.get("q", ""),
         status=request.args.get("status", ""),
         trigger=request.args.get("trigger", ""),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     return render_template(

@@ -18,6 +18,7 @@ from control.services import broadcasts, contacts, lines, tags
 from web.auth import actor
 from web.db import db, write
 from web.forms import form_data
+from web.views.query_args import form_ids, page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("broadcasts", __name__, url_prefix="/broadcasts")
@@ -50,7 +51,7 @@ def index() -> str:
         q=request.args.get("q", ""),
         status=request.args.get("status", ""),
         kind=request.args.get("kind", ""),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     return render_template(
@@ -64,12 +65,11 @@ def index() -> str:
 
 def _chosen_contacts(tenant_id: int, ids: list[Any]) -> list[Contact]:
     chosen = []
-    for raw in ids:
-        if str(raw).isdigit():
-            try:
-                chosen.append(contacts.get_contact(db(), tenant_id, int(raw)))
-            except NotFound:
-                continue
+    for contact_id in form_ids(ids):
+        try:
+            chosen.append(contacts.get_contact(db(), tenant_id, contact_id))
+        except NotFound:
+            continue
     return chosen
 
 

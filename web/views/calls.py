@@ -12,6 +12,7 @@ from control.errors import Invalid
 from control.services import calls, lines, users
 from web.auth import actor
 from web.db import db
+from web.views.query_args import id_arg, page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("calls", __name__, url_prefix="/calls")
@@ -31,8 +32,8 @@ def _filters() -> dict[str, Any]:
     until = _date("until")
     missed = request.args.get("missed", "")
     return {
-        "user_id": request.args.get("user_id", type=int),
-        "line_id": request.args.get("line_id", type=int),
+        "user_id": id_arg("user_id"),
+        "line_id": id_arg("line_id"),
         "direction": request.args.get("direction", ""),
         "missed": {"yes": True, "no": False}.get(missed),
         "since": _date("since"),
@@ -44,9 +45,7 @@ def _filters() -> dict[str, Any]:
 def index() -> str:
     tenant_id = actor().tenant_id
     s = db()
-    page = calls.list_calls(
-        s, tenant_id, page=request.args.get("page", 1, type=int), sort=request.args.get("sort"), **_filters()
-    )
+    page = calls.list_calls(s, tenant_id, page=page_arg(), sort=request.args.get("sort"), **_filters())
     people = {u.id: u for u in users.list_users(s, tenant_id, per_page=200).items}
     return render_template(
         "calls/index.html",

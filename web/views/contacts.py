@@ -12,6 +12,7 @@ from control.services import contacts, presence, tags, users
 from web.auth import actor
 from web.db import db, write
 from web.forms import checkbox, form_data
+from web.views.query_args import id_arg, page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -24,10 +25,10 @@ def index() -> str:
         db(),
         me.tenant_id,
         q=request.args.get("q", ""),
-        tag_id=request.args.get("tag", type=int),
+        tag_id=id_arg("tag"),
         scope="shared",
         starred_first_for=me.id,
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     starred, _ = contacts.favourite_ids(db(), me.id)
@@ -47,7 +48,7 @@ def team() -> str:
         db(),
         me.tenant_id,
         q=request.args.get("q", ""),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     _, starred = contacts.favourite_ids(db(), me.id)

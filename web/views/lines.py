@@ -12,6 +12,7 @@ from control.services import destinations, lines, numbers, queues, ring_groups, 
 from web.auth import actor
 from web.db import db, write
 from web.forms import form_data
+from web.views.query_args import form_ids, page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("lines", __name__, url_prefix="/lines")
@@ -36,7 +37,7 @@ def index() -> str:
         me.tenant_id,
         q=request.args.get("q", ""),
         status=request.args.get("status", ""),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     return render_template(
@@ -60,10 +61,6 @@ def _target_options(tenant_id: int, kind: str) -> list[tuple[int, str]]:
     return []
 
 
-def _ids(values: Any) -> list[int]:
-    return [int(v) for v in values or [] if str(v).isdigit()]
-
-
 def _form(line: Line | None, data: dict[str, Any], errors: dict[str, list[str]]) -> tuple[str, int]:
     me = actor()
     candidates = numbers.unreleased_numbers(db(), me.tenant_id)
@@ -77,7 +74,7 @@ def _form(line: Line | None, data: dict[str, Any], errors: dict[str, list[str]])
         if number.do_not_use:
             label += " (do not use)"
         number_options.append((number.id, label))
-    chosen = set(_ids(data.get("number_ids")))
+    chosen = set(form_ids(data.get("number_ids")))
     caller_id_options = [(n.id, n.e164) for n in candidates if n.id in chosen and not n.do_not_use]
     kind = str(data.get("destination_kind") or "")
     page = render_template(

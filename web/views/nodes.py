@@ -14,9 +14,11 @@ from control.errors import Conflict, Invalid
 from control.models import PbxNode
 from control.models.nodes import PBX_KINDS
 from control.services import audit, deploys, nodes, tenants
+from control.validators import row_id
 from web.auth import actor
 from web.db import db, write
 from web.forms import checkbox, form_data
+from web.views.query_args import page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("nodes", __name__, url_prefix="/nodes")
@@ -51,7 +53,7 @@ def index() -> str:
         me.tenant_id,
         q=request.args.get("q", ""),
         kind=request.args.get("kind", ""),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     latest = deploys.latest_deploys(db(), [node.id for node in page.items])
@@ -138,7 +140,7 @@ def show(node_id: int) -> str:
     history = deploys.page_deploys(
         db(),
         node.id,
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
         result=request.args.get("result", ""),
     )
@@ -197,7 +199,7 @@ def deploy(node_id: int):  # type: ignore[no-untyped-def]
 def rollback(node_id: int):  # type: ignore[no-untyped-def]
     me = actor()
     raw = request.form.get("version", "").strip()
-    version = int(raw) if raw.isdigit() else None
+    version = row_id(raw)
     if raw and version is None:
         flash("Choose a version number to roll back to.", "error")
         return redirect(url_for("nodes.show", node_id=node_id))

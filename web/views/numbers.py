@@ -11,9 +11,11 @@ from control.models import PhoneNumber
 from control.models.numbers import NUMBER_STATUSES, NUMBER_TYPES
 from control.services import lines, teams, users
 from control.services import numbers as numbers_service
+from control.validators import row_id
 from web.auth import actor
 from web.db import db, write
 from web.forms import checkbox, form_data
+from web.views.query_args import page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("numbers", __name__, url_prefix="/numbers")
@@ -55,7 +57,7 @@ def index() -> str:
         number_type=request.args.get("type", ""),
         country=request.args.get("country", ""),
         assigned=request.args.get("assigned", ""),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     counts = numbers_service.number_status_counts(db(), me.tenant_id)
@@ -150,17 +152,17 @@ def edit(number_id: int):  # type: ignore[no-untyped-def]
 def transfer(number_id: int):  # type: ignore[no-untyped-def]
     me = actor()
     number = numbers_service.get_number(db(), me.tenant_id, number_id)
-    raw = request.form.get("transfer_line_id", "")
+    line_id = row_id(request.form.get("transfer_line_id", ""))
     errors: dict[str, list[str]] = {}
-    if not raw.isdigit():
+    if line_id is None:
         errors["transfer_line_id"] = ["Choose the line to move the number to."]
-    elif int(raw) == number.line_id:
+    elif line_id == number.line_id:
         errors["transfer_line_id"] = ["The number is already on this line."]
     else:
         try:
             with write() as s:
-                moved = numbers_service.transfer_number(s, me.tenant_id, number_id, int(raw), me)
-                line = lines.get_line(s, me.tenant_id, int(raw))
+                moved = numbers_service.transfer_number(s, me.tenant_id, number_id, line_id, me)
+                line = lines.get_line(s, me.tenant_id, line_id)
                 message = f"{moved.e164} now routes to {line.name}."
         except Invalid as exc:
             errors = {"transfer_line_id": [m for messages in exc.errors.values() for m in messages]}

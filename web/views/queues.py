@@ -13,6 +13,7 @@ from control.services import destinations, queues, users
 from web.auth import actor
 from web.db import db, write
 from web.forms import checkbox, form_data
+from web.views.query_args import page_arg
 from web.views.ring_groups import DESTINATION_LABELS, destination_options
 
 ADMIN_AREA = True
@@ -37,7 +38,7 @@ def index() -> str:
         me.tenant_id,
         q=request.args.get("q", ""),
         strategy=request.args.get("strategy", ""),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     return render_template(

@@ -13,6 +13,7 @@ from control.services import destinations, numbers, queues, ring_groups, users
 from web.auth import actor
 from web.db import db, write
 from web.forms import form_data
+from web.views.query_args import page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("ring_groups", __name__, url_prefix="/ring-groups")
@@ -49,7 +50,7 @@ def index() -> str:
         me.tenant_id,
         q=request.args.get("q", ""),
         strategy=request.args.get("strategy", ""),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     return render_template(

@@ -12,6 +12,7 @@ from control.services import tags
 from web.auth import actor
 from web.db import db, write
 from web.forms import form_data
+from web.views.query_args import page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("tags", __name__, url_prefix="/tags")
@@ -23,7 +24,7 @@ def index() -> str:
         db(),
         actor().tenant_id,
         q=request.args.get("q", ""),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     return render_template("tags/index.html", page=page)

@@ -9,6 +9,7 @@ from control.services import teams
 from web.auth import actor
 from web.db import db, write
 from web.forms import form_data
+from web.views.query_args import page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("teams", __name__, url_prefix="/teams")
@@ -21,7 +22,7 @@ def index() -> str:
         db(),
         me.tenant_id,
         q=request.args.get("q", ""),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     return render_template("teams/index.html", page=page)

@@ -13,6 +13,7 @@ from control.services import numbers, presence, teams, users
 from web.auth import actor
 from web.db import db, write
 from web.forms import checkbox, form_data
+from web.views.query_args import id_arg, page_arg
 
 ADMIN_AREA = True
 bp = Blueprint("users", __name__, url_prefix="/users")
@@ -39,7 +40,7 @@ FLAG_ACTIONS = {
 @bp.get("/")
 def index() -> str:
     me = actor()
-    team_id = request.args.get("team", type=int)
+    team_id = id_arg("team")
     page = users.list_users(
         db(),
         me.tenant_id,
@@ -47,7 +48,7 @@ def index() -> str:
         status=request.args.get("status", ""),
         role=request.args.get("role", ""),
         team_id=team_id,
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         sort=request.args.get("sort"),
     )
     return render_template(
