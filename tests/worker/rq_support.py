@@ -38,16 +38,17 @@ def deploy_redis() -> Iterator[redis.Redis]:
 
 def drain(client: redis.Redis, timeout: float = 60.0) -> None:
     """Run burst workers (the real `switchboard worker` class: forking, with the scheduler) until
-    no deploy job waits or is scheduled."""
+    no deploy job waits or is scheduled; between runs, wait until the next scheduled job is due."""
     queue = Queue(jobs.DEPLOY_QUEUE, connection=client)
     deadline = time.monotonic() + timeout
     while True:
         SwitchboardWorker([queue], connection=client).work(
             burst=True, with_scheduler=True, logging_level="WARNING"
         )
+        if queue.count:
+            continue  # queued while the worker was leaving
         pending = (
-            queue.count
-            + queue.scheduled_job_registry.count
+            queue.scheduled_job_registry.count
             + queue.started_job_registry.count
             + queue.deferred_job_registry.count
         )
@@ -55,4 +56,12 @@ def drain(client: redis.Redis, timeout: float = 60.0) -> None:
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"deploy jobs still pending after {timeout:.0f} s")
-        time.sleep(0.2)
+        _wait_until_due(client, queue, deadline)
+
+
+def _wait_until_due(client: redis.Redis, queue: Queue, deadline: float) -> None:
+    """Until the earliest scheduled job is due (a burst worker's scheduler moves it to the queue
+    once its second has come); without one (a job still started or deferred), a moment."""
+    earliest = client.zrange(queue.scheduled_job_registry.key, 0, 0, withscores=True)
+    wait = earliest[0][1] - time.time() if earliest else 0.1
+    time.sleep(max(0.0, min(wait, deadline - time.monotonic())))
