@@ -360,6 +360,7 @@ def listen(node_names: tuple[str, ...]) -> None:
                 port=n.port,
                 secret=nodes.node_secret(n),
                 username=n.username,
+                commands=True,
             )
             for n in chosen
         ]

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from control import effects
@@ -140,7 +140,7 @@ def record(
         tenant_id=node.tenant_id,
         command_id=command.id,
         node=node.name,
-        target=command.target,
+        dialled=command.target,
     )
     payload = {
         "id": command.id,
@@ -175,24 +175,24 @@ def claim(session: Session, command_id: int) -> bool:
     one that waited longer than EXPIRES_AFTER fails instead of reaching the PBX late.
     """
     now = utcnow()
-    expired = session.execute(
+    expired: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Command)
         .where(Command.id == command_id, Command.state == "queued", Command.created_at < now - EXPIRES_AFTER)
         .values(
             state="failed", answer="expired: the node's listener did not pick it up in time", finished_at=now
         )
-    ).rowcount
-    if expired:
+    )
+    if expired.rowcount:
         command = session.get(Command, command_id)
         if command is not None:
             effects.record(session, effects.CommandFinished(command.tenant_id, command.id))
         return False
-    claimed = session.execute(
+    claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Command)
         .where(Command.id == command_id, Command.state == "queued")
         .values(state="sending", sent_at=now)
-    ).rowcount
-    return bool(claimed)
+    )
+    return bool(claimed.rowcount)
 
 
 def finish(session: Session, command_id: int, state: str, answer: str) -> Command | None:
