@@ -39,6 +39,25 @@ class ActivityAdded:
     activity_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class CommandQueued:
+    """A command to a live PBX was recorded: hand it to its node's executor."""
+
+    tenant_id: int
+    command_id: int
+    node: str
+    #: the command as the executor needs it (JSON: kind, params, created)
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandFinished:
+    """A command got its final state (ok, failed, unknown): tell the browser."""
+
+    tenant_id: int
+    command_id: int
+
+
 Handler = Callable[[list[Any]], None]
 _handlers: dict[type, list[Handler]] = {}
 

@@ -32,6 +32,7 @@ from panoramisk import Manager
 from panoramisk.message import Message
 
 from control.events import CallEvent, EventSink, Snapshot
+from control.render.names import AST_TEXT_EVENT
 from esl_handlers.asterisk_events import (
     CONSUMED_EVENTS,
     EVENT_CLASSES,
@@ -55,6 +56,8 @@ _NEVER = 10**9  # seconds: parks panoramisk's own pinger and reconnect timer
 _CONSUMED = frozenset(CONSUMED_EVENTS)
 #: Actions never re-sent on a new connection (an originate must not ring twice).
 FORGETABLE_ACTIONS = ("ping", "login", "originate")
+#: Events the command executor consumes (inbound texts), beside the call events.
+COMMAND_EVENTS = ("UserEvent",)
 _NOTHING_FOUND = re.compile(r"^No \w+( \w+)? found", re.IGNORECASE)
 
 #: Resync actions and the snapshot part each one fills.
@@ -73,6 +76,9 @@ class _SupervisedManager(Manager):
         super().__init__(**config)
         self._on_lost = on_lost
         self.lost = False
+        #: answers still awaited: a lost connection fails them (panoramisk drops a forgetable
+        #: action's future unresolved, so an originate in flight would wait for ever)
+        self._in_flight: set[asyncio.Future] = set()
         #: events switched on (after the filters); a resync before that could miss changes
         self.subscribed = False
 
@@ -81,9 +87,19 @@ class _SupervisedManager(Manager):
             return  # the awaiting listener sees the failure and decides when to retry
         super().connection_made(f)
 
+    def send_action(self, action: Any, as_list: Any = None, **kwargs: Any) -> asyncio.Future:
+        future: asyncio.Future = super().send_action(action, as_list=as_list, **kwargs)
+        if not future.done():
+            self._in_flight.add(future)
+            future.add_done_callback(self._in_flight.discard)
+        return future
+
     def connection_lost(self, exc: Any) -> None:
         self._connected = False
         self.lost = True
+        for future in list(self._in_flight):
+            if not future.done():
+                future.set_exception(ConnectionError("AMI connection lost before the answer"))
         if self.pinger:
             self.pinger.cancel()
             self.pinger = None
@@ -120,6 +136,15 @@ class AsteriskListener:
         self._paused_transport: Any = None
         self._fresh_snapshot_of: _SupervisedManager | None = None
         self._last_received = 0.0
+        #: the connection commands are sent over: logged in and subscribed, else None
+        self.manager: _SupervisedManager | None = None
+        self.commands: Any = None
+        if config.commands:
+            from esl_handlers.command_executor import AsteriskCommandExecutor
+
+            self.commands = AsteriskCommandExecutor(
+                config.node, lambda: self.manager, self.stop, config.command_timeout
+            )
 
     # --- reader side (called from panoramisk's data_received) -------------------------------
 
@@ -128,6 +153,9 @@ class AsteriskListener:
         if name == "FullyBooted":
             if manager.subscribed:  # before that, the resync queued on subscribing covers it
                 self._queue.put_nowait(_Resync(manager, "FullyBooted"))
+            return
+        if name == "UserEvent" and self.commands is not None and message.get("UserEvent") == AST_TEXT_EVENT:
+            self.commands.on_text_event(message)
             return
         if name not in _CONSUMED:
             self.stats.count_rejected("unknown", self.config.node, name)
@@ -298,7 +326,7 @@ class AsteriskListener:
         one whose filter is not there yet.
         """
         config = self.config
-        for name in (*CONSUMED_EVENTS, "FullyBooted"):
+        for name in (*CONSUMED_EVENTS, "FullyBooted", *(COMMAND_EVENTS if self.commands else ())):
             action = {
                 "Action": "Filter",
                 "Operation": "Add",
@@ -310,7 +338,8 @@ class AsteriskListener:
                     "%s: AMI Filter refused (%s); events unfiltered", config.node, response.get("Message")
                 )
                 break
-        action = {"Action": "Events", "EventMask": EVENT_CLASSES}
+        mask = EVENT_CLASSES + (",user" if self.commands else "")
+        action = {"Action": "Events", "EventMask": mask}
         response = await asyncio.wait_for(manager.send_action(action), config.command_timeout)
         if not response.success:
             raise ConnectionError(f"AMI refused to send events: {response.get('Message')}")
@@ -339,10 +368,12 @@ class AsteriskListener:
                 log.warning("%s: subscribing to events failed: %r", config.node, exc)
                 return
             manager.subscribed = True
+            self.manager = manager
             self._queue.put_nowait(_Resync(manager, "connect"))
             await self._watch(manager, lost)
             self.stats.disconnects += 1
         finally:
+            self.manager = None
             manager.lost = True
             manager.close()
 
@@ -374,6 +405,7 @@ class AsteriskListener:
         """Connect, resync, stream; reconnect with backoff; until ``stop`` is set."""
         config = self.config
         consumer = asyncio.create_task(self._consume())
+        executor = asyncio.create_task(self.commands.run()) if self.commands is not None else None
         backoff = Backoff(config.backoff_initial, config.backoff_max)
         try:
             while not self.stop.is_set():
@@ -395,6 +427,9 @@ class AsteriskListener:
             except TimeoutError:
                 log.warning("%s: %d events not delivered at shutdown", config.node, self._queue.qsize())
             consumer.cancel()
+            if executor is not None:
+                await asyncio.wait({executor}, timeout=max(config.command_timeout, 1.0))
+                executor.cancel()
             self._executor.shutdown(wait=True)
         return self.stats
 

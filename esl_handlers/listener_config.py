@@ -41,6 +41,9 @@ class ListenerConfig:
     esl_filters: tuple[tuple[str, str], ...] = ()
     #: Zone of cdr_manager's StartTime/AnswerTime/EndTime.
     cdr_timezone: str = "UTC"
+    #: Run the node's command executor (commands from the node's Redis stream, inbound texts):
+    #: needs the database and Redis, so `switchboard listen` turns it on.
+    commands: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "callcenter_queues", tuple(self.callcenter_queues))

@@ -365,6 +365,7 @@ def listener_configs(node_names: tuple[str, ...]) -> list[ListenerConfig]:
                 callcenter_queues=presence.callcenter_queues(session, n.tenant_id)
                 if n.kind == "freeswitch"
                 else (),
+                commands=True,
             )
             for n in chosen
         ]

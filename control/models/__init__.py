@@ -5,6 +5,7 @@ from control.models.activity import ActivityItem, CallRecord, PresenceState
 from control.models.audit import AuditLog
 from control.models.automations import Automation, AutomationStep
 from control.models.broadcasts import Broadcast, broadcast_contacts, broadcast_tags
+from control.models.commands import Command, TextMessage
 from control.models.contacts import Contact, ContactNumber, Favourite, contact_tags
 from control.models.deploys import DeployRecord
 from control.models.destinations import DESTINATION_KINDS
@@ -27,6 +28,7 @@ __all__ = [
     "AutomationStep",
     "Broadcast",
     "CallRecord",
+    "Command",
     "Contact",
     "ContactNumber",
     "DeployRecord",
@@ -45,6 +47,7 @@ __all__ = [
     "SipRegistration",
     "Tag",
     "Team",
+    "TextMessage",
     "Tenant",
     "User",
     "broadcast_contacts",

@@ -61,7 +61,7 @@ class PresenceState(Base):
 
 
 class ActivityItem(Base):
-    """A missed, answered or outbound call shown on a line's and a user's activity."""
+    """A missed, answered or outbound call, or a text, shown on a line's and a user's activity."""
 
     __tablename__ = "activity_items"
     __table_args__ = (UniqueConstraint("call_record_id", "user_id", "line_id"),)
@@ -71,6 +71,10 @@ class ActivityItem(Base):
     kind: Mapped[str] = mapped_column(String(10))
     line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    call_record_id: Mapped[int] = mapped_column(ForeignKey("call_records.id", ondelete="CASCADE"))
+    call_record_id: Mapped[int | None] = mapped_column(ForeignKey("call_records.id", ondelete="CASCADE"))
+    #: a text item (kind "text") has a message instead of a call record
+    text_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("text_messages.id", ondelete="CASCADE"), index=True
+    )
     archived: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -30,8 +30,17 @@ from control.render.incremental import Fragment
 from control.render.view import Key, View
 
 
+class AstTarget(NamedTuple):
+    """One interface of a Dial; `dnd_extension`: a user member, dialled only while the live Do
+    Not Disturb check (context AST_DND) says they are available; `dnd` is the model's state."""
+
+    interface: ConfSafe
+    dnd_extension: str | None = None
+    dnd: bool = False
+
+
 class AstDial(NamedTuple):
-    target: ConfSafe
+    targets: tuple[AstTarget, ...]
     timeout: int
 
 
@@ -88,16 +97,22 @@ def dial_plan(group: ctx.GroupCtx) -> tuple[tuple[AstDial, ...], tuple[AstLeg, .
     if not group.legs:
         return (), ()
     if not group.parallel:
-        return tuple(AstDial(ConfSafe(interface(leg)), leg.timeout) for leg in group.legs), ()
+        return tuple(AstDial((_target(leg, interface(leg)),), leg.timeout) for leg in group.legs), ()
     targets, helpers = [], []
     for leg in group.legs:
         if leg.timeout < group.timeout:
             name = names.ast_leg_extension(group.extension, leg.ordinal)
             helpers.append(AstLeg(name, ConfSafe(interface(leg)), leg.timeout))
-            targets.append(f"Local/{name}@{names.AST_LEGS}")
+            targets.append(_target(leg, f"Local/{name}@{names.AST_LEGS}"))
         else:
-            targets.append(interface(leg))
-    return (AstDial(ConfSafe("&".join(targets)), group.timeout),), tuple(helpers)
+            targets.append(_target(leg, interface(leg)))
+    return (AstDial(tuple(targets), group.timeout),), tuple(helpers)
+
+
+def _target(leg: ctx.Leg, dialled: str) -> AstTarget:
+    if leg.kind == "user":
+        return AstTarget(ConfSafe(dialled), leg.target, leg.dnd)
+    return AstTarget(ConfSafe(dialled))
 
 
 class AsteriskRenderer:

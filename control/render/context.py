@@ -84,6 +84,9 @@ class Leg(NamedTuple):
     target: str
     timeout: int
     ordinal: int
+    #: a user member on Do Not Disturb (as the model says at render time): FreeSWITCH leaves the
+    #: leg out; Asterisk renders it behind the live DND check, so turning DND off needs no deploy
+    dnd: bool = False
 
 
 class GroupCtx(NamedTuple):
@@ -155,7 +158,8 @@ def is_phone(user: UserRow | None) -> bool:
 
 
 def rings_in_groups(user: UserRow | None) -> bool:
-    return is_phone(user) and not user.dnd and not user.routing_paused  # type: ignore[union-attr]
+    """A phone whose routing is not paused (Do Not Disturb is a live state: see `Leg.dnd`)."""
+    return is_phone(user) and not user.routing_paused  # type: ignore[union-attr]
 
 
 def route(view: View, tenant: TenantCtx, dest: Destination) -> Route:
@@ -241,7 +245,7 @@ def _leg(view: View, tenant: TenantCtx, member: MemberRow, ordinal: int, owner: 
         user = view.user(member.user_id)
         if not rings_in_groups(user):
             return None
-        return Leg("user", check.extension(user.extension, "extension"), timeout, ordinal)  # type: ignore[union-attr]
+        return Leg("user", check.extension(user.extension, "extension"), timeout, ordinal, user.dnd)  # type: ignore[union-attr]
     if kind == "ring_group":
         group = view.group(member.ring_group_id)
         return (

@@ -74,9 +74,9 @@ def bridge(group: ctx.GroupCtx, domain: str) -> str | None:
     """Parallel: one bridge, comma-separated legs, each with its own leg_timeout, all capped by
     the group timeout (originate_timeout). Sequential: pipe-separated legs in position order, each
     ringing for its own leg_timeout (originate_continue_on_timeout moves on after a timeout)."""
-    if not group.legs:
+    legs = [_leg(leg, domain) for leg in group.legs if not leg.dnd]
+    if not legs:
         return None
-    legs = [_leg(leg, domain) for leg in group.legs]
     if group.parallel:
         return f"{{ignore_early_media=true,originate_timeout={group.timeout}}}" + ",".join(legs)
     return "{ignore_early_media=true,originate_continue_on_timeout=true}" + "|".join(legs)

@@ -19,6 +19,15 @@ AST_LEGS = "switchboard-legs"
 AST_TRANSPORT = "switchboard-udp"
 AST_TRUNK = "switchboard-trunk"
 AST_URI = "switchboard-uri"
+#: Do Not Disturb, live: AstDB family DBPut by the command executor, and the check's context
+AST_DND_FAMILY = "switchboard-dnd"
+AST_DND = "switchboard-dnd"
+#: Click-to-call: the answered phone's channel continues here and dials the target
+AST_ORIGINATE = "switchboard-originate"
+#: Out-of-call SIP MESSAGEs from the trunk (pjsip message_context)
+AST_MESSAGES = "switchboard-messages"
+#: the UserEvent the message context raises for each inbound text
+AST_TEXT_EVENT = "SwitchboardText"
 
 
 def fs_queue(extension: str, domain: str) -> str:

@@ -280,6 +280,9 @@ def _derive_one(
     origin = legs.get(call_key) or min(legs.values(), key=lambda leg: leg.started_at or leg.first_seen)
     others = [leg for leg in legs.values() if leg is not origin]
     dialed = origin.destination_number or ""
+    if dialed in ("", "s") and cdrs and cdrs[-1].destination_number:
+        # An originated call (click-to-call) starts its first leg at "s": what it dialled is in the CDR.
+        dialed = cdrs[-1].destination_number
     caller_user = directory.users.get(origin.extension or "")
     answered_legs = sorted((leg for leg in others if leg.answered_at), key=lambda leg: leg.answered_at or 0)
     answered_by = next(

@@ -6,8 +6,8 @@ set -euo pipefail
 MARK_BEGIN='; >>> switchboard AMI user: managed by switchboard deploy/asterisk/install.sh, edits here are overwritten'
 MARK_END='; <<< switchboard AMI user'
 INCLUDED=(pjsip.conf extensions.conf queues.conf)
-AMI_READ='system,call,agent,cdr'
-AMI_WRITE='system,command,originate,agent,reporting'
+AMI_READ='system,call,agent,cdr,user'
+AMI_WRITE='system,call,command,originate,agent,reporting,message'
 
 usage() {
   cat <<'EOF'

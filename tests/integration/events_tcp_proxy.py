@@ -22,6 +22,8 @@ class TcpProxy:
         self._server: socket.socket | None = None
         self.port = 0
         self.accepted = 0
+        #: while set, what the upstream sends is read and thrown away (answers that never come)
+        self._hold = threading.Event()
         self.accept()
 
     # --- control ------------------------------------------------------------------------------
@@ -61,6 +63,14 @@ class TcpProxy:
     def close(self) -> None:
         self.refuse()
 
+    def hold_replies(self) -> None:
+        """Keep forwarding the client's bytes but drop the upstream's: the client's requests
+        arrive and act, their answers never come."""
+        self._hold.set()
+
+    def release_replies(self) -> None:
+        self._hold.clear()
+
     @property
     def connections(self) -> int:
         with self._lock:
@@ -89,14 +99,16 @@ class TcpProxy:
                 self._pairs.append((client, upstream))
                 self.accepted += 1
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
 
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+    def _pump(self, source: socket.socket, target: socket.socket, replies: bool = False) -> None:
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
+                if replies and self._hold.is_set():
+                    continue
                 target.sendall(data)
         except OSError:
             pass

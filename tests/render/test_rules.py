@@ -100,18 +100,29 @@ def test_asterisk_ring_groups_queues_and_trunk(renders):
     internal = {e for c, e in structure.extensions if c == "switchboard-internal"}
     assert {"2001", "2002", "2003", "2005", "2006", "2007", "600", "601", "602", "700", "701"} <= internal
     parallel = files["extensions.d/group-600.conf"].decode()
-    # one Dial of all legs for the group timeout; shorter members ring through switchboard-legs
-    assert (
-        " same => n,Dial(Local/g600m1@switchboard-legs&PJSIP/2006&Local/g600m5@switchboard-legs,25)\n"
-        in parallel
-    )
+    # one Dial of all legs for the group timeout; shorter members ring through switchboard-legs;
+    # user members join the Dial only while the live Do Not Disturb check lets them (2002 is on
+    # DND as rendered: still there, so turning DND off needs no deploy)
+    appended = re.findall(r"Set\(SB_DIAL=\$\{SB_DIAL\}&([^)]+)\)", parallel)
+    assert appended == [
+        "Local/g600m1@switchboard-legs",
+        "Local/g600m2@switchboard-legs",
+        "PJSIP/2006",
+        "Local/g600m5@switchboard-legs",
+    ]
+    assert re.findall(r"Gosub\(switchboard-dnd,(\d+),1\((\d)\)\)", parallel) == [
+        ("2001", "0"),
+        ("2002", "1"),
+        ("2006", "0"),
+    ]
+    assert " same => n,Dial(${SB_DIAL:1},25)\n" in parallel
     assert "exten => g600m1,1,Dial(PJSIP/2001,20)\n" in parallel
     assert "exten => g600m5,1,Dial(PJSIP/+14155550111@switchboard-trunk,15)\n" in parallel
     assert " same => n,Goto(switchboard-internal,700,1)\n" in parallel  # fallback: the queue
     sequential = files["extensions.d/group-601.conf"].decode()
     dials = re.findall(r"Dial\(([^,]+),(\d+)\)", sequential)
     assert dials == [
-        ("PJSIP/2005", "15"),
+        ("${SB_DIAL:1}", "15"),  # PJSIP/2005 behind the DND check
         ("Local/600@switchboard-internal", "20"),
         ("Local/2006@switchboard-internal", "10"),
         ("Local/12025550101@switchboard-from-trunk", "20"),

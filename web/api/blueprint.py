@@ -73,8 +73,12 @@ def lone_surrogates(value: Any, field: str = "") -> list[str]:
 class ApiBlueprint(Blueprint):
     """/api/v1/<resource>; admin-only unless `admin=False` (then the views scope what they show)."""
 
-    def __init__(self, resource: str, import_name: str, *, description: str, admin: bool = True) -> None:
-        name = self_authenticating("api_" + resource.replace("-", "_"))
+    def __init__(
+        self, resource: str, import_name: str, *, description: str, admin: bool = True, part: str = ""
+    ) -> None:
+        """`part` names a second blueprint under the same resource path (e.g. POST /calls for
+        agents beside the admins' call history)."""
+        name = self_authenticating("api_" + resource.replace("-", "_") + (f"_{part}" if part else ""))
         super().__init__(name, import_name, url_prefix=f"{API_PREFIX}/{resource}", description=description)
         self.admin = admin
         self.before_request(self._guard)

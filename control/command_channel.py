@@ -1,0 +1,71 @@
+"""The way commands travel to the live PBX: one Redis stream per node, read by the executor in
+that node's listener process (which owns the AMI/ESL connection).
+
+After the commit, `CommandQueued` effects are appended to their node's stream; `CommandFinished`
+effects are published on the tenant's live channel for the browser. The stream is only the
+hand-over: the command's state of record is its row (see control/services/commands.py), and an
+entry whose command is no longer queued is never sent again.
+"""
+
+from __future__ import annotations
+
+import time
+
+from control import effects
+from control.live import publish_all
+from control.redis_conn import redis_client
+
+#: entries kept per node stream (a trimmed entry is long expired anyway)
+STREAM_LENGTH = 10_000
+
+
+def stream(node: str) -> str:
+    return f"switchboard:commands:{node}"
+
+
+def _hand_over(items: list[effects.CommandQueued]) -> None:
+    pipe = redis_client().pipeline(transaction=False)
+    for item in sorted(items, key=lambda i: i.command_id):
+        pipe.xadd(
+            stream(item.node),
+            {"id": str(item.command_id), "command": item.payload},
+            maxlen=STREAM_LENGTH,
+            approximate=True,
+        )
+    pipe.execute()
+
+
+def _publish_finished(items: list[effects.CommandFinished]) -> None:
+    from control.db import new_session
+    from control.models import Command
+
+    session = new_session()
+    try:
+        messages = []
+        for item in items:
+            command = session.get(Command, item.command_id)
+            if command is None:
+                continue
+            messages.append(
+                (
+                    item.tenant_id,
+                    {
+                        "type": "command",
+                        "command_id": command.id,
+                        "kind": command.kind,
+                        "user_id": command.user_id,
+                        "state": command.state,
+                        "answer": command.answer,
+                        "at": time.time(),
+                    },
+                )
+            )
+    finally:
+        session.close()
+    publish_all(messages)
+
+
+def register_command_handlers() -> None:
+    """Call once in each process that records or finishes commands (web, listener, worker)."""
+    effects.register(effects.CommandQueued, _hand_over)
+    effects.register(effects.CommandFinished, _publish_finished)

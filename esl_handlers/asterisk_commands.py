@@ -1,0 +1,148 @@
+"""Commands as AMI actions (pure: no sockets). The executor sends what these build and reads the
+answers with `answer_of`.
+
+Every value that reaches an action header is checked again here against the shape the service
+validated (digits, E.164, names Switchboard gives): a line break in a header would start a
+second action. Text bodies travel base64-encoded (MessageSend Base64Body).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from control.render import names
+
+_EXTENSION = re.compile(r"\d{2,8}")
+_DIALLED = re.compile(r"\+?\d{2,16}")
+_E164 = re.compile(r"\+\d{6,15}")
+_CHANNEL_ID = re.compile(r"[0-9a-f]{32}")
+_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}")
+_QUEUE = re.compile(r"queue-\d{2,8}")
+_UNIQUEID = re.compile(r"[0-9.]{1,40}")
+
+
+class BadCommand(ValueError):
+    """A parameter that does not have the shape the service guarantees: never sent."""
+
+
+def _check(pattern: re.Pattern[str], value: Any, what: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise BadCommand(f"bad {what}: {value!r}")
+    return value
+
+
+def originate(params: dict[str, Any]) -> dict[str, Any]:
+    """Ring the user's endpoint; once answered it continues in AST_ORIGINATE at the target."""
+    endpoint = _check(_EXTENSION, params.get("endpoint"), "endpoint")
+    target = _check(_DIALLED, params.get("target"), "target")
+    caller_id = params.get("caller_id") or ""
+    if caller_id:
+        _check(_E164, caller_id, "caller ID")
+    seconds = int(params.get("ring_seconds", 30))
+    return {
+        "Action": "Originate",
+        "Channel": names.ast_interface(endpoint),
+        "Context": names.AST_ORIGINATE,
+        "Exten": target,
+        "Priority": "1",
+        "CallerID": f"<{target}>",
+        "Timeout": str(max(5, min(seconds, 120)) * 1000),
+        "Async": "true",
+        "ChannelId": _check(_CHANNEL_ID, params.get("channel_id"), "channel id"),
+        "Variable": [f"SB_ORIGINATE_EXT={endpoint}", f"SB_ORIGINATE_CID={caller_id}"],
+    }
+
+
+def message(params: dict[str, Any]) -> dict[str, Any]:
+    """A text: to a number through the trunk, or to a user's endpoint (all its contacts)."""
+    sender = _check(_E164, params.get("from"), "from number")
+    body = params.get("body")
+    if not isinstance(body, str):
+        raise BadCommand("a text needs a body")
+    if params.get("to_kind") == "extension":
+        to = "pjsip:" + _check(_EXTENSION, params.get("to"), "extension")
+        host = _check(_HOST, params.get("domain"), "domain")
+    else:
+        number = _check(_E164, params.get("to"), "to number")
+        host = _check(_HOST, params.get("trunk_host"), "trunk host")
+        port = int(params.get("trunk_port") or 5060)
+        to = f"pjsip:{names.AST_TRUNK}/sip:{number}@{host}:{port}"
+    return {
+        "Action": "MessageSend",
+        "To": to,
+        "From": f"<sip:{sender}@{host}>",
+        "Base64Body": base64.b64encode(body.encode("utf-8")).decode("ascii"),
+    }
+
+
+def queue_pause(extension: str, queue: str, paused: bool, reason: str) -> dict[str, Any]:
+    return {
+        "Action": "QueuePause",
+        "Interface": names.ast_interface(_check(_EXTENSION, extension, "extension")),
+        "Queue": _check(_QUEUE, queue, "queue"),
+        "Paused": "true" if paused else "false",
+        "Reason": reason,
+    }
+
+
+def dnd(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The live Do Not Disturb entry the rendered dialplan checks, then every queue's pause."""
+    extension = _check(_EXTENSION, params.get("extension"), "extension")
+    on = params.get("on") is True
+    actions: list[dict[str, Any]] = [
+        {"Action": "DBPut", "Family": names.AST_DND_FAMILY, "Key": extension, "Val": "1" if on else "0"}
+    ]
+    for queue in params.get("queues", []):
+        actions.append(queue_pause(extension, queue["name"], queue["paused"] is True, "dnd"))
+    return actions
+
+
+def pause(params: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        queue_pause(params.get("extension"), params.get("queue"), params.get("paused") is True, "switchboard")
+    ]  # type: ignore[arg-type]
+
+
+def channel_of(uniqueid: str, channels: list[Any]) -> str | None:
+    """The channel name of a call leg (CoreShowChannels entries) by its Uniqueid."""
+    _check(_UNIQUEID, uniqueid, "call id")
+    for entry in channels:
+        if entry.get("Event") == "CoreShowChannel" and entry.get("Uniqueid") == uniqueid:
+            return str(entry.get("Channel"))
+    return None
+
+
+def hangup(channel: str) -> dict[str, Any]:
+    return {"Action": "Hangup", "Channel": channel, "Cause": "16"}
+
+
+def transfer(channel: str, target: str) -> dict[str, Any]:
+    return {
+        "Action": "Redirect",
+        "Channel": channel,
+        "Context": names.AST_INTERNAL,
+        "Exten": _check(_DIALLED, target, "transfer target"),
+        "Priority": "1",
+    }
+
+
+def actions_for(kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The actions of a command that needs no lookup first (hang-up and transfer do)."""
+    if kind == "originate":
+        return [originate(params)]
+    if kind == "message":
+        return [message(params)]
+    if kind == "dnd":
+        return dnd(params)
+    if kind == "queue_pause":
+        return pause(params)
+    raise BadCommand(f"unknown command kind {kind!r}")
+
+
+def answer_of(response: Any) -> tuple[bool, str]:
+    """(accepted, what the PBX said) of one action's response."""
+    accepted = response.get("Response") == "Success"
+    text = response.get("Message") or response.get("Response") or ""
+    return accepted, f"{response.get('Response', '?')}: {text}" if text != response.get("Response") else text

@@ -1,0 +1,195 @@
+"""The command executor of one Asterisk node, inside its listener process (asyncio).
+
+Commands arrive on the node's Redis stream (control/command_channel.py). Each is claimed in the
+database (queued -> sending, once) before it is written to the AMI connection the listener
+already has, so a replayed stream entry or a second executor never sends it again. Every send
+has a timeout; the PBX's answer is recorded on the command. A connection lost after the send
+leaves the command's fate unknown: it is marked so and reported, never re-sent (the listener's
+Manager fails such actions instead of re-sending them, see asterisk_listener).
+
+Inbound texts (the rendered message context raises a UserEvent) are recorded here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+import redis
+import redis.asyncio as aioredis
+
+from control import command_channel, live
+from control.db import unit_of_work
+from control.redis_conn import redis_url
+from control.services import commands, texts
+from esl_handlers import asterisk_commands as ami
+
+log = logging.getLogger(__name__)
+
+ManagerSource = Callable[[], Any]
+
+
+def _decode64(value: str | None) -> str:
+    try:
+        return base64.b64decode(value or "", validate=True).decode("utf-8", errors="replace")
+    except (binascii.Error, ValueError):
+        return ""
+
+
+class AsteriskCommandExecutor:
+    def __init__(
+        self,
+        node: str,
+        manager: ManagerSource,
+        stop: asyncio.Event,
+        send_timeout: float = commands.SEND_TIMEOUT,
+    ) -> None:
+        self.node = node
+        self.manager = manager
+        self.stop = stop
+        self.send_timeout = send_timeout
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commands-{node}")
+        self._texts: asyncio.Queue = asyncio.Queue()
+        self.sent = 0
+
+    # --- the database, in a thread -------------------------------------------------------------
+
+    async def _in_db(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    @staticmethod
+    def _claim(command_id: int) -> bool:
+        with unit_of_work() as session:
+            return commands.claim(session, command_id)
+
+    @staticmethod
+    def _finish(command_id: int, state: str, answer: str) -> None:
+        with unit_of_work() as session:
+            commands.finish(session, command_id, state, answer)
+
+    def _abandon(self) -> list[int]:
+        with unit_of_work() as session:
+            return commands.abandon_in_flight(session, self.node)
+
+    def _receive_text(self, sender: str, recipient: str, body: str) -> None:
+        with unit_of_work() as session:
+            texts.receive(session, self.node, sender, recipient, body)
+
+    # --- inbound texts ---------------------------------------------------------------------------
+
+    def on_text_event(self, message: Any) -> None:
+        """From the listener's reader: a UserEvent SwitchboardText (never blocks)."""
+        self._texts.put_nowait(
+            (
+                _decode64(message.get("From64")),
+                _decode64(message.get("To64")),
+                _decode64(message.get("Body64")),
+            )
+        )
+
+    async def _record_texts(self) -> None:
+        while True:
+            sender, recipient, body = await self._texts.get()
+            try:
+                await self._in_db(self._receive_text, sender, recipient, body)
+            except Exception:
+                log.exception("%s: an inbound text could not be recorded", self.node)
+
+    # --- sending -------------------------------------------------------------------------------
+
+    async def _connection(self) -> Any:
+        deadline = time.monotonic() + self.send_timeout
+        while time.monotonic() < deadline:
+            manager = self.manager()
+            if manager is not None and not manager.lost:
+                return manager
+            await asyncio.sleep(0.05)
+        return None
+
+    async def _send(self, manager: Any, action: dict[str, Any], as_list: bool | None = False) -> Any:
+        return await asyncio.wait_for(manager.send_action(action, as_list=as_list), self.send_timeout)
+
+    async def _actions(self, manager: Any, kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if kind not in ("hangup", "transfer"):
+            return ami.actions_for(kind, params)
+        listing = await self._send(manager, {"Action": "CoreShowChannels"}, as_list=None)
+        channel = ami.channel_of(params["call_id"], listing if isinstance(listing, list) else [listing])
+        if channel is None:
+            raise LookupError("the call is no longer up")
+        if kind == "hangup":
+            return [ami.hangup(channel)]
+        return [ami.transfer(channel, params["target"])]
+
+    async def execute(self, command: dict[str, Any]) -> None:
+        command_id = int(command["id"])
+        if not await self._in_db(self._claim, command_id):
+            return  # already sent, or expired (recorded as failed)
+        state, answer = await self._run(command["kind"], command.get("params") or {})
+        await self._in_db(self._finish, command_id, state, answer)
+        log.info("%s: command %s (%s) %s: %s", self.node, command_id, command["kind"], state, answer)
+
+    async def _run(self, kind: str, params: dict[str, Any]) -> tuple[str, str]:
+        manager = await self._connection()
+        if manager is None:
+            return "failed", f"not connected to the PBX within {self.send_timeout:.0f} s"
+        answers: list[str] = []
+        sent = False
+        try:
+            for action in await self._actions(manager, kind, params):
+                sent = True
+                self.sent += 1
+                accepted, said = ami.answer_of(await self._send(manager, action))
+                answers.append(said)
+                if not accepted:
+                    return "failed", "; ".join(answers)
+        except (ami.BadCommand, LookupError) as exc:
+            return "failed", str(exc)
+        except ConnectionError:
+            answers.append("the AMI connection was lost before the answer")
+            return ("unknown" if sent else "failed"), "; ".join(answers)
+        except TimeoutError:
+            answers.append(f"no answer from the PBX within {self.send_timeout:.0f} s")
+            return "failed", "; ".join(answers)
+        return "ok", "; ".join(answers)
+
+    # --- the stream ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        command_channel.register_command_handlers()
+        live.register_publish_handlers()
+        abandoned = await self._in_db(self._abandon)
+        if abandoned:
+            log.warning(
+                "%s: commands %s were in flight at the last stop: marked unknown", self.node, abandoned
+            )
+        texts_task = asyncio.create_task(self._record_texts())
+        client = aioredis.Redis.from_url(redis_url())
+        stream = command_channel.stream(self.node)
+        # Entries older than a command may wait are expired anyway: start just before them.
+        last = f"{int((time.time() - commands.EXPIRES_AFTER.total_seconds()) * 1000)}-0"
+        try:
+            while not self.stop.is_set():
+                try:
+                    batches = await client.xread({stream: last}, count=100, block=500)
+                except (redis.RedisError, OSError) as exc:
+                    log.warning("%s: reading commands failed: %r", self.node, exc)
+                    await asyncio.sleep(1)
+                    continue
+                for _, entries in batches or []:
+                    for entry_id, fields in entries:
+                        last = entry_id
+                        try:
+                            await self.execute(orjson.loads(fields[b"command"]))
+                        except Exception:
+                            log.exception("%s: command entry %s failed", self.node, entry_id)
+        finally:
+            texts_task.cancel()
+            await client.aclose()
+            self._db.shutdown(wait=True)

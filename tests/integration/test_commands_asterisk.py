@@ -1,0 +1,180 @@
+"""Issue 9 against the real Asterisk: commands from the API reach the live PBX through the
+listener's own AMI connection, and sipp counts what arrives.
+
+One world per module (tests/integration/events_world.py): users 1001 Ann (answers), 1002 Ben
+(never answers), 1003 Cat; lines A (Ann), B (Ben), C (ring group 600: Ann + Ben); queue 700
+(Ann); a sipp trunk that answers. `switchboard listen` runs with its command executor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from control import db
+from control.models import Command
+from control.services import accounts, numbers, users
+from tests.integration.asterisk_sandbox import AsteriskSandbox
+from tests.integration.events_world import (
+    ADMIN_EMAIL,
+    LINE_B,
+    OUTSIDE_NUMBER,
+    EventsWorld,
+    events_world,
+    read,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+DO_NOT_USE = "+12125550150"
+
+
+class Api:
+    def __init__(self, client: Any, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def post(self, path: str, body: dict) -> Any:
+        return self.client.post(path, json=body, headers=self.headers)
+
+    def put(self, path: str, body: dict) -> Any:
+        return self.client.put(path, json=body, headers=self.headers)
+
+    def get(self, path: str) -> Any:
+        return self.client.get(path, headers=self.headers)
+
+
+@pytest.fixture(scope="module")
+def world(
+    module_database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EventsWorld]:
+    with events_world(module_database_url, asterisk_sandbox, tmp_path_factory.mktemp("commands")) as built:
+        with db.unit_of_work() as s:
+            numbers.create_number(s, built.tenant_id, {"number": DO_NOT_USE, "do_not_use": True}, None)
+        built.register("1001", answer_after=0.3)
+        yield built
+
+
+@pytest.fixture(scope="module")
+def api(world: EventsWorld) -> Api:
+    from web.app import create_app
+
+    app = create_app()
+    with db.unit_of_work() as s:
+        admin = users.find_user_by_email(s, ADMIN_EMAIL)
+        assert admin is not None
+        token = accounts.create_token(s, admin, "commands")
+    return Api(app.test_client(), token)
+
+
+def _command(command_id: int) -> Command:
+    return read(lambda s: s.get(Command, command_id))
+
+
+def _finished(command_id: int, timeout: float = 15.0) -> Command:
+    return wait_for(
+        f"command {command_id} to finish",
+        lambda: (c := _command(command_id)) and c.state in ("ok", "failed", "unknown") and c,
+        timeout,
+    )
+
+
+def _registered(world: EventsWorld, extension: str) -> None:
+    from sqlalchemy import select
+
+    from control.models import SipRegistration
+
+    wait_for(
+        f"{extension} registered in the database",
+        lambda: read(
+            lambda s: s.scalar(
+                select(SipRegistration).where(SipRegistration.user_id == world.user_id(extension))
+            )
+        ),
+    )
+
+
+def test_click_to_call_rings_the_user_then_dials_the_target_with_the_chosen_caller_id(
+    world: EventsWorld, api: Api
+) -> None:
+    _registered(world, "1001")
+    ann = world.phones["1001"]
+    invites, trunk_invites = len(ann.invites()), len(world.trunk.invites())
+    answer = api.post(
+        "/api/v1/calls", {"user_id": world.user_id("1001"), "target": OUTSIDE_NUMBER, "caller_id": LINE_B}
+    )
+    assert answer.status_code == 202, answer.get_json()
+    body = answer.get_json()
+    assert body["kind"] == "originate" and body["state"] == "queued" and body["created_at"].endswith("Z")
+    command = _finished(body["id"])
+    assert command.state == "ok", command.answer
+    assert "queued" in command.answer.lower()
+    ann.wait_for_invites(invites + 1)
+    trunk_at = world.trunk.wait_for_invites(trunk_invites + 1, timeout=15)[-1]
+    assert ann.invites()[-1] < trunk_at, "the user's phone rings first"
+    invite = [m for m in world.trunk.uas.messages() if not m.sent and m.method == "INVITE"][-1]
+    assert LINE_B in invite.headers["from"], invite.headers
+    assert OUTSIDE_NUMBER in invite.start_line
+    shown = api.get(f"/api/v1/commands/{body['id']}").get_json()
+    assert shown["state"] == "ok" and shown["finished_at"].endswith("Z")
+    # both sipp ends hold the call until a BYE: end it on the PBX
+    wait_for("the trunk to answer", lambda: any(e.kind == "ANSWER" for e in world.trunk.events()))
+    world.sandbox.cli("channel request hangup all")
+    record = world.wait_record(
+        "the click-to-call record",
+        lambda r: r.callee_number == OUTSIDE_NUMBER and r.answered_at is not None,
+        timeout=20,
+    )
+    assert record.direction == "outbound", record.direction
+    assert record.number_used == LINE_B, record.number_used
+
+
+def test_a_do_not_use_caller_id_is_refused_and_nothing_rings(world: EventsWorld, api: Api) -> None:
+    ann = world.phones["1001"]
+    invites, trunk_invites = len(ann.invites()), len(world.trunk.invites())
+    answer = api.post(
+        "/api/v1/calls", {"user_id": world.user_id("1001"), "target": OUTSIDE_NUMBER, "caller_id": DO_NOT_USE}
+    )
+    assert answer.status_code == 422
+    assert "caller_id" in answer.get_json()["errors"]
+    bad_target = api.post("/api/v1/calls", {"user_id": world.user_id("1001"), "target": "+1555"})
+    assert bad_target.status_code == 422 and "target" in bad_target.get_json()["errors"]
+    no_phone = api.post("/api/v1/calls", {"user_id": world.user_id("1002"), "target": OUTSIDE_NUMBER})
+    assert no_phone.status_code == 409 and no_phone.get_json()["message"] == "no registered phone"
+    # a later command goes through, so nothing earlier was merely slow
+    later = api.post("/api/v1/calls", {"user_id": world.user_id("1001"), "target": "1003"})
+    assert later.status_code == 202
+    assert _finished(later.get_json()["id"]).state == "ok"
+    ann.wait_for_invites(invites + 1)
+    assert len(ann.invites()) == invites + 1
+    assert len(world.trunk.invites()) == trunk_invites
+
+
+def test_a_cut_connection_during_an_originate_rings_once_and_is_never_resent(
+    world: EventsWorld, api: Api
+) -> None:
+    """The AMI's answers are held back, the Originate reaches Asterisk and rings Ann, then the
+    listener's connection is cut before the answer: the command ends unknown (or ok), the
+    listener reconnects, and Ann's phone saw exactly one INVITE."""
+    ann = world.phones["1001"]
+    invites = len(ann.invites())
+    resyncs = world.listener.count("resynced after connect")
+    world.ami_proxy.hold_replies()
+    answer = api.post("/api/v1/calls", {"user_id": world.user_id("1001"), "target": "1003"})
+    assert answer.status_code == 202
+    command_id = answer.get_json()["id"]
+    ann.wait_for_invites(invites + 1)
+    wait_for("the command to be sending", lambda: _command(command_id).state == "sending")
+    assert world.ami_proxy.drop() == 1
+    world.ami_proxy.release_replies()
+    command = _finished(command_id)
+    assert command.state in ("unknown", "ok"), (command.state, command.answer)
+    world.listener.wait_log("resynced after connect", resyncs + 1)
+    # one more command over the new connection: it is sent, the old one is not re-sent
+    follow = api.post("/api/v1/calls", {"user_id": world.user_id("1001"), "target": "1003"})
+    assert _finished(follow.get_json()["id"]).state == "ok"
+    ann.wait_for_invites(invites + 2)
+    assert len(ann.invites()) == invites + 2, "exactly one INVITE per command"
