@@ -16,13 +16,13 @@ from web.db import db, write
 
 bp = Blueprint("activity", __name__, url_prefix="/activity")
 
-LIMIT = 200
+PER_PAGE = 50
 
 
 def _people(me: User) -> dict[int, User]:
     if me.role != "admin":
         return {me.id: me}
-    return {u.id: u for u in users.list_users(db(), me.tenant_id, per_page=200).items}
+    return {u.id: u for u in users.all_users(db(), me.tenant_id)}
 
 
 @bp.get("/")
@@ -33,14 +33,22 @@ def index() -> str:
     user_id = request.args.get("user_id", type=int) if admin else me.id
     line_id = request.args.get("line_id", type=int) if admin else None
     archived = request.args.get("archived") == "1"
-    rows = activity.list_activity(
-        s, me.tenant_id, line_id=line_id, user_id=user_id, include_archived=archived, limit=LIMIT
+    page = activity.page_activity(
+        s,
+        me.tenant_id,
+        line_id=line_id,
+        user_id=user_id,
+        include_archived=archived,
+        q=request.args.get("q", ""),
+        kind=request.args.get("kind", ""),
+        page=request.args.get("page", 1, type=int),
+        per_page=PER_PAGE,
     )
     all_lines = {line.id: line for line in lines.all_lines(s, me.tenant_id)} if admin else {}
     return render_template(
         "activity/index.html",
-        rows=rows,
-        limit=LIMIT,
+        page=page,
+        kinds=activity.KINDS,
         admin=admin,
         people=_people(me),
         lines=all_lines,
@@ -98,7 +106,12 @@ def history() -> str:
     """The logged-in user's own calls (admins have the whole history under /calls)."""
     me = actor()
     page = calls.list_calls(
-        db(), me.tenant_id, user_id=me.id, page=request.args.get("page", 1, type=int), sort=None
+        db(),
+        me.tenant_id,
+        user_id=me.id,
+        q=request.args.get("q", ""),
+        page=request.args.get("page", 1, type=int),
+        sort=None,
     )
     return render_template("activity/history.html", page=page, me=me)
 

@@ -31,6 +31,7 @@ def _filters() -> dict[str, Any]:
     until = _date("until")
     missed = request.args.get("missed", "")
     return {
+        "q": request.args.get("q", ""),
         "user_id": request.args.get("user_id", type=int),
         "line_id": request.args.get("line_id", type=int),
         "direction": request.args.get("direction", ""),
@@ -47,7 +48,7 @@ def index() -> str:
     page = calls.list_calls(
         s, tenant_id, page=request.args.get("page", 1, type=int), sort=request.args.get("sort"), **_filters()
     )
-    people = {u.id: u for u in users.list_users(s, tenant_id, per_page=200).items}
+    people = {u.id: u for u in users.all_users(s, tenant_id)}
     return render_template(
         "calls/index.html",
         page=page,
