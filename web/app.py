@@ -11,8 +11,8 @@ from control import jobs, live
 from control.config import settings
 from control.errors import Conflict, Forbidden, Invalid, NotFound
 from web import auth, db
-from web.icons import icon
 from web.api import register_api
+from web.icons import icon
 from web.views import register_views
 from web.views import xml_curl as xml_curl_view
 

@@ -47,7 +47,14 @@ def page_activity(
     if (matching := search_clause(tenant_id, q)) is not None:
         stmt = stmt.where(matching)
     return paginate(
-        session, stmt, page=page, per_page=per_page, sort="-when", sorts=SORTS, default_sort="-when", rows=True
+        session,
+        stmt,
+        page=page,
+        per_page=per_page,
+        sort="-when",
+        sorts=SORTS,
+        default_sort="-when",
+        rows=True,
     )
 
 

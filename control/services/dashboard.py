@@ -60,7 +60,9 @@ def calls_today(session: Session, tenant_id: int, now: datetime | None = None) -
     since = day_start(now or utcnow())
     today = (CallRecord.tenant_id == tenant_id, CallRecord.started_at >= since)
     counts = dict(
-        session.execute(select(CallRecord.missed, func.count()).where(*today).group_by(CallRecord.missed)).all()
+        session.execute(
+            select(CallRecord.missed, func.count()).where(*today).group_by(CallRecord.missed)
+        ).all()
     )
     waits = [
         (answered_at - started_at).total_seconds()
@@ -123,7 +125,9 @@ def phones(session: Session, tenant_id: int) -> Phones:
 
 
 def node_states(session: Session, tenant_id: int) -> list[NodeState]:
-    nodes = list(session.scalars(select(PbxNode).where(PbxNode.tenant_id == tenant_id).order_by(PbxNode.name)))
+    nodes = list(
+        session.scalars(select(PbxNode).where(PbxNode.tenant_id == tenant_id).order_by(PbxNode.name))
+    )
     latest = deploys.latest_deploys(session, [node.id for node in nodes])
     states = []
     for node in nodes:
@@ -148,7 +152,9 @@ def node_states(session: Session, tenant_id: int) -> list[NodeState]:
     return states
 
 
-def latest_activity(session: Session, tenant_id: int, count: int = 8) -> list[tuple[ActivityItem, CallRecord]]:
+def latest_activity(
+    session: Session, tenant_id: int, count: int = 8
+) -> list[tuple[ActivityItem, CallRecord]]:
     return activity.page_activity(session, tenant_id, per_page=count).items
 
 

@@ -54,7 +54,9 @@ def paginate(
     if id_column is not None:
         ordered = ordered.order_by(id_column)
     window = ordered.limit(per_page).offset((page - 1) * per_page)
-    items = [tuple(row) for row in session.execute(window)] if rows else list(session.scalars(window).unique())
+    items = (
+        [tuple(row) for row in session.execute(window)] if rows else list(session.scalars(window).unique())
+    )
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
