@@ -71,6 +71,7 @@ def calls_today(session: Session, tenant_id: int, now: datetime | None = None) -
                 *today, CallRecord.answered_at.is_not(None), CallRecord.missed.is_(False)
             )
         )
+        if answered_at is not None
     ]
     average = sum(max(0.0, wait) for wait in waits) / len(waits) if waits else None
     return CallsToday(answered=counts.get(False, 0), missed=counts.get(True, 0), average_wait=average)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ class Page(Generic[T]):
 
 def paginate(
     session: Session,
-    stmt: Select[Any],
+    stmt: Select[Unpack[tuple[Any, ...]]],
     *,
     page: int = 1,
     per_page: int = 50,
