@@ -7,6 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 HTMX_VERSION := 2.0.8
 HTMX := web/static/vendor/htmx.min.js
+# The icon set (every icon one SVG, drawn in currentColor) and axe-core, which the browser tests inject.
+LUCIDE_VERSION := 1.87.0
+LUCIDE := web/static/vendor/lucide/.version-$(LUCIDE_VERSION)
+AXE_VERSION := 4.14.1
+AXE := web/static/vendor/axe.min.js
 
 .PHONY: run install test lint golden
 
@@ -23,7 +28,18 @@ $(HTMX):
 	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null \
 	  && tar xzf htmx.org-$(HTMX_VERSION).tgz && cp package/dist/htmx.min.js $(CURDIR)/$(HTMX) && rm -rf $$tmp
 
-install: $(VENV)/.installed $(HTMX)
+$(LUCIDE):
+	rm -rf $(dir $(LUCIDE)) && mkdir -p $(dir $(LUCIDE))
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent lucide-static@$(LUCIDE_VERSION) >/dev/null \
+	  && tar xzf lucide-static-$(LUCIDE_VERSION).tgz && cp package/icons/*.svg package/LICENSE $(CURDIR)/$(dir $(LUCIDE)) \
+	  && rm -rf $$tmp && touch $(CURDIR)/$(LUCIDE)
+
+$(AXE):
+	mkdir -p $(dir $(AXE))
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
+	  && tar xzf axe-core-$(AXE_VERSION).tgz && cp package/axe.min.js $(CURDIR)/$(AXE) && rm -rf $$tmp
+
+install: $(VENV)/.installed $(HTMX) $(LUCIDE) $(AXE)
 
 run: install
 	$(BIN)/switchboard db upgrade

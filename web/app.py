@@ -14,6 +14,7 @@ from control.config import settings
 from control.errors import Conflict, Forbidden, Invalid, NotFound
 from web import auth, db
 from web.api import register_api
+from web.icons import icon
 from web.views import register_views
 from web.views import xml_curl as xml_curl_view
 
@@ -53,6 +54,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     command_channel.register_command_handlers()
     jobs.register_apply_handlers()
     app.config["NAV_ENDPOINTS"] = frozenset(app.view_functions)
+    app.jinja_env.globals["icon"] = icon
 
     @app.context_processor
     def layout_context() -> dict[str, Any]:

@@ -8,12 +8,13 @@ import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from control.errors import NotFound
 from control.models import ActivityItem, CallRecord, Contact, Line, Queue, RingGroup, User
-from control.services.listing import Page, paginate
+from control.phone import digits_only
+from control.services.listing import Page, like_pattern, paginate
 
 SORTS = {"started": CallRecord.started_at, "duration": CallRecord.duration, "direction": CallRecord.direction}
 DIRECTIONS = ("inbound", "outbound", "internal")
@@ -96,9 +97,41 @@ def describe_call(session: Session, call: CallRecord) -> dict[str, object]:
     }
 
 
+def search_clause(tenant_id: int, q: str) -> ColumnElement[bool] | None:
+    """Calls matching a search: a name (the caller ID name, or a user's or contact's name on the
+    call) or any run of digits of a number on it (caller, callee or the DID used)."""
+    q = q.strip()[:80]
+    if not q:
+        return None
+    pattern = like_pattern(q.lower())
+    users_named = select(User.id).where(
+        User.tenant_id == tenant_id, func.lower(User.name).like(pattern, escape="\\")
+    )
+    contacts_named = select(Contact.id).where(
+        Contact.tenant_id == tenant_id, Contact.search_text.like(pattern, escape="\\")
+    )
+    conditions: list[ColumnElement[bool]] = [
+        func.lower(CallRecord.caller_name).like(pattern, escape="\\"),
+        CallRecord.caller_user_id.in_(users_named),
+        CallRecord.callee_user_id.in_(users_named),
+        CallRecord.answered_by_user_id.in_(users_named),
+        CallRecord.caller_contact_id.in_(contacts_named),
+        CallRecord.callee_contact_id.in_(contacts_named),
+    ]
+    if digits := digits_only(q):
+        number = like_pattern(digits)
+        conditions += [
+            CallRecord.caller_number.like(number, escape="\\"),
+            CallRecord.callee_number.like(number, escape="\\"),
+            CallRecord.number_used.like(number, escape="\\"),
+        ]
+    return or_(*conditions)
+
+
 def _filtered(
     tenant_id: int,
     *,
+    q: str = "",
     user_id: int | None = None,
     line_id: int | None = None,
     direction: str = "",
@@ -107,6 +140,8 @@ def _filtered(
     until: datetime | None = None,
 ) -> Select:
     stmt = select(CallRecord).where(CallRecord.tenant_id == tenant_id)
+    if (matching := search_clause(tenant_id, q)) is not None:
+        stmt = stmt.where(matching)
     if user_id:
         stmt = stmt.where(
             or_(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -30,15 +30,18 @@ class Page(Generic[T]):
 
 def paginate(
     session: Session,
-    stmt: Select[Any],
+    stmt: Select[Unpack[tuple[Any, ...]]],
     *,
     page: int = 1,
     per_page: int = 50,
     sort: str | None = None,
     sorts: dict[str, Any],
     default_sort: str,
+    rows: bool = False,
 ) -> Page[Any]:
-    """Run `stmt` for one page. `sort` is a key of `sorts` (prefix '-' for descending)."""
+    """Run `stmt` for one page. `sort` is a key of `sorts` (prefix '-' for descending).
+
+    The items are the first selected entity of each row, or whole rows (tuples) with `rows=True`."""
     sort = sort or default_sort
     descending = sort.startswith("-")
     column = sorts.get(sort.lstrip("-"))
@@ -55,7 +58,10 @@ def paginate(
     id_column = stmt.selected_columns[0].table.c.id if hasattr(stmt.selected_columns[0], "table") else None
     if id_column is not None:
         ordered = ordered.order_by(id_column)
-    items = list(session.scalars(ordered.limit(per_page).offset((page - 1) * per_page)).unique())
+    window = ordered.limit(per_page).offset((page - 1) * per_page)
+    items = (
+        [tuple(row) for row in session.execute(window)] if rows else list(session.scalars(window).unique())
+    )
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 

@@ -17,13 +17,13 @@ from web.views.query_args import id_arg, page_arg
 
 bp = Blueprint("activity", __name__, url_prefix="/activity")
 
-LIMIT = 200
+PER_PAGE = 50
 
 
 def _people(me: User) -> dict[int, User]:
     if me.role != "admin":
         return {me.id: me}
-    return {u.id: u for u in users.list_users(db(), me.tenant_id, per_page=200).items}
+    return {u.id: u for u in users.all_users(db(), me.tenant_id)}
 
 
 @bp.get("/")
@@ -34,14 +34,22 @@ def index() -> str:
     user_id = id_arg("user_id") if admin else me.id
     line_id = id_arg("line_id") if admin else None
     archived = request.args.get("archived") == "1"
-    rows = activity.list_activity(
-        s, me.tenant_id, line_id=line_id, user_id=user_id, include_archived=archived, limit=LIMIT
+    page = activity.page_activity(
+        s,
+        me.tenant_id,
+        line_id=line_id,
+        user_id=user_id,
+        include_archived=archived,
+        q=request.args.get("q", ""),
+        kind=request.args.get("kind", ""),
+        page=page_arg(),
+        per_page=PER_PAGE,
     )
     all_lines = {line.id: line for line in lines.all_lines(s, me.tenant_id)} if admin else {}
     return render_template(
         "activity/index.html",
-        rows=rows,
-        limit=LIMIT,
+        page=page,
+        kinds=activity.KINDS,
         admin=admin,
         people=_people(me),
         lines=all_lines,
@@ -98,7 +106,14 @@ def _back() -> str:
 def history() -> str:
     """The logged-in user's own calls (admins have the whole history under /calls)."""
     me = actor()
-    page = calls.list_calls(db(), me.tenant_id, user_id=me.id, page=page_arg(), sort=None)
+    page = calls.list_calls(
+        db(),
+        me.tenant_id,
+        user_id=me.id,
+        q=request.args.get("q", ""),
+        page=page_arg(),
+        sort=None,
+    )
     return render_template("activity/history.html", page=page, me=me)
 
 

@@ -32,6 +32,7 @@ def _filters() -> dict[str, Any]:
     until = _date("until")
     missed = request.args.get("missed", "")
     return {
+        "q": request.args.get("q", ""),
         "user_id": id_arg("user_id"),
         "line_id": id_arg("line_id"),
         "direction": request.args.get("direction", ""),
@@ -45,8 +46,10 @@ def _filters() -> dict[str, Any]:
 def index() -> str:
     tenant_id = actor().tenant_id
     s = db()
-    page = calls.list_calls(s, tenant_id, page=page_arg(), sort=request.args.get("sort"), **_filters())
-    people = {u.id: u for u in users.list_users(s, tenant_id, per_page=200).items}
+    page = calls.list_calls(
+        s, tenant_id, page=page_arg(), sort=request.args.get("sort"), **_filters()
+    )
+    people = {u.id: u for u in users.all_users(s, tenant_id)}
     return render_template(
         "calls/index.html",
         page=page,

@@ -1,10 +1,11 @@
-"""The landing page: what is in the tenant at a glance."""
+"""The landing page: for an admin a live dashboard (today's calls, calls up now, phones, PBX nodes,
+the latest activity), reloaded over the live event stream; for an agent their own links."""
 
 from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from control.services import lines, numbers, users
+from control.services import dashboard, lines, users
 from web.auth import actor
 from web.db import db
 
@@ -20,7 +21,12 @@ def index() -> str:
     return render_template(
         "dashboard/index.html",
         me=me,
-        user_counts=users.user_status_counts(s, me.tenant_id),
-        line_counts=lines.line_status_counts(s, me.tenant_id),
-        number_counts=numbers.number_status_counts(s, me.tenant_id),
+        today=dashboard.calls_today(s, me.tenant_id),
+        live_calls=dashboard.live_calls(s, me.tenant_id),
+        phones=dashboard.phones(s, me.tenant_id),
+        nodes=dashboard.node_states(s, me.tenant_id),
+        latest=dashboard.latest_activity(s, me.tenant_id),
+        people={u.id: u for u in users.all_users(s, me.tenant_id)},
+        lines={line.id: line for line in lines.all_lines(s, me.tenant_id)},
+        ago=dashboard.ago,
     )
