@@ -20,8 +20,8 @@ import pytest
 
 from control import db
 from control.services import lines
-from tests.integration.asterisk_sandbox import LogMark
 from tests.integration.freeswitch_sandbox import XML_CURL_UNREACHABLE, FreeswitchSandbox
+from tests.integration.pbx_sandbox import LogMark
 from tests.integration.pbx_world import (
     LINE_NUMBER,
     TENANT,
