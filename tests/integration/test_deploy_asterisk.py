@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-import redis
 from sqlalchemy import select
 
 from control import config, db, effects, jobs
@@ -22,7 +21,7 @@ from control.models import AuditLog, DeployRecord, PbxNode, RingGroup
 from control.render import environment
 from control.services import deploys, lines, queues, ring_groups, users
 from tests.integration.asterisk_sandbox import AsteriskSandbox
-from tests.integration.pbx_world import LINE_NUMBER, build_model, create_node
+from tests.integration.pbx_world import LINE_NUMBER, DeployWorld, build_model, create_node
 from tests.integration.sipp import Phone, SippSession
 from tests.worker.rq_support import deploy_redis, drain
 
@@ -30,37 +29,14 @@ pytestmark = pytest.mark.integration
 
 
 @dataclass
-class World:
+class World(DeployWorld):
     sandbox: AsteriskSandbox
-    client: redis.Redis
     sipp: SippSession
     tenant_id: int
-    node_id: int
     ids: dict[str, int]
     secrets: dict[str, str]
     phones: dict[str, Phone] = field(default_factory=dict)
     versions: list[int] = field(default_factory=list)
-
-    def deploy(self) -> DeployRecord:
-        with db.unit_of_work() as s:
-            record_id = deploys.request_deploy(s, self.node_id, None, source="cli").id
-        jobs.start_deploy_job(record_id)
-        drain(self.client)
-        return self.record(record_id)
-
-    def record(self, record_id: int) -> DeployRecord:
-        s = db.new_session()
-        try:
-            return s.get(DeployRecord, record_id)
-        finally:
-            s.close()
-
-    def node(self) -> PbxNode:
-        s = db.new_session()
-        try:
-            return s.get(PbxNode, self.node_id)
-        finally:
-            s.close()
 
     def call(self, number: str, **kwargs):  # type: ignore[no-untyped-def]
         """A call from phone 1003 (authenticated), cancelled after `cancel_after` seconds of ringing."""
@@ -81,7 +57,15 @@ def world(
         tenant_id, ids, secrets = model.tenant_id, model.ids, model.secrets
         node_id = create_node(sandbox, tenant_id)
         with SippSession(tmp_path_factory.mktemp("sipp")) as sipp:
-            world = World(sandbox, client, sipp, tenant_id, node_id, ids, secrets)
+            world = World(
+                client=client,
+                node_id=node_id,
+                sandbox=sandbox,
+                sipp=sipp,
+                tenant_id=tenant_id,
+                ids=ids,
+                secrets=secrets,
+            )
             try:
                 yield world
             finally:
