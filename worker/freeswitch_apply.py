@@ -9,7 +9,8 @@ reloading the module (that would drop the calls waiting in queues); a trunk chan
 `sofia profile external killgw` + `rescan`.
 
 Verification: `user_exists` and `user_data ... param password` for changed users,
-`xml_locate dialplan context name <ctx>` for changed extensions, `callcenter_config queue list
+`xml_locate dialplan context name <ctx>` for changed extensions (compared by structure, not
+formatting: FreeSWITCH answers in its own layout), `callcenter_config queue list
 agents <queue>` for tiers, `sofia status gateway` for the trunk.
 """
 
@@ -19,6 +20,7 @@ import fnmatch
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -95,7 +97,7 @@ def _structure(element: etree._Element, out: list[str]) -> None:
 
 
 def _escape(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+    return escape(value, {'"': "&quot;"})
 
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, load_dtd=False)

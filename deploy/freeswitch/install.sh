@@ -87,6 +87,7 @@ done
 # no quotes, no markup, no '$' (it would expand $${...}), no blanks.
 SAFE='^[A-Za-z0-9._~+/=:@%!*,-]+$'
 [ -n "$confdir" ] || { usage >&2; die "CONFDIR is required"; }
+[ "$confdir" = / ] || confdir=${confdir%/}
 [ -d "$confdir" ] || die "$confdir is not a directory"
 [ -f "$confdir/freeswitch.xml" ] || die "$confdir/freeswitch.xml not found: not a FreeSWITCH conf dir"
 [ "$esl_password_set" = 1 ] || die "--esl-password or --esl-password-file is required"
@@ -428,10 +429,18 @@ EOF
 }
 
 step() {
-  local label=$1 before=${#changes[@]}
+  # "LABEL: changed (the files it wrote, relative to CONFDIR)" or "LABEL: unchanged".
+  local label=$1 before=${#changes[@]} path written=()
   shift
   "$@"
-  if [ ${#changes[@]} -gt "$before" ]; then echo "$label: changed"; else echo "$label: unchanged"; fi
+  if [ ${#changes[@]} -gt "$before" ]; then
+    for path in "${changes[@]:$before}"; do
+      written+=("${path#"$confdir"/}")
+    done
+    echo "$label: changed (${written[*]})"
+  else
+    echo "$label: unchanged"
+  fi
 }
 
 preflight

@@ -20,8 +20,8 @@ import pytest
 
 from control import db
 from control.services import lines
-from tests.integration.asterisk_sandbox import LogMark
 from tests.integration.freeswitch_sandbox import XML_CURL_UNREACHABLE, FreeswitchSandbox
+from tests.integration.pbx_sandbox import LogMark
 from tests.integration.pbx_world import (
     LINE_NUMBER,
     TENANT,
@@ -114,6 +114,7 @@ def test_first_deploy_is_verified_and_goes_live(world: World) -> None:
     # users, extensions (3 users, 2 groups, a queue, the outbound route, the line), the queue's tier
     assert summary["objects_checked"] >= 10, summary
     assert {"render", "validate", "write", "reload", "verify"} <= set(summary["timings"])
+    assert world.model.secrets["1001"] not in record.diff_text, "SIP secrets never reach the recorded diff"
     node = world.node()
     assert (node.status, node.live_version, node.live_hash) == ("live", 1, record.content_hash)
     assert world.sandbox.live_version() == 1

@@ -106,7 +106,10 @@ FORCED = ("force-register-domain", "force-subscription-domain", "force-register-
 def test_users_of_any_domain_register_on_the_internal_profile(conf):
     # The vanilla profile forces every registration into $${domain}: a tenant's user would get 403.
     done = run(conf)
-    assert "sip_profiles: forced registration domains off (one SIP domain per tenant): changed" in done.stdout
+    assert (
+        "sip_profiles: forced registration domains off (one SIP domain per tenant): changed "
+        "(sip_profiles/internal.xml)\n" in done.stdout
+    )
     profile = assemble(conf).find(
         "section[@name='configuration']/configuration[@name='sofia.conf']/profiles/profile[@name='internal']"
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -218,4 +219,4 @@ def reindented(element: etree._Element, depth: int = 0) -> str:
 
 
 def _attr(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return escape(value, {'"': "&quot;"})
