@@ -34,8 +34,8 @@ class LogMark:
 
 
 class AsteriskSandbox:
-    """Asterisk 22 in the cached chroot: AMI on 127.0.0.1:5038, pjsip UDP on 127.0.0.1:5060 (or the
-    ports the SWITCHBOARD_SANDBOX_* variables name, as the script reads them)."""
+    """Asterisk 22 in the cached chroot: AMI on 127.0.0.1:5038, pjsip UDP and TCP on 127.0.0.1:5060
+    (or the ports the SWITCHBOARD_SANDBOX_* variables name, as the script reads them)."""
 
     ami_host = "127.0.0.1"
     ami_port = int(os.environ.get("SWITCHBOARD_SANDBOX_AMI_PORT", "5038"))
@@ -49,6 +49,8 @@ class AsteriskSandbox:
         self.build_timeout = build_timeout
         self.root = Path(self._run("path", timeout=10).strip())
         self.config_dir = self.root / "etc" / "asterisk"
+        # The configuration the Debian package installed, before anything was wired.
+        self.stock_dir = self.root / "var" / "lib" / "switchboard-sandbox" / "stock-etc-asterisk"
         self.switchboard_dir = self.config_dir / "switchboard"
         self.log_path = self.root / "var" / "log" / "asterisk" / "messages.log"
         self._mark: LogMark | None = None
@@ -75,15 +77,17 @@ class AsteriskSandbox:
         """Build the chroot unless a complete one is cached."""
         self._run("ensure", timeout=self.build_timeout)
 
-    def start(self) -> None:
-        """Build if needed, start Asterisk and wait until it is fully booted with AMI up."""
-        self._run("start", timeout=self.build_timeout)
+    def start(self, keep_config: bool = False) -> None:
+        """Build if needed, start Asterisk and wait until it is fully booted with AMI up.
+
+        keep_config: run on etc/asterisk as it is, not on the sandbox's own base configuration."""
+        self._run("start", *(["--keep-config"] if keep_config else []), timeout=self.build_timeout)
 
     def stop(self) -> None:
         self._run("stop", timeout=60)
 
-    def restart(self) -> None:
-        self._run("restart", timeout=self.build_timeout)
+    def restart(self, keep_config: bool = False) -> None:
+        self._run("restart", *(["--keep-config"] if keep_config else []), timeout=self.build_timeout)
 
     def is_running(self) -> bool:
         done = subprocess.run(
