@@ -378,7 +378,8 @@ plan_transports() {
     for theirs in "${host_transports[@]}"; do
       read -r name protocol bind <<<"$theirs"
       read -r their_kind their_address their_port <<<"$(socket_of "$protocol" "$bind")"
-      [ "$their_kind" = "$our_kind" ] && [ "$their_port" = "$our_port" ] || continue
+      [ "$their_kind" = "$our_kind" ] || continue
+      [ "$their_port" = "$our_port" ] || continue
       [ "$their_address" = "$our_address" ] || [ "$their_address" = "*" ] || [ "$our_address" = "*" ] \
         || continue
       die "pjsip.conf already has the transport [$name] ($protocol $bind): --sip-bind $sip_bind" \
