@@ -86,8 +86,8 @@ class AsteriskSandbox:
     def stop(self) -> None:
         self._run("stop", timeout=60)
 
-    def restart(self, keep_config: bool = False) -> None:
-        self._run("restart", *(["--keep-config"] if keep_config else []), timeout=self.build_timeout)
+    def restart(self) -> None:
+        self._run("restart", timeout=self.build_timeout)
 
     def is_running(self) -> bool:
         done = subprocess.run(
