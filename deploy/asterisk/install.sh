@@ -5,6 +5,9 @@ set -euo pipefail
 
 MARK_BEGIN='; >>> switchboard AMI user: managed by switchboard deploy/asterisk/install.sh, edits here are overwritten'
 MARK_END='; <<< switchboard AMI user'
+SIP_BEGIN='; >>> switchboard SIP transports: managed by switchboard deploy/asterisk/install.sh, edits here are overwritten'
+SIP_END='; <<< switchboard SIP transports'
+SIP_PREFIX='switchboard-transport-'
 INCLUDED=(pjsip.conf extensions.conf queues.conf)
 AMI_READ='system,call,agent,cdr,user'
 AMI_WRITE='system,call,command,originate,agent,reporting,message'
@@ -13,6 +16,7 @@ usage() {
   cat <<'EOF'
 usage: install.sh CONFDIR --ami-user USER (--ami-secret SECRET | --ami-secret-file FILE)
                   [--ami-bind 127.0.0.1] [--ami-port 5038] [--ami-permit ADDR/MASK]...
+                  [--sip-bind ADDR:PORT]
 
   CONFDIR            the Asterisk configuration directory, usually /etc/asterisk
   --ami-user         manager user Switchboard logs in as ([A-Za-z0-9_.-]+)
@@ -22,12 +26,28 @@ usage: install.sh CONFDIR --ami-user USER (--ami-secret SECRET | --ami-secret-fi
   --ami-port         port AMI listens on (default 5038)
   --ami-permit       network allowed to log in as USER, repeatable
                      (default 127.0.0.1/255.255.255.255)
+  --sip-bind         address and port phones register to: pjsip UDP and TCP transports
+                     (IPV4:PORT or [IPV6]:PORT). Without it, pjsip.conf must already
+                     define a transport of the host's own (or one from an earlier run).
 EOF
 }
 
 die() {
   echo "install.sh: $*" >&2
   exit 2
+}
+
+valid_bind() {
+  # IPV4:PORT or [IPV6]:PORT and nothing else: the value lands in pjsip.conf as it is.
+  local octet='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])' port
+  if [[ "$1" =~ ^$octet(\.$octet){3}:([0-9]{1,5})$ ]]; then
+    port=${BASH_REMATCH[${#BASH_REMATCH[@]} - 1]}
+  elif [[ "$1" =~ ^\[[0-9A-Fa-f]*:[0-9A-Fa-f:.]*\]:([0-9]{1,5})$ ]]; then
+    port=${BASH_REMATCH[1]}
+  else
+    return 1
+  fi
+  [[ "$port" != 0* ]] && [ "$port" -le 65535 ]
 }
 
 confdir=""
@@ -37,6 +57,11 @@ ami_secret_set=0
 ami_bind="127.0.0.1"
 ami_port="5038"
 ami_permits=()
+sip_bind=""
+sip_bind_set=0
+# Each transport Switchboard manages: "PROTOCOL BIND". --sip-bind adds udp and tcp; a later
+# option (TLS, WSS for the webphone) adds its own protocol and a section writer below.
+transports=()
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -56,6 +81,12 @@ while [ $# -gt 0 ]; do
     --ami-bind) ami_bind=${2-}; shift 2 || die "--ami-bind needs a value" ;;
     --ami-port) ami_port=${2-}; shift 2 || die "--ami-port needs a value" ;;
     --ami-permit) ami_permits+=("${2-}"); shift 2 || die "--ami-permit needs a value" ;;
+    --sip-bind)
+      [ "$sip_bind_set" = 0 ] || die "--sip-bind can be given once"
+      sip_bind=${2-}
+      sip_bind_set=1
+      shift 2 || die "--sip-bind needs a value"
+      ;;
     -h | --help) usage; exit 0 ;;
     -*) usage >&2; die "unknown option $1" ;;
     *)
@@ -83,6 +114,11 @@ done
 for permit in "${ami_permits[@]}"; do
   [[ "$permit" =~ ^[0-9A-Fa-f.:]+(/[0-9A-Fa-f.:]+)?$ ]] || die "--ami-permit must be ADDR[/MASK]"
 done
+if [ "$sip_bind_set" = 1 ]; then
+  valid_bind "$sip_bind" \
+    || die "--sip-bind must be IPV4:PORT or [IPV6]:PORT with a port 1-65535, got $(printf '%q' "$sip_bind")"
+  transports+=("udp $sip_bind" "tcp $sip_bind")
+fi
 
 umask 077
 changes=()
@@ -205,6 +241,204 @@ configure_layout() {
   fi
 }
 
+# --- pjsip.conf transports: the host's own are read, never touched; Switchboard's sit in a block.
+pjsip_text() {
+  # A pjsip configuration file with its #include/#tryinclude files in place (globs expanded,
+  # relative to CONFDIR), minus Switchboard's live include, which never defines a transport.
+  local file=$1 depth=$2 line target path
+  [ "$depth" -le 8 ] || die "pjsip.conf: #include nested deeper than 8 levels at $file"
+  while IFS= read -r line || [ -n "$line" ]; do
+    if [[ "$line" =~ ^[[:space:]]*#(try)?include[[:space:]]+\"?([^\"]*[^\"[:space:]])\"?[[:space:]]*$ ]]; then
+      target=${BASH_REMATCH[2]}
+      [[ "$target" == /* ]] || target="$confdir/$target"
+      [[ "$target" != "$confdir/switchboard/"* ]] || continue
+      while IFS= read -r path; do
+        [ ! -f "$path" ] || pjsip_text "$path" $((depth + 1))
+      done < <(compgen -G "$target" || true)
+    else
+      printf '%s\n' "$line"
+    fi
+  done <"$file"
+}
+
+pjsip_inventory() {
+  # "T NAME PROTOCOL BIND" for each transport object the host defines (templates resolved,
+  # Switchboard's block left out) and "N NAME" for each section named like Switchboard's own.
+  [ -f "$confdir/pjsip.conf" ] || return 0
+  pjsip_text "$confdir/pjsip.conf" 0 | SB_BEGIN=$SIP_BEGIN SB_END=$SIP_END SB_PREFIX=$SIP_PREFIX awk '
+    function trim(text) { sub(/^[ \t]+/, "", text); sub(/[ \t\r]+$/, "", text); return text }
+    function value(i, key, depth,   parents, n, k, j, found, inherited) {
+      if ((i, key) in vals) return vals[i, key]
+      if (depth > 16) return ""
+      found = ""
+      n = split(inherit[i], parents, ",")
+      for (k = 1; k <= n; k++) {
+        j = byname[parents[k]]
+        if (j) { inherited = value(j, key, depth + 1); if (inherited != "") found = inherited }
+      }
+      return found
+    }
+    $0 == ENVIRON["SB_BEGIN"] { managed = 1; next }
+    managed { if ($0 == ENVIRON["SB_END"]) managed = 0; next }
+    {
+      line = $0
+      if (in_comment) {
+        if (!(p = index(line, "--;"))) next
+        line = substr(line, p + 3)
+        in_comment = 0
+      }
+      while ((p = index(line, ";--"))) {
+        rest = substr(line, p + 3)
+        if ((q = index(rest, "--;"))) line = substr(line, 1, p - 1) substr(rest, q + 3)
+        else { line = substr(line, 1, p - 1); in_comment = 1; break }
+      }
+      gsub(/\\;/, "\001", line)
+      sub(/;.*/, "", line)
+      gsub(/\001/, ";", line)
+      line = trim(line)
+      if (line == "") next
+      if (line ~ /^\[[^]]*\]/) {
+        name = substr(line, 2, index(line, "]") - 2)
+        options = trim(substr(line, index(line, "]") + 1))
+        options = options ~ /^\(.*\)$/ ? substr(options, 2, length(options) - 2) : ""
+        if (options == "+" && (name in byname)) { current = byname[name]; next }
+        current = ++count
+        names[current] = name
+        byname[name] = current
+        n = split(options, parts, ",")
+        for (k = 1; k <= n; k++) {
+          part = trim(parts[k])
+          if (part == "!") template[current] = 1
+          else if (part != "" && part != "+") inherit[current] = inherit[current] (inherit[current] == "" ? "" : ",") part
+        }
+        next
+      }
+      if (!current || !(eq = index(line, "="))) next
+      key = tolower(trim(substr(line, 1, eq - 1)))
+      val = trim(substr(line, eq + 1))
+      sub(/^>[ \t]*/, "", val)
+      vals[current, key] = val
+    }
+    END {
+      for (i = 1; i <= count; i++) {
+        if (template[i]) continue
+        if (index(names[i], ENVIRON["SB_PREFIX"]) == 1) print "N", names[i]
+        if (tolower(value(i, "type", 0)) != "transport") continue
+        protocol = tolower(value(i, "protocol", 0))
+        bind = value(i, "bind", 0)
+        print "T", names[i], (protocol == "" ? "udp" : protocol), (bind == "" ? "0.0.0.0" : bind)
+      }
+    }'
+}
+
+socket_of() {
+  # "udp|tcp ADDRESS PORT" that PROTOCOL BIND listens on; nothing for ws/wss (the HTTP server's).
+  local protocol=$1 bind=$2 kind address port
+  case "$protocol" in
+    udp) kind=udp port=5060 ;;
+    tcp) kind=tcp port=5060 ;;
+    tls) kind=tcp port=5061 ;;
+    *) return 0 ;;
+  esac
+  if [[ "$bind" =~ ^\[([^]]*)\](:([0-9]+))?$ ]]; then
+    address=${BASH_REMATCH[1]} port=${BASH_REMATCH[3]:-$port}
+  elif [[ "$bind" =~ ^([^:]*):([0-9]+)$ ]]; then
+    address=${BASH_REMATCH[1]} port=${BASH_REMATCH[2]}
+  else
+    address=$bind
+  fi
+  case "$address" in "" | 0.0.0.0 | :: | 0:0:0:0:0:0:0:0) address="*" ;; esac
+  echo "$kind $address $port"
+}
+
+host_transports=()
+transports_moved=0
+plan_transports() {
+  # Refuses before anything is written: a section named like ours, a socket ours would share,
+  # or no transport at all.
+  local inventory kind tag name protocol bind entry theirs
+  inventory=$(pjsip_inventory) || exit 2
+  while read -r kind tag protocol bind; do
+    case "$kind" in
+      N) die "pjsip.conf defines [$tag] outside the Switchboard block; rename or remove it" ;;
+      T) host_transports+=("$tag $protocol $bind") ;;
+    esac
+  done <<<"$inventory"
+  if [ ${#transports[@]} -eq 0 ]; then
+    [ ${#host_transports[@]} -gt 0 ] || grep -Fqx -- "$SIP_BEGIN" "$confdir/pjsip.conf" 2>/dev/null \
+      || die "pjsip.conf defines no SIP transport, so no phone could register: name the address" \
+        "phones reach with --sip-bind ADDR:PORT (pjsip UDP and TCP transports, e.g." \
+        "--sip-bind 0.0.0.0:5060), or define a transport of your own in pjsip.conf first"
+    return 0
+  fi
+  local our_kind our_address our_port their_kind their_address their_port
+  for entry in "${transports[@]}"; do
+    read -r our_kind our_address our_port <<<"$(socket_of "${entry%% *}" "${entry#* }")"
+    [ -n "$our_kind" ] || continue
+    for theirs in "${host_transports[@]}"; do
+      read -r name protocol bind <<<"$theirs"
+      read -r their_kind their_address their_port <<<"$(socket_of "$protocol" "$bind")"
+      [ "$their_kind" = "$our_kind" ] || continue
+      [ "$their_port" = "$our_port" ] || continue
+      [ "$their_address" = "$our_address" ] || [ "$their_address" = "*" ] || [ "$our_address" = "*" ] \
+        || continue
+      die "pjsip.conf already has the transport [$name] ($protocol $bind): --sip-bind $sip_bind" \
+        "would listen on the same $our_kind port. Leave --sip-bind out to keep the host's" \
+        "transports, or name another address or port"
+    done
+  done
+}
+
+transport_section() {
+  # One managed transport; TLS (certificates) and WSS (the webphone) will get their own case.
+  local protocol=$1 bind=$2
+  case "$protocol" in
+    udp | tcp) printf '[%s%s]\ntype = transport\nprotocol = %s\nbind = %s\n' "$SIP_PREFIX" "$protocol" "$protocol" "$bind" ;;
+    *) die "no transport writer for $protocol" ;;
+  esac
+}
+
+configure_transports() {
+  # Switchboard's block, rewritten where it stands (or appended once), only when transports are named.
+  local conf="$confdir/pjsip.conf" new block entry first=1
+  [ ${#transports[@]} -gt 0 ] || return 0
+  block=$(
+    printf '%s\n' "$SIP_BEGIN"
+    for entry in "${transports[@]}"; do
+      [ "$first" = 1 ] || echo
+      first=0
+      transport_section "${entry%% *}" "${entry#* }"
+    done
+    printf '%s\n' "$SIP_END"
+  )
+  new=$(mktemp "$confdir/.pjsip.conf.XXXXXX")
+  { [ ! -f "$conf" ] || cat "$conf"; } | SB_BEGIN=$SIP_BEGIN SB_END=$SIP_END SB_BLOCK=$block awk '
+    $0 == ENVIRON["SB_BEGIN"] { print ENVIRON["SB_BLOCK"]; skipping = 1; written = 1; next }
+    skipping { if ($0 == ENVIRON["SB_END"]) skipping = 0; next }
+    { print }
+    END {
+      if (written) exit
+      if (NR) print ""
+      print ENVIRON["SB_BLOCK"]
+    }' >"$new"
+  local before=${#changes[@]} existed=0
+  ! grep -Fqx -- "$SIP_BEGIN" "$conf" 2>/dev/null || existed=1
+  install_if_changed "$new" "$conf" 0640
+  [ ${#changes[@]} -eq "$before" ] || transports_moved=$existed
+}
+
+transports_label() {
+  local entry names=()
+  if [ "$sip_bind_set" = 1 ]; then
+    echo "pjsip.conf transports (udp and tcp on $sip_bind)"
+  elif [ ${#host_transports[@]} -gt 0 ]; then
+    for entry in "${host_transports[@]}"; do names+=("${entry%% *}"); done
+    echo "pjsip.conf transports (the host's own: ${names[*]})"
+  else
+    echo "pjsip.conf transports (Switchboard's, kept from an earlier run)"
+  fi
+}
+
 step() {
   local label=$1 before=${#changes[@]}
   shift
@@ -212,8 +446,13 @@ step() {
   if [ ${#changes[@]} -gt "$before" ]; then echo "$label: changed"; else echo "$label: unchanged"; fi
 }
 
+plan_transports
 step "manager.conf (AMI on $ami_bind:$ami_port, user $ami_user)" configure_manager
+step "$(transports_label)" configure_transports
 for file in "${INCLUDED[@]}"; do
   step "$file include" configure_include "$file"
 done
 step "switchboard/ layout" configure_layout
+if [ "$transports_moved" = 1 ]; then
+  echo "restart Asterisk: pjsip moves an existing transport to its new address only at start"
+fi

@@ -21,7 +21,7 @@ INCLUDED_FILES = ("pjsip.conf", "extensions.conf", "queues.conf")
 
 
 class AsteriskSandbox(ScriptSandbox):
-    """Asterisk 22 in the cached chroot: AMI on 127.0.0.1:5038, pjsip UDP on 127.0.0.1:5060 (or the
+    """Asterisk 22 in the cached chroot: AMI on 127.0.0.1:5038, pjsip UDP and TCP on 127.0.0.1:5060 (or the
     ports the SWITCHBOARD_SANDBOX_* variables name, as the script reads them)."""
 
     ami_host = "127.0.0.1"
@@ -37,9 +37,17 @@ class AsteriskSandbox(ScriptSandbox):
     def __init__(self, script: Path = SANDBOX_SCRIPT, build_timeout: float = 900.0) -> None:
         super().__init__(script, build_timeout)
         self.config_dir = self.root / "etc" / "asterisk"
+        # The configuration the Debian package installed, before anything was wired.
+        self.stock_dir = self.root / "var" / "lib" / "switchboard-sandbox" / "stock-etc-asterisk"
         self.switchboard_dir = self.config_dir / "switchboard"
         self.log_path = self.root / "var" / "log" / "asterisk" / "messages.log"
         self.config_lock = self.root.with_name(self.root.name + ".config.lock")
+
+    def start(self, keep_config: bool = False) -> None:
+        """Build if needed, start Asterisk and wait until it is fully booted with AMI up.
+
+        keep_config: run on etc/asterisk as it is, not on the sandbox's own base configuration."""
+        self._run("start", *(["--keep-config"] if keep_config else []), timeout=self.build_timeout)
 
     def cli(self, command: str, timeout: float = 30.0) -> str:
         """Run an Asterisk CLI command (asterisk -rx) and return its output."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import socket
 import stat
@@ -207,6 +208,16 @@ def run_install(
     )
 
 
+def transport_block(bind: str) -> str:
+    return (
+        "; >>> switchboard SIP transports: managed by switchboard deploy/asterisk/install.sh,"
+        " edits here are overwritten\n"
+        f"[switchboard-transport-udp]\ntype = transport\nprotocol = udp\nbind = {bind}\n\n"
+        f"[switchboard-transport-tcp]\ntype = transport\nprotocol = tcp\nbind = {bind}\n"
+        "; <<< switchboard SIP transports\n"
+    )
+
+
 @pytest.fixture(scope="module")
 def sandbox() -> AsteriskSandbox:
     started = time.monotonic()
@@ -310,15 +321,17 @@ def test_install_twice_on_a_stock_config_changes_nothing_the_second_time(
     secret = "s3cret-never-printed"
     before = tree_digest(confdir)
 
-    first = run_install(confdir, "--ami-permit", "10.0.0.0/255.0.0.0", secret=secret)
+    options = ("--ami-permit", "10.0.0.0/255.0.0.0", "--sip-bind", "192.0.2.10:5060")
+    first = run_install(confdir, *options, secret=secret)
     assert first.returncode == 0, first.stderr
     after_first = tree_digest(confdir)
-    second = run_install(confdir, "--ami-permit", "10.0.0.0/255.0.0.0", secret=secret)
+    second = run_install(confdir, *options, secret=secret)
     assert second.returncode == 0, second.stderr
 
     assert after_first != before
     assert tree_digest(confdir) == after_first
-    assert "changed" in first.stdout
+    assert "pjsip.conf transports (udp and tcp on 192.0.2.10:5060): changed" in first.stdout.splitlines()
+    assert "restart" not in first.stdout, "a new transport needs no restart"
     assert all(line.endswith(": unchanged") for line in second.stdout.splitlines()), second.stdout
     for output in (first.stdout, first.stderr, second.stdout, second.stderr):
         assert secret not in output
@@ -338,12 +351,155 @@ def test_install_twice_on_a_stock_config_changes_nothing_the_second_time(
         version0 = confdir / "switchboard" / "versions" / "0" / name
         assert all(line.startswith(";") for line in version0.read_text().splitlines())
     assert os.readlink(confdir / "switchboard" / "live") == "versions/0"
+    # The stock file as it was, then the transports, then the include.
+    pjsip = (confdir / "pjsip.conf").read_text()
+    stock_pjsip = (stock / "pjsip.conf").read_text()
+    assert pjsip.startswith(stock_pjsip)
+    assert pjsip[len(stock_pjsip) :] == (
+        "\n" + transport_block("192.0.2.10:5060") + "\n; Switchboard renders this file; see"
+        " deploy/asterisk/README.md\n#include switchboard/live/pjsip.conf\n"
+    )
+
+
+def test_install_refuses_a_stock_host_without_transports_and_changes_nothing(
+    sandbox: AsteriskSandbox, tmp_path: Path
+) -> None:
+    confdir = tmp_path / "asterisk"
+    shutil.copytree(sandbox.stock_dir, confdir, symlinks=True)
+    before = tree_digest(confdir)
+    done = run_install(confdir)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "pjsip.conf defines no SIP transport, so no phone could register" in done.stderr
+    assert "--sip-bind ADDR:PORT" in done.stderr
+    assert tree_digest(confdir) == before
+
+
+OPERATOR_PJSIP = """\
+[global]
+type = global
+user_agent = Operator PBX
+
+[transport-template](!)
+type = transport
+protocol = tcp
+
+;--
+[commented-out]
+type = transport
+bind = 0.0.0.0:5070
+--;
+#include pjsip.d/*.conf
+"""
+OPERATOR_INCLUDED = """\
+[operator-tcp](transport-template)
+bind = [::]:5062 ; every address, IPv6 and IPv4
+
+[operator-udp]
+type = transport
+protocol = udp
+bind = 0.0.0.0
+"""
+
+
+def test_install_keeps_the_hosts_own_transports(tmp_path: Path) -> None:
+    confdir = tmp_path / "asterisk"
+    (confdir / "pjsip.d").mkdir(parents=True)
+    (confdir / "pjsip.conf").write_text(OPERATOR_PJSIP)
+    (confdir / "pjsip.d" / "transports.conf").write_text(OPERATOR_INCLUDED)
+
+    kept = run_install(confdir)
+    assert kept.returncode == 0, kept.stderr
+    assert "pjsip.conf transports (the host's own: operator-tcp operator-udp): unchanged" in kept.stdout
+    assert (confdir / "pjsip.conf").read_text() == (
+        OPERATOR_PJSIP + "\n; Switchboard renders this file; see deploy/asterisk/README.md\n"
+        "#include switchboard/live/pjsip.conf\n"
+    )
+
+    # A socket the host's transports already hold: the template's TCP on every address, UDP 5060.
+    for taken, transport in (
+        ("127.0.0.1:5062", "[operator-tcp] (tcp [::]:5062)"),
+        ("10.0.0.1:5060", "[operator-udp] (udp 0.0.0.0)"),
+    ):
+        before = tree_digest(confdir)
+        refused = run_install(confdir, "--sip-bind", taken)
+        assert refused.returncode == 2
+        assert f"pjsip.conf already has the transport {transport}: --sip-bind {taken}" in refused.stderr
+        assert tree_digest(confdir) == before
+
+    # Port 5070 is free: the block-commented transport does not count.
+    added = run_install(confdir, "--sip-bind", "127.0.0.1:5070")
+    assert added.returncode == 0, added.stderr
+    pjsip = (confdir / "pjsip.conf").read_text()
+    assert pjsip.startswith(OPERATOR_PJSIP) and transport_block("127.0.0.1:5070") in pjsip
+    assert (confdir / "pjsip.d" / "transports.conf").read_text() == OPERATOR_INCLUDED
+
+    # A section of the host named like Switchboard's is not overwritten.
+    (confdir / "pjsip.d" / "mine.conf").write_text("[switchboard-transport-tcp]\ntype = endpoint\n")
+    before = tree_digest(confdir)
+    clash = run_install(confdir, "--sip-bind", "127.0.0.1:5070")
+    assert clash.returncode == 2
+    assert "defines [switchboard-transport-tcp] outside the Switchboard block" in clash.stderr
+    assert tree_digest(confdir) == before
+
+
+def test_install_moves_its_transports_in_place_and_says_to_restart(tmp_path: Path) -> None:
+    confdir = tmp_path / "asterisk"
+    confdir.mkdir()
+    (confdir / "pjsip.conf").write_text("; the host's own pjsip.conf\n")
+    assert run_install(confdir, "--sip-bind", "127.0.0.1:5060").returncode == 0
+    first = (confdir / "pjsip.conf").read_text()
+
+    moved = run_install(confdir, "--sip-bind", "[::1]:5080")
+    assert moved.returncode == 0, moved.stderr
+    assert "pjsip.conf transports (udp and tcp on [::1]:5080): changed" in moved.stdout
+    assert (
+        "restart Asterisk: pjsip moves an existing transport to its new address only at start" in moved.stdout
+    )
+    assert (confdir / "pjsip.conf").read_text() == first.replace(
+        transport_block("127.0.0.1:5060"), transport_block("[::1]:5080")
+    )
+
+    # Without --sip-bind, the transports of an earlier run stay.
+    again = run_install(confdir)
+    assert again.returncode == 0, again.stderr
+    assert "pjsip.conf transports (Switchboard's, kept from an earlier run): unchanged" in again.stdout
+    assert "restart" not in again.stdout
+    assert transport_block("[::1]:5080") in (confdir / "pjsip.conf").read_text()
+
+
+def test_install_refuses_a_sip_bind_that_is_not_an_address_and_port(tmp_path: Path) -> None:
+    confdir = tmp_path / "asterisk"
+    confdir.mkdir()
+    (confdir / "pjsip.conf").write_text("; the host's own pjsip.conf\n")
+    before = tree_digest(confdir)
+    for value in (
+        "127.0.0.1",
+        "127.0.0.1:0",
+        "127.0.0.1:65536",
+        "127.0.0.1:05060",
+        "256.0.0.1:5060",
+        "pbx.example.com:5060",
+        "::1:5060",
+        "[::1]",
+        "127.0.0.1:5060\n[evil]\ntype = endpoint",
+        "127.0.0.1:5060 ; comment",
+        "",
+    ):
+        done = run_install(confdir, "--sip-bind", value)
+        assert done.returncode == 2, value
+        assert "--sip-bind must be IPV4:PORT or [IPV6]:PORT" in done.stderr, value
+        assert "\n[evil]" not in done.stderr
+    twice = run_install(confdir, "--sip-bind", "127.0.0.1:5060", "--sip-bind", "127.0.0.1:5061")
+    assert twice.returncode == 2 and "--sip-bind can be given once" in twice.stderr
+    assert tree_digest(confdir) == before
 
 
 def test_install_refuses_a_secret_that_would_break_the_conf_file(tmp_path: Path) -> None:
     confdir = tmp_path / "asterisk"
     confdir.mkdir()
     (confdir / "manager.conf").write_text("[general]\nenabled = no\n")
+    (confdir / "pjsip.conf").write_text("[udp]\ntype = transport\nprotocol = udp\nbind = 127.0.0.1:5060\n")
     before = tree_digest(confdir)
     for secret in ("short", "has;comment", " padded-secret "):
         done = run_install(confdir, secret=secret)
@@ -365,11 +521,26 @@ def test_install_refuses_a_secret_that_would_break_the_conf_file(tmp_path: Path)
 
 
 def test_install_on_the_running_sandbox_is_a_no_op(clean_log: AsteriskSandbox) -> None:
+    """The sandbox was wired by install.sh with these options when it started."""
     before = tree_digest(clean_log.config_dir)
-    done = run_install(clean_log.config_dir, secret=clean_log.ami_secret)
+    done = run_install(
+        clean_log.config_dir,
+        "--ami-port",
+        str(clean_log.ami_port),
+        "--sip-bind",
+        f"{clean_log.sip_host}:{clean_log.sip_port}",
+        secret=clean_log.ami_secret,
+    )
     assert done.returncode == 0, done.stderr
     assert all(line.endswith(": unchanged") for line in done.stdout.splitlines()), done.stdout
     assert tree_digest(clean_log.config_dir) == before
+    transports = clean_log.cli("pjsip show transports")
+    for protocol in ("udp", "tcp"):
+        assert re.search(
+            rf"switchboard-transport-{protocol}\s+{protocol}\s+\d+\s+\d+\s+"
+            rf"{re.escape(clean_log.sip_host)}:{clean_log.sip_port}\b",
+            transports,
+        ), transports
 
 
 def test_registered_phones_call_each_other(phones_version: AsteriskSandbox, tmp_path: Path) -> None:

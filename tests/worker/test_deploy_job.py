@@ -22,6 +22,7 @@ from control.services import deploys, nodes, queues, ring_groups, users
 from tests.worker.conftest import FsNode, record
 from tests.worker.rq_support import drain
 from worker import deploys as worker_deploys
+from worker.runner import SwitchboardWorker
 
 
 def _user_id(tenant_id: int, extension: str) -> int:
@@ -176,9 +177,8 @@ def test_a_retry_that_finds_the_pbx_back_succeeds(fs: FsNode, monkeypatch: pytes
         record_id = deploys.request_deploy(s, fs.node_id, None, source="cli").id
     jobs.start_deploy_job(record_id)
     queue = Queue(jobs.DEPLOY_QUEUE, connection=fs.client)
-    from rq import Worker
 
-    Worker([queue], connection=fs.client).work(burst=True, logging_level="WARNING")
+    SwitchboardWorker([queue], connection=fs.client).work(burst=True, logging_level="WARNING")
     waiting = record(record_id)
     assert waiting.result == "queued" and "Connection refused" in waiting.error
     node = fs.node()
@@ -194,18 +194,34 @@ def test_one_deploy_per_node_at_a_time(fs: FsNode) -> None:
     lock = fs.client.lock(jobs.lock_name(fs.node_id), timeout=30, thread_local=False)
     assert lock.acquire(blocking=False)
     released_at: list[datetime] = []
+    waited: list[str] = []
 
-    def release_later() -> None:
-        time.sleep(1.5)
+    def release_once_the_job_waits() -> None:
+        # The job has started in a work horse; for a second it must not get further than the lock
+        # (a window to observe; a slower machine only makes the deploy later), then the holder lets go.
+        started = Queue(jobs.DEPLOY_QUEUE, connection=fs.client).started_job_registry
+        deadline = time.monotonic() + 30
+        while not started.get_job_ids() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if started.get_job_ids():
+            held_until = time.monotonic() + 1.0
+            while time.monotonic() < held_until and record(record_id).started_at is None:
+                time.sleep(0.05)
+            waited.append("held" if record(record_id).started_at is None else "ran under the lock")
         released_at.append(datetime.now(UTC).replace(tzinfo=None))
         lock.release()
 
-    holder = threading.Thread(target=release_later)
+    with db.unit_of_work() as s:
+        record_id = deploys.request_deploy(s, fs.node_id, None, source="cli").id
+    holder = threading.Thread(target=release_once_the_job_waits)
     holder.start()
     try:
-        done = fs.deploy()
+        jobs.start_deploy_job(record_id)
+        drain(fs.client)
     finally:
         holder.join()
+    done = record(record_id)
+    assert waited == ["held"], waited or "the deploy job never started while the lock was held"
     assert done.result == "success"
     assert done.started_at >= released_at[0]
 
