@@ -15,7 +15,7 @@ import pytest
 
 from control import live
 from control.db import unit_of_work, utcnow
-from control.models import CallRecord, ContactNumber, LiveChannel, Line, PbxNode, RingGroup, User
+from control.models import CallRecord, ContactNumber, Line, LiveChannel, RingGroup, User
 from control.services import nodes
 from tests.browser.conftest import serving
 from tests.web.call_data import add_calls
@@ -53,10 +53,26 @@ def busy(demo: dict) -> dict:
         node = nodes.create_node(s, NODE | {"tenant_id": t}, None)
         node.live_version = 3
         agent = s.query(User).filter_by(tenant_id=t, extension="1001").one()
-        s.add(LiveChannel(node="pbx-1", call_id="c-1", call_key="k-1", user_id=agent.id, answered=True,
-                          started_at=time.time() - 65))
-        s.add(LiveChannel(node="pbx-1", call_id="c-2", call_key="k-1", user_id=None, answered=True,
-                          started_at=time.time() - 66))
+        s.add(
+            LiveChannel(
+                node="pbx-1",
+                call_id="c-1",
+                call_key="k-1",
+                user_id=agent.id,
+                answered=True,
+                started_at=time.time() - 65,
+            )
+        )
+        s.add(
+            LiveChannel(
+                node="pbx-1",
+                call_id="c-2",
+                call_key="k-1",
+                user_id=None,
+                answered=True,
+                started_at=time.time() - 66,
+            )
+        )
         ids = {
             "node_id": node.id,
             "line_id": s.query(Line).filter_by(tenant_id=t, name="Main line").one().id,
@@ -99,7 +115,9 @@ def log_in(page, base: str, demo: dict) -> None:  # type: ignore[no-untyped-def]
 def serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => (await window.axe.run(document, {resultTypes: ['violations']})).violations")
+    result = page.evaluate(
+        "async () => (await window.axe.run(document, {resultTypes: ['violations']})).violations"
+    )
     return [
         f"{v['id']} ({v['impact']}): {v['help']} — {[node['target'] for node in v['nodes']][:3]}"
         for v in result
@@ -176,8 +194,10 @@ def _boxes(page, selector: str) -> list[dict]:  # type: ignore[no-untyped-def]
 def _check_row_menu(page, button, layout: str) -> None:  # type: ignore[no-untyped-def]
     """Keyboard: Enter opens on the first item, arrows move, Escape closes and returns the focus;
     a click opens, an outside click closes; nothing in `layout` moves meanwhile."""
-    panel_id = button.evaluate("(b) => { const p = b.closest('[data-menu]').querySelector('[data-menu-panel]');"
-                               " p.id = p.id || 'menu-under-test'; return p.id; }")
+    panel_id = button.evaluate(
+        "(b) => { const p = b.closest('[data-menu]').querySelector('[data-menu-panel]');"
+        " p.id = p.id || 'menu-under-test'; return p.id; }"
+    )
     panel = page.locator(f"#{panel_id}")
     items = panel.locator("[role=menuitem]")
     assert items.count() >= 2
@@ -222,7 +242,10 @@ def test_row_menus_by_keyboard_and_mouse(live_server, browser, busy, screenshots
     page.goto(f"{live_server}/users/")
     row = page.locator(f"#user-{busy['agent_id']}")
     # the most used actions stay visible next to the ⋯ menu
-    assert row.get_by_role("link", name="Settings").is_visible() and row.get_by_role("link", name="Activity").is_visible()
+    assert (
+        row.get_by_role("link", name="Settings").is_visible()
+        and row.get_by_role("link", name="Activity").is_visible()
+    )
     _check_row_menu(page, row.locator("[data-menu-button]"), "main, main table, main tr, main td")
     row.locator("[data-menu-button]").click()
     page.screenshot(path=str(screenshots / f"users-menu-{width}.png"))
@@ -239,7 +262,11 @@ def test_row_menus_by_keyboard_and_mouse(live_server, browser, busy, screenshots
 
     page.goto(f"{live_server}/numbers/")
     box = page.locator("article.number").first
-    _check_row_menu(page, box.locator("[data-menu-button]"), "main, article.number, article.number *:not([data-menu-panel], [data-menu-panel] *)")
+    _check_row_menu(
+        page,
+        box.locator("[data-menu-button]"),
+        "main, article.number, article.number *:not([data-menu-panel], [data-menu-panel] *)",
+    )
     page.close()
 
 
