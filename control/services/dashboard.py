@@ -153,10 +153,15 @@ def node_states(session: Session, tenant_id: int) -> list[NodeState]:
     return states
 
 
-def latest_activity(
-    session: Session, tenant_id: int, count: int = 8
-) -> list[tuple[ActivityItem, CallRecord]]:
-    return activity.page_activity(session, tenant_id, per_page=count).items
+def latest_activity(session: Session, tenant_id: int, count: int = 8) -> list[tuple[ActivityItem, CallRecord]]:
+    """The latest calls, each once: a call shows on a line's and on a user's activity, and the
+    user's item (it names who took or missed it) is the one kept."""
+    chosen: dict[int, tuple[ActivityItem, CallRecord]] = {}
+    for item, call in activity.page_activity(session, tenant_id, per_page=count * 3).items:
+        kept = chosen.get(call.id)
+        if kept is None or (kept[0].user_id is None and item.user_id is not None):
+            chosen[call.id] = (item, call)
+    return list(chosen.values())[:count]
 
 
 def ago(moment: datetime, now: datetime | None = None) -> str:

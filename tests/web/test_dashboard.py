@@ -132,3 +132,14 @@ def test_ago() -> None:
     assert [dashboard.ago(now - delta, now) for delta in (
         timedelta(seconds=5), timedelta(minutes=5), timedelta(hours=3), timedelta(days=2)
     )] == ["just now", "5 min ago", "3 h ago", "2 d ago"]  # fmt: skip
+
+
+def test_latest_activity_lists_each_call_once(demo) -> None:
+    add_calls(demo["tenant_id"], 5, start=utcnow() - timedelta(minutes=10))  # each: a user and a line item
+    s = new_session()
+    try:
+        latest = dashboard.latest_activity(s, demo["tenant_id"], count=3)
+    finally:
+        s.close()
+    assert [call.caller_name for _, call in latest] == ["Caller 4", "Caller 3", "Caller 2"]
+    assert all(item.user_id is not None for item, _ in latest)
