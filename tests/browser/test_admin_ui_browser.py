@@ -19,21 +19,12 @@ from control.models import CallRecord, ContactNumber, Line, LiveChannel, RingGro
 from control.services import nodes
 from tests.browser.conftest import serving
 from tests.web.call_data import add_calls
+from tests.web.test_nodes import NODE
 
 pytestmark = pytest.mark.integration
 
 AXE = Path(__file__).resolve().parents[2] / "web" / "static" / "vendor" / "axe.min.js"
 WIDTHS = {"laptop": 1366, "phone": 390}
-NODE = {
-    "name": "pbx-1",
-    "kind": "asterisk",
-    "host": "10.0.0.5",
-    "port": "5038",
-    "username": "switchboard",
-    "secret": "ami-secret-never-shown",
-    "config_dir": "/etc/asterisk",
-    "transport": "local",
-}
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,7 @@ from control.db import new_session, unit_of_work, utcnow
 from control.models import CallRecord, LiveChannel, PresenceState, Tenant, User
 from control.services import dashboard, deploys, nodes
 from tests.web.call_data import add_calls
-
-NODE = {
-    "name": "pbx-1",
-    "kind": "asterisk",
-    "host": "10.0.0.5",
-    "port": "5038",
-    "username": "switchboard",
-    "secret": "ami-secret-never-shown",
-    "config_dir": "/etc/asterisk",
-    "transport": "local",
-}
+from tests.web.test_nodes import NODE
 
 
 def test_calls_today_counts_answered_missed_and_the_average_wait(demo) -> None:
