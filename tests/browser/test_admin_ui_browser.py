@@ -319,3 +319,24 @@ def test_dashboard_is_live(live_server, browser, busy, screenshots) -> None:
     assert page.evaluate("window.__not_reloaded") is True
     assert "Caller 0" in page.locator("#latest-activity li").first.inner_text()
     page.close()
+
+
+@pytest.mark.parametrize("device", ["laptop", "phone"])
+def test_agent_pages(live_server, browser, busy, screenshots, device: str) -> None:
+    """An agent's own pages: the same checks, and no admin navigation."""
+    page = browser.new_page(viewport={"width": WIDTHS[device], "height": 900})
+    page.set_default_timeout(15_000)
+    log_in(page, live_server, busy | {"admin_email": busy["agent_email"]})
+    assert page.locator("[data-menu-button]").count() == 0  # no admin groups
+    problems = {}
+    for path in ("/", "/activity/", "/activity/calls", "/activity/calls?q=0002"):
+        assert page.goto(f"{live_server}{path}").status == 200
+        page.screenshot(
+            path=str(screenshots / f"agent-{path.strip('/').replace('/', '-') or 'home'}-{device}.png")
+        )
+        found = serious_violations(page) + (page.evaluate(OVERFLOW) if device == "phone" else [])
+        if found:
+            problems[path] = found
+    assert not problems, problems
+    assert "Caller 2" in page.locator("table").inner_text()
+    page.close()
