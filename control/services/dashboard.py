@@ -31,9 +31,13 @@ class LiveCall:
     call_key: str
     node: str
     people: list[str]
-    channels: int
+    leg_ids: list[str]  # the channels' ids on the node: what hang-up and transfer act on
     answered: bool
     seconds: int
+
+    @property
+    def channels(self) -> int:
+        return len(self.leg_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +94,9 @@ def live_calls(session: Session, tenant_id: int, now: float | None = None) -> li
     for channel, user_name in rows:
         call = calls.setdefault(
             (channel.node, channel.call_key),
-            {"people": [], "channels": 0, "answered": False, "started": channel.started_at},
+            {"people": [], "legs": [], "answered": False, "started": channel.started_at},
         )
-        call["channels"] += 1
+        call["legs"].append(channel.call_id)
         call["answered"] = call["answered"] or channel.answered
         call["started"] = min(call["started"], channel.started_at)
         if user_name and user_name not in call["people"]:
@@ -103,7 +107,7 @@ def live_calls(session: Session, tenant_id: int, now: float | None = None) -> li
             call_key=key,
             node=node,
             people=call["people"],
-            channels=call["channels"],
+            leg_ids=call["legs"],
             answered=call["answered"],
             seconds=max(0, int(clock - call["started"])),
         )
@@ -156,7 +160,14 @@ def node_states(session: Session, tenant_id: int) -> list[NodeState]:
 def latest_activity(
     session: Session, tenant_id: int, count: int = 8
 ) -> list[tuple[ActivityItem, CallRecord]]:
-    return activity.page_activity(session, tenant_id, per_page=count).items
+    """The latest calls, each once: a call shows on a line's and on a user's activity, and the
+    user's item (it names who took or missed it) is the one kept."""
+    chosen: dict[int, tuple[ActivityItem, CallRecord]] = {}
+    for item, call in activity.page_activity(session, tenant_id, per_page=count * 3).items:
+        kept = chosen.get(call.id)
+        if kept is None or (kept[0].user_id is None and item.user_id is not None):
+            chosen[call.id] = (item, call)
+    return list(chosen.values())[:count]
 
 
 def ago(moment: datetime, now: datetime | None = None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ class Page(Generic[T]):
 
 def paginate(
     session: Session,
-    stmt: Select[Unpack[tuple[Any, ...]]],
+    stmt: Select[*tuple[Any, ...]],
     *,
     page: int = 1,
     per_page: int = 50,

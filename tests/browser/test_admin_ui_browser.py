@@ -15,25 +15,16 @@ import pytest
 
 from control import live
 from control.db import unit_of_work, utcnow
-from control.models import CallRecord, ContactNumber, LiveChannel, Line, PbxNode, RingGroup, User
+from control.models import CallRecord, ContactNumber, Line, LiveChannel, RingGroup, User
 from control.services import nodes
 from tests.browser.conftest import serving
 from tests.web.call_data import add_calls
+from tests.web.test_nodes import NODE
 
 pytestmark = pytest.mark.integration
 
 AXE = Path(__file__).resolve().parents[2] / "web" / "static" / "vendor" / "axe.min.js"
 WIDTHS = {"laptop": 1366, "phone": 390}
-NODE = {
-    "name": "pbx-1",
-    "kind": "asterisk",
-    "host": "10.0.0.5",
-    "port": "5038",
-    "username": "switchboard",
-    "secret": "ami-secret-never-shown",
-    "config_dir": "/etc/asterisk",
-    "transport": "local",
-}
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +44,26 @@ def busy(demo: dict) -> dict:
         node = nodes.create_node(s, NODE | {"tenant_id": t}, None)
         node.live_version = 3
         agent = s.query(User).filter_by(tenant_id=t, extension="1001").one()
-        s.add(LiveChannel(node="pbx-1", call_id="c-1", call_key="k-1", user_id=agent.id, answered=True,
-                          started_at=time.time() - 65))
-        s.add(LiveChannel(node="pbx-1", call_id="c-2", call_key="k-1", user_id=None, answered=True,
-                          started_at=time.time() - 66))
+        s.add(
+            LiveChannel(
+                node="pbx-1",
+                call_id="c-1",
+                call_key="k-1",
+                user_id=agent.id,
+                answered=True,
+                started_at=time.time() - 65,
+            )
+        )
+        s.add(
+            LiveChannel(
+                node="pbx-1",
+                call_id="c-2",
+                call_key="k-1",
+                user_id=None,
+                answered=True,
+                started_at=time.time() - 66,
+            )
+        )
         ids = {
             "node_id": node.id,
             "line_id": s.query(Line).filter_by(tenant_id=t, name="Main line").one().id,
@@ -99,7 +106,9 @@ def log_in(page, base: str, demo: dict) -> None:  # type: ignore[no-untyped-def]
 def serious_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => (await window.axe.run(document, {resultTypes: ['violations']})).violations")
+    result = page.evaluate(
+        "async () => (await window.axe.run(document, {resultTypes: ['violations']})).violations"
+    )
     return [
         f"{v['id']} ({v['impact']}): {v['help']} — {[node['target'] for node in v['nodes']][:3]}"
         for v in result
@@ -176,8 +185,10 @@ def _boxes(page, selector: str) -> list[dict]:  # type: ignore[no-untyped-def]
 def _check_row_menu(page, button, layout: str) -> None:  # type: ignore[no-untyped-def]
     """Keyboard: Enter opens on the first item, arrows move, Escape closes and returns the focus;
     a click opens, an outside click closes; nothing in `layout` moves meanwhile."""
-    panel_id = button.evaluate("(b) => { const p = b.closest('[data-menu]').querySelector('[data-menu-panel]');"
-                               " p.id = p.id || 'menu-under-test'; return p.id; }")
+    panel_id = button.evaluate(
+        "(b) => { const p = b.closest('[data-menu]').querySelector('[data-menu-panel]');"
+        " p.id = p.id || 'menu-under-test'; return p.id; }"
+    )
     panel = page.locator(f"#{panel_id}")
     items = panel.locator("[role=menuitem]")
     assert items.count() >= 2
@@ -203,7 +214,10 @@ def _check_row_menu(page, button, layout: str) -> None:  # type: ignore[no-untyp
     assert panel.is_visible()
     menu_box = panel.bounding_box()
     button_box = button.bounding_box()
-    assert menu_box and button_box and menu_box["y"] >= button_box["y"] + button_box["height"] - 1
+    assert menu_box and button_box
+    below = menu_box["y"] >= button_box["y"] + button_box["height"] - 1
+    above = menu_box["y"] + menu_box["height"] <= button_box["y"] + 1  # near the bottom of the window
+    assert below or above, (menu_box, button_box)
     assert _boxes(page, layout) == before, "opening the menu moved the page"
     page.mouse.click(5, page.viewport_size["height"] - 5)  # outside
     assert not panel.is_visible()
@@ -219,7 +233,10 @@ def test_row_menus_by_keyboard_and_mouse(live_server, browser, busy, screenshots
     page.goto(f"{live_server}/users/")
     row = page.locator(f"#user-{busy['agent_id']}")
     # the most used actions stay visible next to the ⋯ menu
-    assert row.get_by_role("link", name="Settings").is_visible() and row.get_by_role("link", name="Activity").is_visible()
+    assert (
+        row.get_by_role("link", name="Settings").is_visible()
+        and row.get_by_role("link", name="Activity").is_visible()
+    )
     _check_row_menu(page, row.locator("[data-menu-button]"), "main, main table, main tr, main td")
     row.locator("[data-menu-button]").click()
     page.screenshot(path=str(screenshots / f"users-menu-{width}.png"))
@@ -236,7 +253,11 @@ def test_row_menus_by_keyboard_and_mouse(live_server, browser, busy, screenshots
 
     page.goto(f"{live_server}/numbers/")
     box = page.locator("article.number").first
-    _check_row_menu(page, box.locator("[data-menu-button]"), "main, article.number, article.number *")
+    _check_row_menu(
+        page,
+        box.locator("[data-menu-button]"),
+        "main, article.number, article.number *:not([data-menu-panel], [data-menu-panel] *)",
+    )
     page.close()
 
 
@@ -297,4 +318,25 @@ def test_dashboard_is_live(live_server, browser, busy, screenshots) -> None:
     page.wait_for_function("document.querySelector('#calls-today').textContent === '61'")
     assert page.evaluate("window.__not_reloaded") is True
     assert "Caller 0" in page.locator("#latest-activity li").first.inner_text()
+    page.close()
+
+
+@pytest.mark.parametrize("device", ["laptop", "phone"])
+def test_agent_pages(live_server, browser, busy, screenshots, device: str) -> None:
+    """An agent's own pages: the same checks, and no admin navigation."""
+    page = browser.new_page(viewport={"width": WIDTHS[device], "height": 900})
+    page.set_default_timeout(15_000)
+    log_in(page, live_server, busy | {"admin_email": busy["agent_email"]})
+    assert page.locator("[data-menu-button]").count() == 0  # no admin groups
+    problems = {}
+    for path in ("/", "/activity/", "/activity/calls", "/activity/calls?q=0002"):
+        assert page.goto(f"{live_server}{path}").status == 200
+        page.screenshot(
+            path=str(screenshots / f"agent-{path.strip('/').replace('/', '-') or 'home'}-{device}.png")
+        )
+        found = serious_violations(page) + (page.evaluate(OVERFLOW) if device == "phone" else [])
+        if found:
+            problems[path] = found
+    assert not problems, problems
+    assert "Caller 2" in page.locator("table").inner_text()
     page.close()

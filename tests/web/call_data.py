@@ -40,7 +40,9 @@ def add_calls(tenant_id: int, count: int, *, start: datetime, step: timedelta = 
                     "hangup_cause": "NO_ANSWER" if missed else "NORMAL_CLEARING",
                 }
             )
-        ids = s.scalars(insert(CallRecord).returning(CallRecord.id, sort_by_parameter_order=True), calls).all()
+        ids = s.scalars(
+            insert(CallRecord).returning(CallRecord.id, sort_by_parameter_order=True), calls
+        ).all()
         items = []
         for call_id, call in zip(ids, calls, strict=True):
             missed = call["missed"]

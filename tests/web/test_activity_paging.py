@@ -6,7 +6,7 @@ import os
 import re
 import statistics
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
@@ -21,6 +21,17 @@ START = datetime(2026, 10, 1, 8, 0)
 def two_thousand(demo: dict) -> dict:
     add_calls(demo["tenant_id"], 2000, start=START)
     return demo
+
+
+def _call(demo: dict, key: str, caller_number: str, **fields: object) -> CallRecord:
+    return CallRecord(
+        tenant_id=demo["tenant_id"],
+        call_key=key,
+        direction="inbound",
+        caller_number=caller_number,
+        started_at=START,
+        **({"callee_number": "+12125550100"} | fields),
+    )
 
 
 def _pager(page: str) -> tuple[int, int, int]:
@@ -44,7 +55,9 @@ def test_activity_of_2000_items_is_paged_and_the_first_page_is_fast(admin_client
         assert response.status_code == 200
     assert _pager(response.data.decode()) == (1, 40, 2000)
     server_ms = statistics.median(timings)
-    print(f"activity first page, 2,000 items for the agent: median {server_ms:.1f} ms ({os.environ.get('SWITCHBOARD_TEST_DB', 'sqlite')})")
+    print(
+        f"activity first page, 2,000 items for the agent: median {server_ms:.1f} ms ({os.environ.get('SWITCHBOARD_TEST_DB', 'sqlite')})"
+    )
     assert server_ms <= 100, timings
 
     last = admin_client.get(f"/activity/?user_id={two_thousand['agent_id']}&page=40").data.decode()
@@ -63,28 +76,8 @@ def test_activity_filters_by_line_kind_and_search(admin_client, two_thousand) ->
 
 def test_history_search_by_four_digits_finds_the_call(admin_client, demo) -> None:
     with unit_of_work() as s:
-        s.add_all(
-            [
-                CallRecord(
-                    tenant_id=demo["tenant_id"],
-                    call_key="find-me",
-                    direction="inbound",
-                    caller_number="+14155550188",
-                    caller_name="Paula Prospect",
-                    callee_number="+12125550100",
-                    started_at=START,
-                ),
-                CallRecord(
-                    tenant_id=demo["tenant_id"],
-                    call_key="not-me",
-                    direction="inbound",
-                    caller_number="+14155559999",
-                    caller_name="Other Person",
-                    callee_number="+12125550101",
-                    started_at=START + timedelta(minutes=1),
-                ),
-            ]
-        )
+        s.add(_call(demo, "find-me", "+14155550188", caller_name="Paula Prospect"))
+        s.add(_call(demo, "not-me", "+14155559999", caller_name="Other Person", callee_number="+12125550101"))
     page = admin_client.get("/calls/?q=0188").data.decode()
     assert "Paula Prospect" in page and "Other Person" not in page
     # the digits may come formatted, and the name matches too, whatever the case
@@ -101,16 +94,7 @@ def test_history_search_by_four_digits_finds_the_call(admin_client, demo) -> Non
 
 def test_agent_history_search_sees_only_own_calls(agent_client, demo) -> None:
     with unit_of_work() as s:
-        s.add(
-            CallRecord(
-                tenant_id=demo["tenant_id"],
-                call_key="someone-else",
-                direction="inbound",
-                caller_number="+14155550188",
-                callee_number="+12125550100",
-                started_at=START,
-            )
-        )
+        s.add(_call(demo, "someone-else", "+14155550188"))
     add_calls(demo["tenant_id"], 3, start=START)
     page = agent_client.get("/activity/calls?q=0188").data.decode()
     assert "No calls yet." in page
