@@ -143,7 +143,12 @@ def serve(host: str, port: int, workers: int, with_worker: bool | None) -> None:
     if with_worker if with_worker is not None else embedded:
         child = subprocess.Popen([sys.executable, "-m", "web.cli", "worker"])
     master = os.getpid()
-    click.echo(f"control socket: {control_socket(settings().data_dir)} (gunicornc -s PATH)")
+    socket_path = control_socket(settings().data_dir)
+    click.echo(
+        f"control socket: {socket_path} (gunicornc -s PATH)"
+        if socket_path
+        else "no control socket: the data dir's path is too long for a unix socket"
+    )
     try:
         run_server(host, port, settings().data_dir, workers)
     finally:

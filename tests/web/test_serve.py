@@ -90,3 +90,15 @@ def test_two_instances_on_one_host_keep_their_own_control_sockets(tmp_path: Path
         _control(first_socket, "shutdown")
         assert first.process.wait(timeout=60) == 0
     assert "warm shut down requested" in first.log()
+
+
+def test_a_data_dir_too_long_for_a_socket_turns_the_control_socket_off_not_shared() -> None:
+    from web.server import _control_socket_options, control_socket
+
+    short = Path("/srv/switchboard/data")
+    assert _control_socket_options(control_socket(short)) == {
+        "control_socket": "/srv/switchboard/data/gunicorn.ctl"
+    }
+    deep = Path("/srv/" + "d" * 100)
+    assert control_socket(deep) is None
+    assert _control_socket_options(control_socket(deep)) == {"control_socket_disable": True}
