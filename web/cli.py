@@ -155,11 +155,23 @@ def serve(host: str, port: int, workers: int, with_worker: bool | None) -> None:
         # gunicorn's workers are forks of this process and leave through this frame as well:
         # only the master stops the rq worker and the embedded Redis.
         if os.getpid() == master:
-            if child is not None:
-                child.send_signal(signal.SIGTERM)
-                child.wait(timeout=30)
-            if embedded:
-                stop_embedded()
+            try:
+                if child is not None:
+                    _stop_worker(child)
+            finally:
+                if embedded:
+                    stop_embedded()
+
+
+def _stop_worker(child: subprocess.Popen, grace: float = 30.0) -> None:
+    """A warm shutdown (the running job finishes), then a kill if it takes longer than `grace`."""
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        click.echo(f"the rq worker did not stop within {grace:.0f} s: killed", err=True)
+        child.kill()
+        child.wait()
 
 
 # --- PBX nodes, deploys and rollbacks ----------------------------------------------------------
