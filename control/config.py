@@ -23,7 +23,7 @@ class Settings:
     trusted_proxies: int
 
 
-def _count(name: str) -> int:
+def _proxy_count(name: str) -> int:
     raw = os.environ.get(name, "0").strip() or "0"
     if not raw.isdigit() or int(raw) > 10:
         raise ValueError(f"{name} must be a number of proxies from 0 to 10, not {raw!r}")
@@ -62,7 +62,7 @@ def settings() -> Settings:
         xml_curl_password=os.environ.get("SWITCHBOARD_XML_CURL_PASSWORD") or None,
         xml_curl_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
         https=os.environ.get("SWITCHBOARD_HTTPS", "0") == "1",
-        trusted_proxies=_count("SWITCHBOARD_TRUSTED_PROXIES"),
+        trusted_proxies=_proxy_count("SWITCHBOARD_TRUSTED_PROXIES"),
     )
 
 

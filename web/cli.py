@@ -147,18 +147,35 @@ def serve(host: str, port: int, workers: int, with_worker: bool | None) -> None:
     if with_worker if with_worker is not None else embedded:
         child = subprocess.Popen([sys.executable, "-m", "web.cli", "worker"])
     master = os.getpid()
-    click.echo(f"control socket: {control_socket(settings().data_dir)} (gunicornc -s PATH)")
+    socket_path = control_socket(settings().data_dir)
+    click.echo(
+        f"control socket: {socket_path} (gunicornc -s PATH)"
+        if socket_path
+        else "no control socket: the data dir's path is too long for a unix socket"
+    )
     try:
         run_server(host, port, settings().data_dir, workers)
     finally:
         # gunicorn's workers are forks of this process and leave through this frame as well:
         # only the master stops the rq worker and the embedded Redis.
         if os.getpid() == master:
-            if child is not None:
-                child.send_signal(signal.SIGTERM)
-                child.wait(timeout=30)
-            if embedded:
-                stop_embedded()
+            try:
+                if child is not None:
+                    _stop_worker(child)
+            finally:
+                if embedded:
+                    stop_embedded()
+
+
+def _stop_worker(child: subprocess.Popen, grace: float = 30.0) -> None:
+    """A warm shutdown (the running job finishes), then a kill if it takes longer than `grace`."""
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        click.echo(f"the rq worker did not stop within {grace:.0f} s: killed", err=True)
+        child.kill()
+        child.wait()
 
 
 # --- PBX nodes, deploys and rollbacks ----------------------------------------------------------

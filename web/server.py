@@ -7,6 +7,7 @@ error logs go through web.log_redaction: no credential is written to them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from gunicorn.app.base import BaseApplication
 from web.log_redaction import REDACTED, RedactingFilter, redact, sensitive_header
 
 CONTROL_SOCKET = "gunicorn.ctl"
+UNIX_PATH_MAX = 108  # sun_path, with its terminating NUL
 
 
 class RedactingLogger(glogging.Logger):  # type: ignore[misc]
@@ -52,8 +54,14 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return create_app()
 
 
-def control_socket(data_dir: Path) -> Path:
-    return data_dir / CONTROL_SOCKET
+def control_socket(data_dir: Path) -> Path | None:
+    """This instance's control socket, or None when the data dir's path is too long for one."""
+    path = data_dir / CONTROL_SOCKET
+    return path if len(os.fsencode(path)) < UNIX_PATH_MAX else None
+
+
+def _control_socket_options(path: Path | None) -> dict[str, Any]:
+    return {"control_socket": str(path)} if path else {"control_socket_disable": True}
 
 
 def run_server(host: str, port: int, data_dir: Path, workers: int = 2, threads: int = 16) -> None:
@@ -68,6 +76,6 @@ def run_server(host: str, port: int, data_dir: Path, workers: int = 2, threads: 
             "accesslog": "-",
             "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
             "logger_class": RedactingLogger,
-            "control_socket": str(control_socket(data_dir)),
+            **_control_socket_options(control_socket(data_dir)),
         }
     ).run()

@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from control.db import unit_of_work
 from control.models import ApiToken, User
 from control.services import users
-from tests.api.conftest import ApiClient
+from tests.api.conftest import ApiClient, make_token
+from tests.conftest import login
 from web.app import create_app
 from web.cli import cli
 
@@ -135,3 +136,17 @@ def test_other_tenants_objects_are_not_found(api, app, demo):
     assert [u["email"] for u in globex.get("/api/v1/users").json["items"]] == ["gina@globex.test"]
     assert globex.get("/api/v1/teams").json["total"] == 0
     assert api.get(f"/api/v1/users/{demo['agent_id']}").json["name"] == "Alice Agent"
+
+
+def test_a_token_is_not_a_session_logout_and_a_new_password_leave_it_valid(client, demo):
+    """Sessions end on logout and password change; API tokens stay until revoked (or suspension)."""
+    token = make_token(demo["admin_email"])
+    api = ApiClient(client, token)
+    assert login(client, demo["admin_email"], demo["password"]).status_code == 302
+    client.post("/logout")
+    with unit_of_work() as s:
+        users.set_password(s, demo["tenant_id"], demo["admin_id"], "another long password", None)
+    assert api.get("/api/v1/users").status_code == 200
+    with unit_of_work() as s:
+        users.set_flag(s, demo["tenant_id"], demo["admin_id"], "suspended", True, None)
+    assert api.get("/api/v1/users").status_code == 401

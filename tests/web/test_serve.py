@@ -38,6 +38,7 @@ def test_serve_stops_its_worker_and_embedded_redis_cleanly(tmp_path: Path) -> No
     # The gunicorn workers leave first; neither they nor anything else stops Redis under the worker.
     assert "could not connect to Redis" not in output, output
     assert "warm shut down requested" in output
+    assert "did not stop within" not in output, "the rq worker's warm shutdown hung"
     leftovers = subprocess.run(
         ["pgrep", "-f", socket_path.group(1)], capture_output=True, text=True
     ).stdout.split()
@@ -89,4 +90,18 @@ def test_two_instances_on_one_host_keep_their_own_control_sockets(tmp_path: Path
         assert _answers(first.url)
         _control(first_socket, "shutdown")
         assert first.process.wait(timeout=60) == 0
-    assert "warm shut down requested" in first.log()
+    for served in (first, second):
+        assert "warm shut down requested" in served.log()
+        assert "did not stop within" not in served.log()
+
+
+def test_a_data_dir_too_long_for_a_socket_turns_the_control_socket_off_not_shared() -> None:
+    from web.server import _control_socket_options, control_socket
+
+    short = Path("/srv/switchboard/data")
+    assert _control_socket_options(control_socket(short)) == {
+        "control_socket": "/srv/switchboard/data/gunicorn.ctl"
+    }
+    deep = Path("/srv/" + "d" * 100)
+    assert control_socket(deep) is None
+    assert _control_socket_options(control_socket(deep)) == {"control_socket_disable": True}
