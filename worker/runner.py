@@ -65,21 +65,7 @@ class CommandListener(threading.Thread):
         self.pubsub.close()
 
 
-# How long the worker's pubsub thread (rq's command channel) blocks between looks at its stop flag.
-# rq says 60 s; redis-py 8 joins that thread on stop with no time limit, and once unsubscribed the
-# thread sits out its whole wait: a warm shutdown took up to a minute. One second keeps it short.
-PUBSUB_POLL_SECONDS = 1.0
-
-
 class SwitchboardWorker(Worker):
-    def subscribe(self) -> None:
-        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
-        self.pubsub = self.connection.pubsub()
-        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(
-            sleep_time=PUBSUB_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler
-        )
-
     def execute_job(self, job: Job, queue: Queue) -> None:
         if job.func_name == DEPLOY_JOB and job.args:
             from worker.deploys import prepare
