@@ -72,3 +72,66 @@ def test_csv_export_neutralises_formulas(admin_client, demo):
 def test_agents_cannot_see_the_admin_history(agent_client):
     assert agent_client.get("/calls/").status_code == 403
     assert agent_client.get("/calls/export.csv").status_code == 403
+
+
+# Every form a spreadsheet reads as a formula: the four leads, behind a tab, a carriage return,
+# a line feed, blanks or invisible characters, and their fullwidth forms.
+FORMULAS = [
+    "=1+1",
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1)",
+    "\t=1+1",
+    "\r=1+1",
+    "\r\n=HYPERLINK(1)",
+    "\n+1",
+    " \t@SUM(A1)",
+    "\t-1",
+    "\u200b=1+1",
+    "\uff1dHYPERLINK(1)",
+    "\t",
+    "\rplain",
+]
+
+
+def test_csv_export_neutralises_every_formula_lead(admin_client, demo):
+    with unit_of_work() as s:
+        s.add_all(
+            [
+                CallRecord(
+                    tenant_id=demo["tenant_id"],
+                    call_key=f"f{index}",
+                    direction="inbound",
+                    caller_number=formula[:64],
+                    caller_name=formula,
+                    callee_number="+12125550100",
+                    started_at=datetime(2026, 11, 4, 9, index),
+                )
+                for index, formula in enumerate(FORMULAS)
+            ]
+        )
+    rows = list(csv.DictReader(io.StringIO(admin_client.get("/calls/export.csv").data.decode())))
+    shown = {r["caller_name"] for r in rows}
+    assert shown == {"'" + formula for formula in FORMULAS}
+    assert {r["caller_number"] for r in rows} == {"'" + formula for formula in FORMULAS}
+
+
+def test_csv_export_keeps_plain_numbers_and_text(admin_client, demo):
+    plain = ["+12025550143", "-15", "1001", "Ann Lee", "Zoë = boss", "a@b.example"]
+    with unit_of_work() as s:
+        s.add_all(
+            [
+                CallRecord(
+                    tenant_id=demo["tenant_id"],
+                    call_key=f"p{index}",
+                    direction="inbound",
+                    caller_number="1001",
+                    caller_name=value,
+                    callee_number="+12125550100",
+                    started_at=datetime(2026, 11, 5, 9, index),
+                )
+                for index, value in enumerate(plain)
+            ]
+        )
+    rows = list(csv.DictReader(io.StringIO(admin_client.get("/calls/export.csv").data.decode())))
+    assert {r["caller_name"] for r in rows} == set(plain)
