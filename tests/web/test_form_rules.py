@@ -11,6 +11,7 @@ import pytest
 
 from control.models import Line, PbxNode, PhoneNumber, Queue, RingGroup, Team, User
 from control.validators import SIP_URI
+from tests.web.test_nodes import NODE
 
 INVISIBLE = "Only invisible characters (zero-width or formatting marks): type visible text."
 
@@ -40,17 +41,6 @@ def test_names_of_only_invisible_characters_are_refused_next_to_the_field(admin_
         assert response.status_code == 400, path
         assert _error(response, "name") == INVISIBLE, path
     assert _counts(session) == before
-
-
-NODE = {
-    "name": "pbx-1",
-    "kind": "asterisk",
-    "host": "10.0.0.5",
-    "port": "5038",
-    "username": "switchboard",
-    "secret": "ami-secret",
-    "transport": "local",
-}
 
 
 @pytest.mark.parametrize(
