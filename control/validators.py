@@ -132,6 +132,8 @@ def text(errors: Errors, data: dict, field: str, *, required: bool = False, max_
         add(errors, field, f"At most {max_len} characters (got {len(value)}).")
     elif any(ord(ch) < 32 or unicodedata.category(ch) in _BREAKS for ch in value):
         add(errors, field, "Line breaks and control characters are not allowed.")
+    elif any("\ud800" <= ch <= "\udfff" for ch in value):
+        add(errors, field, "Broken characters (lone surrogates) are not allowed.")
     elif value and not clean_text(value):
         add(errors, field, "Only invisible characters (zero-width or formatting marks): type visible text.")
     return value

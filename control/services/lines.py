@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 from control.errors import Invalid, NotFound
 from control.models import Line, PhoneNumber, User
 from control.models.lines import LINE_STATUSES
-from control.services import audit, config_changes, destinations
+from control.services import audit, config_changes, destinations, ring_groups
 from control.services.listing import Page, like_pattern, paginate, status_counts
 from control.services.tenants import get_tenant
 from control.validators import Errors, add, choice, id_list, optional_id, text
@@ -79,6 +79,14 @@ def _apply(session: Session, line: Line, tenant_id: int, data: dict) -> None:
         raise Invalid(errors)
 
 
+def _refuse_loops(session: Session, line: Line, field: str) -> None:
+    """A line may not route one of its numbers to a ring group that rings that number."""
+    session.flush()
+    loops = ring_groups.line_loops(session, line)
+    if loops:
+        raise Invalid({field: [f"Calls to this line would loop: {way_round}." for way_round in loops]})
+
+
 def _current(line: Line) -> dict:
     return {
         "name": line.name,
@@ -95,7 +103,7 @@ def create_line(session: Session, tenant_id: int, data: dict, actor: User | None
     with session.no_autoflush:
         _apply(session, line, tenant_id, data)
     session.add(line)
-    session.flush()
+    _refuse_loops(session, line, "destination_target")
     audit.write(session, actor, "line.create", line)
     config_changes.changed(session, tenant_id, config_changes.DIALPLAN)
     return line
@@ -105,7 +113,7 @@ def update_line(session: Session, tenant_id: int, line_id: int, data: dict, acto
     line = get_line(session, tenant_id, line_id)
     with session.no_autoflush:
         _apply(session, line, tenant_id, _current(line) | dict(data))
-    session.flush()
+    _refuse_loops(session, line, "destination_target")
     audit.write(session, actor, "line.update", line)
     config_changes.changed(session, tenant_id, config_changes.DIALPLAN)
     return line

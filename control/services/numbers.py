@@ -9,7 +9,7 @@ from control.errors import Invalid, NotFound
 from control.models import Line, PhoneNumber, Team, User
 from control.models.numbers import NUMBER_STATUSES, NUMBER_TYPES
 from control.phone import digits_only, parse_number
-from control.services import audit, config_changes
+from control.services import audit, config_changes, ring_groups
 from control.services.listing import Page, like_pattern, paginate, status_counts
 from control.services.tenants import get_tenant
 from control.validators import Errors, add, boolean, choice, optional_id, when
@@ -146,6 +146,15 @@ def _apply(session: Session, number: PhoneNumber, tenant_id: int, data: dict, *,
         raise Invalid(errors)
 
 
+def _refuse_loops(session: Session, number: PhoneNumber) -> None:
+    """A number may not go on a line that routes it to a ring group that rings it."""
+    session.flush()
+    line = session.get(Line, number.line_id) if number.line_id else None
+    loops = ring_groups.line_loops(session, line) if line is not None else []
+    if loops:
+        raise Invalid({"line_id": [f"Calls to this number would loop: {way_round}." for way_round in loops]})
+
+
 def _current(number: PhoneNumber) -> dict:
     return {
         "status": number.status,
@@ -162,7 +171,7 @@ def create_number(session: Session, tenant_id: int, data: dict, actor: User | No
     with session.no_autoflush:
         _apply(session, number, tenant_id, data, creating=True)
     session.add(number)
-    session.flush()
+    _refuse_loops(session, number)
     audit.write(session, actor, "number.create", number, e164=number.e164)
     config_changes.changed(session, tenant_id, config_changes.DIALPLAN)
     return number
@@ -175,7 +184,7 @@ def update_number(
     with session.no_autoflush:
         _apply(session, number, tenant_id, _current(number) | dict(data), creating=False)
     _release_caller_id_uses(session, number)
-    session.flush()
+    _refuse_loops(session, number)
     audit.write(session, actor, "number.update", number, e164=number.e164)
     config_changes.changed(session, tenant_id, config_changes.DIALPLAN, config_changes.ENDPOINTS)
     return number

@@ -154,37 +154,60 @@ def _leads_to(session: Session, tenant_id: int, member: RingGroupMember) -> _Ste
     return None
 
 
+def _loop(session: Session, group: RingGroup, member: RingGroupMember) -> str | None:
+    """The way round ("Support → +1… on line Main → Support") when ringing `member` rings
+    `group` again, else None."""
+    first = _leads_to(session, group.tenant_id, member)
+    stack = [(first, [group.name])] if first is not None else []
+    seen: set[str] = set()
+    while stack:
+        step, trail = stack.pop()
+        assert step is not None
+        trail = trail + [step.via] if step.via else trail
+        if step.extension == group.extension:
+            return " → ".join(trail + [group.name])
+        if step.extension in seen:
+            continue
+        seen.add(step.extension)
+        target = session.scalar(
+            select(RingGroup).where(
+                RingGroup.tenant_id == group.tenant_id, RingGroup.extension == step.extension
+            )
+        )
+        if target is None:
+            continue
+        for sub in target.members:
+            reached = _leads_to(session, group.tenant_id, sub)
+            if reached is not None:
+                stack.append((reached, trail + [target.name]))
+    return None
+
+
 def _check_loops(session: Session, group: RingGroup, members: list[RingGroupMember], errors: Errors) -> None:
     """Reject members through which the group would ring itself again, naming the way round."""
     for index, member in enumerate(members):
-        first = _leads_to(session, group.tenant_id, member)
-        stack = [(first, [group.name])] if first is not None else []
-        seen: set[str] = set()
-        while stack:
-            step, trail = stack.pop()
-            assert step is not None
-            trail = trail + [step.via] if step.via else trail
-            if step.extension == group.extension:
-                add(
-                    errors,
-                    f"members-{index}-target",
-                    f"This member makes a loop: {' → '.join(trail + [group.name])}.",
-                )
-                break
-            if step.extension in seen:
-                continue
-            seen.add(step.extension)
-            target = session.scalar(
-                select(RingGroup).where(
-                    RingGroup.tenant_id == group.tenant_id, RingGroup.extension == step.extension
-                )
+        way_round = _loop(session, group, member)
+        if way_round is not None:
+            add(errors, f"members-{index}-target", f"This member makes a loop: {way_round}.")
+
+
+def line_loops(session: Session, line: Line) -> list[str]:
+    """The loops a line would close, as ways round: the ring group it routes to (directly or by
+    extension) ringing, through its members, a number that routes back to it. The model is read
+    as flushed, with the line's new numbers and destination."""
+    if line.destination_kind == "ring_group" and line.destination_ring_group_id:
+        group = session.get(RingGroup, line.destination_ring_group_id)
+    elif line.destination_kind == "extension" and line.destination_value:
+        group = session.scalar(
+            select(RingGroup).where(
+                RingGroup.tenant_id == line.tenant_id, RingGroup.extension == line.destination_value
             )
-            if target is None:
-                continue
-            for sub in target.members:
-                reached = _leads_to(session, group.tenant_id, sub)
-                if reached is not None:
-                    stack.append((reached, trail + [target.name]))
+        )
+    else:
+        return []
+    if group is None:
+        return []
+    return [way for member in group.members if (way := _loop(session, group, member)) is not None]
 
 
 def _check_sequential_timeout(

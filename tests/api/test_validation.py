@@ -403,3 +403,47 @@ def test_a_sequential_group_without_a_timeout_rings_as_long_as_its_members(api, 
         json={"name": "Hunt", "extension": "650", "strategy": "sequential", "members": members},
     )
     assert response.status_code == 201 and response.json["timeout"] == 45
+
+
+def test_a_line_or_number_change_that_closes_a_loop_is_refused(api, session, demo):
+    """The loop closed from the other side: the group already rings the number, then the number
+    is routed to the group."""
+    support = session.query(RingGroup).filter_by(name="Support").one()
+    line = session.query(Line).filter_by(name="Support line").one()
+    number = session.query(PhoneNumber).filter_by(e164="+18005550199").one()
+    rings = api.patch(
+        f"/api/v1/ring-groups/{support.id}",
+        json={
+            "members": [
+                {"kind": "user", "target": demo["agent_id"]},
+                {"kind": "external", "target": "+18005550199"},
+            ]
+        },
+    )
+    assert rings.status_code == 200, rings.json
+    way_round = "Support → +18005550199 on line Support line → Support."
+    through_line = api.patch(f"/api/v1/lines/{line.id}", json={"number_ids": [number.id]})
+    assert through_line.status_code == 422
+    assert through_line.json["errors"] == {
+        "destination_target": [f"Calls to this line would loop: {way_round}"]
+    }
+    through_number = api.patch(f"/api/v1/numbers/{number.id}", json={"line_id": line.id})
+    assert through_number.status_code == 422
+    assert through_number.json["errors"] == {"line_id": [f"Calls to this number would loop: {way_round}"]}
+    session.expire_all()
+    assert session.get(PhoneNumber, number.id).line_id is None
+    # Routed elsewhere, the number is fine.
+    elsewhere = api.post(
+        "/api/v1/lines",
+        json={"name": "Desk", "destination_kind": "user", "destination_target": demo["agent_id"]},
+    )
+    assert (
+        api.patch(f"/api/v1/numbers/{number.id}", json={"line_id": elsewhere.json["id"]}).status_code == 200
+    )
+    to_group = api.patch(
+        f"/api/v1/lines/{elsewhere.json['id']}",
+        json={"destination_kind": "ring_group", "destination_target": support.id},
+    )
+    assert to_group.status_code == 422 and "would loop: Support → +18005550199 on line Desk" in str(
+        to_group.json
+    )

@@ -192,3 +192,16 @@ def test_write_files(session, golden, tmp_path):
     assert oct((tmp_path / "out" / "pjsip.conf").stat().st_mode & 0o777) == "0o640"
     with pytest.raises(RenderError, match="empty or missing"):
         write_files(rendered, tmp_path / "out")
+
+
+@pytest.mark.parametrize("uri", ["sip:desk@-partner.example.com", "sip:desk@partner.example.com:0"])
+def test_a_stored_value_the_rules_refuse_stops_the_render_naming_the_row(session, golden, uri):
+    """The second wall: a row that slipped past the services (a manual UPDATE) is named, so an
+    admin knows what to fix."""
+    group = session.get(RingGroup, golden.groups["601"])
+    group.members[4].value = uri
+    session.commit()
+    for kind in PBX_KINDS:
+        with pytest.raises(RenderError, match=r"ring group 601 \(Sales hunt\), member 5: SIP URI") as raised:
+            render_tenant(session, golden.tenant_id, kind, now=NOW)
+        assert "A SIP URI like sip:alice@example.com" in str(raised.value)
