@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import NamedTuple
 
 Errors = dict[str, list[str]]
 
@@ -12,13 +13,35 @@ EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$")
 SIP_URI_RE = re.compile(r"^sips?:[A-Za-z0-9_.!~*'+-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+MAX_TEXT = 120  # free text's default length
+MAX_EMAIL = 254
+MAX_AVATAR = 300  # an avatar's address
+
+
+class Range(NamedTuple):
+    """Inclusive bounds of a whole number that reaches PBX configuration."""
+
+    lo: int
+    hi: int
+
+    def accepts(self, value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and self.lo <= value <= self.hi
+
+
+PORT = Range(1, 65535)
+# Seconds, as the services accept them and the renderer prints them.
+RING_GROUP_TIMEOUT = Range(5, 600)
+MEMBER_TIMEOUT = Range(1, 300)
+QUEUE_WRAP_UP = Range(0, 3600)
+QUEUE_MAX_WAIT = Range(10, 86400)
+QUEUE_RING_TIMEOUT = Range(5, 300)
 
 
 def add(errors: Errors, field: str, message: str) -> None:
     errors.setdefault(field, []).append(message)
 
 
-def text(errors: Errors, data: dict, field: str, *, required: bool = False, max_len: int = 120) -> str:
+def text(errors: Errors, data: dict, field: str, *, required: bool = False, max_len: int = MAX_TEXT) -> str:
     """A free-text value: stripped, length-checked, no control characters."""
     value = data.get(field)
     value = "" if value is None else str(value).strip()
@@ -71,7 +94,7 @@ def extension(errors: Errors, data: dict, field: str = "extension", required: bo
 
 
 def email(errors: Errors, data: dict, field: str = "email", required: bool = True) -> str:
-    value = text(errors, data, field, required=required, max_len=254).lower()
+    value = text(errors, data, field, required=required, max_len=MAX_EMAIL).lower()
     if value and field not in errors and not EMAIL_RE.match(value):
         add(errors, field, "Enter a valid email address.")
     return value
@@ -112,14 +135,22 @@ def id_list(errors: Errors, data: dict, field: str) -> list[int]:
     return [v for v in values if v is not None]
 
 
+# The years a date a person enters (a cancellation, a schedule) may fall in.
+DATE_YEARS = range(2000, 2100)
+
+
 def when(errors: Errors, data: dict, field: str) -> datetime | None:
     raw = data.get(field)
     if raw in (None, ""):
         return None
     if isinstance(raw, datetime):
-        return raw.replace(tzinfo=None)
-    try:
-        return datetime.fromisoformat(str(raw)).replace(tzinfo=None)
-    except ValueError:
-        add(errors, field, "Enter a date and time (YYYY-MM-DD HH:MM).")
-        return None
+        value = raw
+    else:
+        try:
+            value = datetime.fromisoformat(str(raw))
+        except ValueError:
+            add(errors, field, "Enter a date and time (YYYY-MM-DD HH:MM).")
+            return None
+    if value.year not in DATE_YEARS:
+        add(errors, field, f"Enter a date from {DATE_YEARS[0]} to {DATE_YEARS[-1]}.")
+    return value.replace(tzinfo=None)

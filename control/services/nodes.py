@@ -13,11 +13,15 @@ from control.models import PbxNode, Tenant, User
 from control.models.nodes import PBX_KINDS
 from control.services import audit
 from control.services.listing import Page, like_pattern, paginate
-from control.validators import HOST_RE, Errors, add, choice, integer, text
+from control.validators import HOST_RE, PORT, Errors, add, choice, integer, text
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 DEFAULT_PORTS = {"asterisk": 5038, "freeswitch": 8021}
 TRANSPORTS = ("local", "ssh")
+MAX_SECRET = 200
+MAX_HOST = 253
+MAX_USERNAME = 80
+MAX_CONFIG_DIR = 400
 SORTS = {"name": PbxNode.name, "kind": PbxNode.kind, "status": PbxNode.status, "created": PbxNode.created_at}
 
 
@@ -67,22 +71,22 @@ def _apply(session: Session, node: PbxNode, data: dict, *, creating: bool) -> No
     if node.name and not NAME_RE.match(node.name):
         add(errors, "name", "Letters, digits, '-' and '_' (up to 64).")
     node.kind = choice(errors, data, "kind", PBX_KINDS, node.kind or "asterisk")
-    node.host = text(errors, data, "host", required=True, max_len=253)
+    node.host = text(errors, data, "host", required=True, max_len=MAX_HOST)
     if node.host and not HOST_RE.match(node.host.strip("[]")) and ":" not in node.host:
         add(errors, "host", "A host name or IP address.")
-    node.port = integer(errors, data, "port", DEFAULT_PORTS.get(node.kind, 5038), 1, 65535)
-    node.username = text(errors, data, "username", max_len=80)
+    node.port = integer(errors, data, "port", DEFAULT_PORTS.get(node.kind, 5038), *PORT)
+    node.username = text(errors, data, "username", max_len=MAX_USERNAME)
     if node.kind == "asterisk" and not node.username:
         add(errors, "username", "The AMI user is required.")
     secret = str(data.get("secret") or "")
     if secret:
-        if len(secret) > 200 or any(ord(c) < 32 for c in secret):
+        if len(secret) > MAX_SECRET or any(ord(c) < 32 for c in secret):
             add(errors, "secret", "At most 200 printable characters.")
         else:
             node.secret_enc = crypto.encrypt(secret)
     elif creating:
         add(errors, "secret", "This field is required.")
-    node.config_dir = text(errors, data, "config_dir", required=True, max_len=400)
+    node.config_dir = text(errors, data, "config_dir", required=True, max_len=MAX_CONFIG_DIR)
     if node.config_dir and not node.config_dir.startswith("/"):
         add(errors, "config_dir", "An absolute path on the PBX host.")
     node.transport = choice(errors, data, "transport", TRANSPORTS, node.transport or "local")

@@ -11,7 +11,19 @@ from control.models.queues import QUEUE_STRATEGIES
 from control.services import audit, config_changes, destinations, extensions
 from control.services.listing import Page, like_pattern, paginate
 from control.services.tenants import get_tenant
-from control.validators import Errors, add, boolean, choice, extension, integer, row_id, text
+from control.validators import (
+    QUEUE_MAX_WAIT,
+    QUEUE_RING_TIMEOUT,
+    QUEUE_WRAP_UP,
+    Errors,
+    add,
+    boolean,
+    choice,
+    extension,
+    integer,
+    row_id,
+    text,
+)
 
 SORTS = {"name": Queue.name, "extension": Queue.extension, "strategy": Queue.strategy}
 
@@ -56,9 +68,9 @@ def _apply(session: Session, queue: Queue, tenant_id: int, data: dict) -> None:
     queue.name = text(errors, data, "name", required=True)
     queue.extension = extension(errors, data) or ""
     queue.strategy = choice(errors, data, "strategy", QUEUE_STRATEGIES, queue.strategy or "longest_idle")
-    queue.wrap_up_time = integer(errors, data, "wrap_up_time", 10, 0, 3600)
-    queue.max_wait = integer(errors, data, "max_wait", 300, 10, 86400)
-    queue.ring_timeout = integer(errors, data, "ring_timeout", 15, 5, 300)
+    queue.wrap_up_time = integer(errors, data, "wrap_up_time", 10, *QUEUE_WRAP_UP)
+    queue.max_wait = integer(errors, data, "max_wait", 300, *QUEUE_MAX_WAIT)
+    queue.ring_timeout = integer(errors, data, "ring_timeout", 15, *QUEUE_RING_TIMEOUT)
     extensions.check_free(session, errors, tenant_id, queue.extension, own=queue)
     destinations.apply(session, errors, tenant, queue, "fallback", data, required=False)
     raw_members = data.get("members")

@@ -14,7 +14,19 @@ from control.phone import parse_number
 from control.services import audit, config_changes, destinations, extensions
 from control.services.listing import Page, like_pattern, paginate
 from control.services.tenants import get_tenant
-from control.validators import EXTENSION_RE, SIP_URI_RE, Errors, add, choice, extension, integer, row_id, text
+from control.validators import (
+    EXTENSION_RE,
+    MEMBER_TIMEOUT,
+    RING_GROUP_TIMEOUT,
+    SIP_URI_RE,
+    Errors,
+    add,
+    choice,
+    extension,
+    integer,
+    row_id,
+    text,
+)
 
 SORTS = {"name": RingGroup.name, "extension": RingGroup.extension, "strategy": RingGroup.strategy}
 MAX_MEMBERS = 50
@@ -66,7 +78,7 @@ def _member(
     kind = str(raw.get("kind") or "").strip()
     target = str(raw.get("target") or "").strip()
     member = RingGroupMember(kind=kind, position=index)
-    member.timeout = integer(errors, raw, "timeout", 20, 1, 300)
+    member.timeout = integer(errors, raw, "timeout", 20, *MEMBER_TIMEOUT)
     if "timeout" in errors:
         errors[f"{field}-timeout"] = errors.pop("timeout")
     if kind not in MEMBER_KINDS:
@@ -157,7 +169,7 @@ def _apply(session: Session, group: RingGroup, tenant_id: int, data: dict) -> No
     group.name = text(errors, data, "name", required=True)
     group.extension = extension(errors, data) or ""
     group.strategy = choice(errors, data, "strategy", RING_STRATEGIES, group.strategy or "parallel")
-    group.timeout = integer(errors, data, "timeout", 30, 5, 600)
+    group.timeout = integer(errors, data, "timeout", 30, *RING_GROUP_TIMEOUT)
     extensions.check_free(session, errors, tenant_id, group.extension, own=group)
     destinations.apply(session, errors, tenant, group, "fallback", data, required=False)
     raw_members = data.get("members")

@@ -29,11 +29,14 @@ class IdConverter(IntegerConverter):
 
 
 def body_problem() -> Response | None:
-    """A 400 when a body is sent that is not a JSON object (the schemas then check its fields)."""
+    """A 400 when a body is sent that is not a JSON object, or a PATCH comes without one (the
+    schemas then check the fields)."""
     if request.method not in BODY_METHODS:
         return None
     raw = request.get_data(cache=True)
     if not raw.strip():
+        if request.method == "PATCH":
+            return error_response(400, "Send the fields to change as a JSON object.")
         return None
     if not request.is_json:
         return error_response(400, "Send the body as JSON, with Content-Type: application/json.")
