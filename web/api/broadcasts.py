@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import marshmallow as ma
@@ -15,6 +14,7 @@ from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
 from web.api.datetimes import DateTimeInput, UtcDateTime
 from web.api.schemas import (
+    NOT_BLANK,
     REQUIRED,
     Body,
     Id,
@@ -50,7 +50,7 @@ class Broadcast(ma.Schema):
 def message_text(**kwargs: Any) -> fields.String:
     limits = broadcasts.MESSAGE_LIMITS
     return patterned(
-        re.compile(r"^[\s\S]*\S[\s\S]*$"),
+        NOT_BLANK,
         "Write the message to send.",
         max(limits.values()),
         metadata={

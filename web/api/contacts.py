@@ -7,6 +7,7 @@ from flask import Response, g, url_for
 from marshmallow import fields, validate
 
 from control.models import Contact as ContactModel
+from control.phone import MAX_NUMBER_TEXT
 from control.services import contacts
 from control.validators import MAX_AVATAR
 from web.api.bearer import api_user
@@ -65,7 +66,9 @@ class Contact(ma.Schema):
 
 class ContactNumberInput(Body):
     label = choice(contacts.NUMBER_LABELS)
-    number = text(metadata={"description": "E.164 or national format of the tenant's country."})
+    number = text(
+        MAX_NUMBER_TEXT, metadata={"description": "E.164 or national format of the tenant's country."}
+    )
 
 
 class ContactInput(Body):

@@ -3,7 +3,6 @@ services accept (control.validators.DATE_YEARS), a rule the document states as a
 
 from __future__ import annotations
 
-import calendar
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -15,15 +14,16 @@ from control.validators import DATE_YEARS
 
 
 def _date_pattern(years: range) -> str:
-    """YYYY-MM-DD for a real day of one of `years` (February 29 only in leap years)."""
-    every = "|".join(str(year) for year in years)
-    leap = "|".join(str(year) for year in years if calendar.isleap(year))
+    """YYYY-MM-DD for a real day of one of `years`, a whole century (February 29 in leap years)."""
+    century, first = divmod(years.start, 100)
+    assert first == 0 and len(years) == 100 and years.step == 1, "a century of years"
+    leap_in_century = "[02468][048]|[13579][26]" if century % 4 == 0 else "0[48]|[2468][048]|[13579][26]"
     days = (
         "(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
         "|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
         "|02-(?:0[1-9]|1[0-9]|2[0-8])"
     )
-    return f"(?:(?:{every})-(?:{days})|(?:{leap})-02-29)"
+    return f"(?:{century}[0-9]{{2}}-(?:{days})|{century}(?:{leap_in_century})-02-29)"
 
 
 DATE = _date_pattern(DATE_YEARS)

@@ -51,7 +51,7 @@ class Line(ma.Schema):
 class LineUpdate(Body):
     name = name_text()
     status = choice(LINE_STATUSES)
-    destination_kind = choice(DESTINATION_KINDS)
+    destination_kind = choice(DESTINATION_KINDS, allow_none=False)
     destination_target = IdOrText(allow_none=True, metadata={"description": TARGET})
     number_ids = fields.List(Id())
     default_caller_id_id = Id(allow_none=True, metadata={"description": "One of the line's numbers."})

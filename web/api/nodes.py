@@ -15,6 +15,7 @@ from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
 from web.api.datetimes import UtcDateTime
 from web.api.schemas import (
+    LINE_CHAR,
     REQUIRED,
     Body,
     ListArgs,
@@ -52,13 +53,12 @@ class Node(ma.Schema):
 
 # The services' rules as patterns: a host name (in brackets or not) or anything with ':' (IPv6);
 # printable secrets; absolute paths.
-ONE_LINE = "[^\\x00-\\x1f]"
 HOST_PATTERN = re.compile(
-    f"^(?:\\[*{HOST_RE.pattern.removeprefix('^').removesuffix('$')}\\]*|{ONE_LINE}*:{ONE_LINE}*)$"
+    f"^(?:\\[*{HOST_RE.pattern.removeprefix('^').removesuffix('$')}\\]*|{LINE_CHAR}*:{LINE_CHAR}*)$"
 )
-SECRET_PATTERN = re.compile(f"^{ONE_LINE}{{0,{nodes.MAX_SECRET}}}$")  # "" keeps the current one
-NEW_SECRET_PATTERN = re.compile(f"^{ONE_LINE}{{1,{nodes.MAX_SECRET}}}$")
-CONFIG_DIR_PATTERN = re.compile(f"^/{ONE_LINE}*$")
+SECRET_PATTERN = re.compile(f"^{LINE_CHAR}{{0,{nodes.MAX_SECRET}}}$")  # "" keeps the current one
+NEW_SECRET_PATTERN = re.compile(f"^{LINE_CHAR}{{1,{nodes.MAX_SECRET}}}$")
+CONFIG_DIR_PATTERN = re.compile(f"^/{LINE_CHAR}*$")
 NAME = "Letters, digits, '-' and '_' (up to 64)."
 HOST = "A host name or IP address."
 CONFIG_DIR = "An absolute path on the PBX host."

@@ -7,6 +7,7 @@ from flask import Response, url_for
 from marshmallow import fields
 
 from control.models.numbers import NUMBER_STATUSES, NUMBER_TYPES
+from control.phone import MAX_NUMBER_TEXT
 from control.services import numbers
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
@@ -52,7 +53,9 @@ class NumberUpdate(Body):
 
 
 class NumberCreate(NumberUpdate):
-    number = required_text(metadata={"description": "E.164 or national format of the tenant's country."})
+    number = required_text(
+        MAX_NUMBER_TEXT, metadata={"description": "E.164 or national format of the tenant's country."}
+    )
 
 
 class NumberListArgs(ListArgs):

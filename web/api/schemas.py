@@ -23,9 +23,17 @@ from control.validators import MAX_ROW_ID as MAX_ID
 
 MAX_DIGITS = 15
 REQUIRED = {"required": "This field is required."}
-# Free text is one line: no control characters. Text a service requires is not blank either.
-ONE_LINE = re.compile(r"^[^\x00-\x1f]*$")
-VISIBLE = re.compile(r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$")
+# Character classes spelled out, so that a pattern means the same to every regex dialect (ECMA's
+# and Python's \s differ on U+0085 and U+FEFF): control characters and line breaks, and blanks.
+CONTROL = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+BLANK = r"\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u202f\u205f\u3000\ufeff"
+LINE_CHAR = f"[^{CONTROL}]"
+SHOWN_CHAR = f"[^{BLANK}{CONTROL}]"
+# Free text is one line. Text a service requires is not blank either.
+ONE_LINE = re.compile(f"^{LINE_CHAR}*$")
+VISIBLE = re.compile(f"^{LINE_CHAR}*{SHOWN_CHAR}{LINE_CHAR}*$")
+# Several lines, not blank.
+NOT_BLANK = re.compile(f"^[\\s\\S]*{SHOWN_CHAR}[\\s\\S]*$")
 
 
 class Whole(validate.Regexp):
@@ -161,7 +169,7 @@ def patterned(
 
 def email_address(**kwargs: Any) -> fields.String:
     """An e-mail address (the services' EMAIL_RE, on one line)."""
-    one_line = re.compile(EMAIL_RE.pattern.replace(r"\s", r"\s\x00-\x1f"))
+    one_line = re.compile(EMAIL_RE.pattern.replace(r"\s", BLANK + CONTROL))
     return patterned(one_line, "Enter a valid email address.", MAX_EMAIL, **kwargs)
 
 
