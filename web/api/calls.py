@@ -9,7 +9,16 @@ from control.services import calls
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
 from web.api.datetimes import Moment, UtcDateTime
-from web.api.schemas import Bool, PageArgs, QueryId, page_body, page_schema, query_choice, sort_choice
+from web.api.schemas import (
+    Bool,
+    PageArgs,
+    QueryBool,
+    QueryId,
+    page_body,
+    page_schema,
+    query_choice,
+    sort_choice,
+)
 from web.db import db
 
 bp = ApiBlueprint("calls", __name__, description="Call history: one record per call, newest first.")
@@ -45,7 +54,7 @@ class CallListArgs(PageArgs):
     )
     line_id = QueryId(load_default=None)
     direction = query_choice(calls.DIRECTIONS)
-    missed = Bool(load_default=None)
+    missed = QueryBool(load_default=None)
     since = Moment("Started at or after this.")
     until = Moment("Started before this; a bare date includes that whole day.", end_of_day=True)
     sort = sort_choice(calls.SORTS, "-started")

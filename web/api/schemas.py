@@ -58,15 +58,22 @@ class Int(fields.Integer):
 
 
 class Bool(fields.Boolean):
-    """A JSON `true` or `false` (in a query string: the words); never 0, 1, "yes" or "on"."""
+    """A JSON `true` or `false`; never 0, 1, "true" or "yes"."""
 
-    truthy = {True, "true"}
-    falsy = {False, "false"}
+    truthy = {True}
+    falsy = {False}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
-        if isinstance(value, bool) or isinstance(value, str):
-            return super()._deserialize(value, attr, data, **kwargs)
+        if isinstance(value, bool):
+            return value
         raise self.make_error("invalid", input=value)
+
+
+class QueryBool(fields.Boolean):
+    """A boolean in a query string: the words `true` or `false`."""
+
+    truthy = {"true"}
+    falsy = {"false"}
 
 
 def whole_number(bounds: tuple[int, int], **kwargs: Any) -> Int:
@@ -241,7 +248,7 @@ class ListArgs(PageArgs):
 
 
 class DeleteArgs(ma.Schema):
-    acknowledge = Bool(load_default=False, metadata={"description": "Also remove what depends on it."})
+    acknowledge = QueryBool(load_default=False, metadata={"description": "Also remove what depends on it."})
 
 
 def page_schema(item: type[ma.Schema], name: str) -> type[ma.Schema]:
