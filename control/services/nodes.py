@@ -81,7 +81,7 @@ def _apply(session: Session, node: PbxNode, data: dict, *, creating: bool) -> No
     secret = str(data.get("secret") or "")
     if secret:
         if len(secret) > MAX_SECRET or any(ord(c) < 32 for c in secret):
-            add(errors, "secret", "At most 200 printable characters.")
+            add(errors, "secret", f"At most {MAX_SECRET} printable characters.")
         else:
             node.secret_enc = crypto.encrypt(secret)
     elif creating:

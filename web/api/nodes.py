@@ -72,7 +72,7 @@ class NodeUpdate(Body):
     username = text(nodes.MAX_USERNAME, metadata={"description": "The AMI user (Asterisk)."})
     secret = patterned(
         SECRET_PATTERN,
-        "At most 200 printable characters.",
+        f"At most {nodes.MAX_SECRET} printable characters.",
         allow_none=True,
         load_only=True,
         metadata={"description": SECRET},
