@@ -17,10 +17,11 @@ from flask_smorest import Api
 from werkzeug.routing import RequestRedirect
 
 from web.api.bearer import SCHEME, authenticate
-from web.api.blueprint import API_PREFIX, ApiBlueprint, IdConverter
+from web.api.blueprint import API_PREFIX, ApiBlueprint
 from web.api.errors import ErrorSchema, http_error
 from web.api.schemas import IdOrText
 from web.auth import self_authenticating
+from web.views.query_args import IdConverter
 
 SPEC_PATH = "openapi.json"
 
