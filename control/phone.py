@@ -10,6 +10,7 @@ from phonenumbers import NumberParseException, PhoneNumberType
 from control.errors import Invalid
 from control.validators import E164
 
+MAX_NUMBER_TEXT = 32  # what a person may type for one number
 _TYPES = {
     PhoneNumberType.FIXED_LINE: "local",
     PhoneNumberType.TOLL_FREE: "toll_free",
@@ -31,8 +32,8 @@ def parse_number(raw: str, default_country: str = "US", field: str = "number") -
     text = (raw or "").strip()
     if not text:
         raise Invalid("A phone number is required.", field)
-    if len(text) > 32:
-        raise Invalid("A phone number has at most 32 characters.", field)
+    if len(text) > MAX_NUMBER_TEXT:
+        raise Invalid(f"A phone number has at most {MAX_NUMBER_TEXT} characters.", field)
     try:
         parsed = phonenumbers.parse(text, default_country.upper() or None)
     except NumberParseException:

@@ -101,10 +101,14 @@ SYSTEM_DIRS = frozenset(
     | {f"/usr/local/{name}" for name in "bin etc include lib sbin share src".split()}
     | {f"/var/{name}" for name in "backups cache lib local lock log mail opt run spool tmp www".split()}
 )
-_PATH_CHARACTERS = re.compile(r"[A-Za-z0-9._+/-]+")
+CONFIG_DIR_CHARACTERS = re.compile(r"[A-Za-z0-9._+/-]+")
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[A-Za-z]{2,}$")
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+MAX_TEXT = 120  # free text's default length
+MAX_EMAIL = 254
+MAX_AVATAR = 300  # an avatar's address
+MAX_CONFIG_DIR = 400
 
 
 def add(errors: Errors, field: str, message: str) -> None:
@@ -121,7 +125,7 @@ def check(errors: Errors, field: str, value: str, rule: Rule) -> None:
 _BREAKS = frozenset({"Cc", "Zl", "Zp"})
 
 
-def text(errors: Errors, data: dict, field: str, *, required: bool = False, max_len: int = 120) -> str:
+def text(errors: Errors, data: dict, field: str, *, required: bool = False, max_len: int = MAX_TEXT) -> str:
     """A free-text value: stripped, length-checked, one line, and visible: a value made only of
     zero-width or formatting characters would be printed empty (control.text.clean_text)."""
     value = data.get(field)
@@ -180,12 +184,12 @@ def extension(errors: Errors, data: dict, field: str = "extension", required: bo
 def config_dir(errors: Errors, data: dict, field: str = "config_dir") -> str:
     """A folder on a PBX host: absolute, normalised, of plain characters (it reaches rsync and
     ssh command lines), and not a system directory itself."""
-    value = text(errors, data, field, required=True, max_len=400)
+    value = text(errors, data, field, required=True, max_len=MAX_CONFIG_DIR)
     if not value or field in errors:
         return value
     if not value.startswith("/"):
         add(errors, field, "An absolute path on the PBX host, like /etc/asterisk.")
-    elif not _PATH_CHARACTERS.fullmatch(value):
+    elif not CONFIG_DIR_CHARACTERS.fullmatch(value):
         add(
             errors,
             field,
@@ -199,7 +203,7 @@ def config_dir(errors: Errors, data: dict, field: str = "config_dir") -> str:
 
 
 def email(errors: Errors, data: dict, field: str = "email", required: bool = True) -> str:
-    value = text(errors, data, field, required=required, max_len=254).lower()
+    value = text(errors, data, field, required=required, max_len=MAX_EMAIL).lower()
     if value and field not in errors and not EMAIL_RE.match(value):
         add(errors, field, "Enter a valid email address.")
     return value
@@ -240,14 +244,22 @@ def id_list(errors: Errors, data: dict, field: str) -> list[int]:
     return [v for v in values if v is not None]
 
 
+# The years a date a person enters (a cancellation, a schedule) may fall in.
+DATE_YEARS = range(2000, 2100)
+
+
 def when(errors: Errors, data: dict, field: str) -> datetime | None:
     raw = data.get(field)
     if raw in (None, ""):
         return None
     if isinstance(raw, datetime):
-        return raw.replace(tzinfo=None)
-    try:
-        return datetime.fromisoformat(str(raw)).replace(tzinfo=None)
-    except ValueError:
-        add(errors, field, "Enter a date and time (YYYY-MM-DD HH:MM).")
-        return None
+        value = raw
+    else:
+        try:
+            value = datetime.fromisoformat(str(raw))
+        except ValueError:
+            add(errors, field, "Enter a date and time (YYYY-MM-DD HH:MM).")
+            return None
+    if value.year not in DATE_YEARS:
+        add(errors, field, f"Enter a date from {DATE_YEARS[0]} to {DATE_YEARS[-1]}.")
+    return value.replace(tzinfo=None)

@@ -12,6 +12,7 @@ from control.services import audit
 from control.services.listing import Page, like_pattern, paginate, status_counts
 from control.validators import Errors, add, choice, id_list, optional_id, text, when
 
+MESSAGE_LIMITS = {"text": 1600, "voice": 4000}  # characters
 SORTS = {
     "name": Broadcast.name,
     "status": Broadcast.status,
@@ -72,7 +73,7 @@ def _apply(session: Session, broadcast: Broadcast, tenant_id: int, data: dict) -
     broadcast.name = text(errors, data, "name", required=True)
     broadcast.kind = choice(errors, data, "kind", BROADCAST_KINDS, broadcast.kind or "voice")
     message = str(data.get("message") or "").strip()
-    limit = 1600 if broadcast.kind == "text" else 4000
+    limit = MESSAGE_LIMITS["text" if broadcast.kind == "text" else "voice"]
     if not message:
         add(errors, "message", "Write the message to send.")
     elif len(message) > limit:

@@ -11,7 +11,7 @@ from control.phone import digits_only, parse_number
 from control.services import audit
 from control.services.listing import Page, like_pattern, paginate
 from control.services.tenants import get_tenant
-from control.validators import Errors, add, email, id_list, text
+from control.validators import MAX_AVATAR, Errors, add, email, id_list, text
 
 SORTS = {
     "name": Contact.last_name,
@@ -20,6 +20,8 @@ SORTS = {
     "created": Contact.created_at,
 }
 MAX_NUMBERS = 10
+MAX_COMPANY = 160
+AVATAR_PREFIXES = ("https://",)
 NUMBER_LABELS = ("mobile", "work", "home", "main", "fax", "other")
 
 
@@ -92,11 +94,11 @@ def _apply(session: Session, contact: Contact, tenant_id: int, data: dict) -> No
     tenant = get_tenant(session, tenant_id)
     contact.first_name = text(errors, data, "first_name")
     contact.last_name = text(errors, data, "last_name")
-    contact.company = text(errors, data, "company", max_len=160)
+    contact.company = text(errors, data, "company", max_len=MAX_COMPANY)
     contact.job_title = text(errors, data, "job_title")
     contact.email = email(errors, data, required=False)
-    avatar = text(errors, data, "avatar", max_len=300)
-    if avatar and not avatar.startswith("https://"):
+    avatar = text(errors, data, "avatar", max_len=MAX_AVATAR)
+    if avatar and not avatar.startswith(AVATAR_PREFIXES):
         add(errors, "avatar", "An avatar is an https:// address.")
     contact.avatar = avatar or None
     if not (contact.first_name or contact.last_name or contact.company):

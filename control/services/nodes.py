@@ -14,11 +14,24 @@ from control.models import PbxNode, Tenant, User
 from control.models.nodes import PBX_KINDS
 from control.services import audit
 from control.services.listing import Page, like_pattern, paginate
-from control.validators import HOST, PORT, Errors, add, choice, config_dir, integer, text
+from control.validators import (
+    HOST,
+    MAX_CONFIG_DIR,
+    MAX_HOST,
+    PORT,
+    Errors,
+    add,
+    choice,
+    config_dir,
+    integer,
+    text,
+)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 DEFAULT_PORTS = {"asterisk": 5038, "freeswitch": 8021}
 TRANSPORTS = ("local", "ssh")
+MAX_SECRET = 200
+MAX_USERNAME = 80
 SORTS = {"name": PbxNode.name, "kind": PbxNode.kind, "status": PbxNode.status, "created": PbxNode.created_at}
 
 
@@ -79,17 +92,17 @@ def _apply(session: Session, node: PbxNode, data: dict, *, creating: bool) -> No
     if node.name and not NAME_RE.match(node.name):
         add(errors, "name", "Letters, digits, '-' and '_' (up to 64).")
     node.kind = choice(errors, data, "kind", PBX_KINDS, node.kind or "asterisk")
-    node.host = text(errors, data, "host", required=True, max_len=253)
+    node.host = text(errors, data, "host", required=True, max_len=MAX_HOST)
     if node.host and "host" not in errors and not (HOST.accepts(node.host) or _ipv6(node.host)):
         add(errors, "host", "A host name, an IPv4 address or an IPv6 address.")
     node.port = integer(errors, data, "port", DEFAULT_PORTS.get(node.kind, 5038), *PORT)
-    node.username = text(errors, data, "username", max_len=80)
+    node.username = text(errors, data, "username", max_len=MAX_USERNAME)
     if node.kind == "asterisk" and not node.username:
         add(errors, "username", "The AMI user is required.")
     secret = str(data.get("secret") or "")
     if secret:
-        if len(secret) > 200 or any(ord(c) < 32 for c in secret):
-            add(errors, "secret", "At most 200 printable characters.")
+        if len(secret) > MAX_SECRET or any(ord(c) < 32 for c in secret):
+            add(errors, "secret", f"At most {MAX_SECRET} printable characters.")
         else:
             node.secret_enc = crypto.encrypt(secret)
     elif creating:

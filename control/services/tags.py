@@ -10,6 +10,7 @@ from control.services.listing import Page, like_pattern, paginate
 from control.validators import COLOR_RE, Errors, add, text
 
 SORTS = {"name": Tag.name, "created": Tag.created_at}
+MAX_NAME = 60
 
 
 def get_tag(session: Session, tenant_id: int, tag_id: int) -> Tag:
@@ -40,7 +41,7 @@ def all_tags(session: Session, tenant_id: int) -> list[Tag]:
 
 def _apply(session: Session, tag: Tag, tenant_id: int, data: dict) -> None:
     errors: Errors = {}
-    tag.name = text(errors, data, "name", required=True, max_len=60)
+    tag.name = text(errors, data, "name", required=True, max_len=MAX_NAME)
     color = text(errors, data, "color", max_len=7) or "#6b7280"
     if not COLOR_RE.match(color):
         add(errors, "color", "A colour like #1d4ed8.")

@@ -13,7 +13,18 @@ from control.models import Line, PhoneNumber, Queue, QueueMember, RingGroup, Rin
 from control.passwords import hash_password, new_sip_secret
 from control.services import audit, config_changes, extensions
 from control.services.listing import Page, like_pattern, paginate
-from control.validators import Errors, add, boolean, choice, email, extension, id_list, optional_id, text
+from control.validators import (
+    MAX_AVATAR,
+    Errors,
+    add,
+    boolean,
+    choice,
+    email,
+    extension,
+    id_list,
+    optional_id,
+    text,
+)
 
 ROLES = ("admin", "agent")
 LANGUAGES = ("en", "fr", "de", "es", "nl", "it", "pt")
@@ -99,8 +110,8 @@ def _apply(session: Session, user: User, tenant_id: int, data: dict, *, creating
     user.notifications = boolean(data, "notifications", True if creating else user.notifications)
     user.dnd = boolean(data, "dnd", False if creating else user.dnd)
     user.routing_paused = boolean(data, "routing_paused", False if creating else user.routing_paused)
-    avatar = text(errors, data, "avatar", max_len=300)
-    if avatar and not avatar.startswith(("https://", "/static/", "/avatars/")):
+    avatar = text(errors, data, "avatar", max_len=MAX_AVATAR)
+    if avatar and not avatar.startswith(AVATAR_PREFIXES):
         add(errors, "avatar", "An avatar is an https:// address.")
     user.avatar = avatar or None
     password = str(data.get("password") or "")

@@ -159,3 +159,25 @@ def test_a_lone_surrogate_in_a_key_or_deep_value_is_refused(api):
         json={"name": "G", "extension": "7711", "members": [{"kind": "external", "target": LONE}]},
     )
     assert response.status_code in (400, 422) and "members-0-target" in response.json["errors"]
+
+
+@pytest.mark.parametrize("text", ["\x00", "a\x00b", "\ufffd", "%", "\\"])
+def test_any_search_text_is_answered(api, admin_client, text):
+    """PostgreSQL refuses a NUL in a string: a search for one still answers."""
+    for path in ("/api/v1/users", "/api/v1/contacts", "/api/v1/numbers", "/api/v1/nodes"):
+        assert api.get(path, query_string={"q": text}).status_code in (200, 422), path
+    for path in ("/users/", "/contacts/", "/numbers/", "/audit/"):
+        assert admin_client.get(path, query_string={"q": text, "action": text}).status_code in (200, 400), (
+            path
+        )
+
+
+def test_a_nul_in_a_body_or_a_query_names_the_field_after_the_token_check(api, app):
+    response = api.post("/api/v1/teams", json={"name": "a\x00b"})
+    assert response.status_code == 422 and "name" in response.json["errors"]
+    response = api.get("/api/v1/users", query_string={"q": "\x00"})
+    assert response.status_code == 422 and response.json["errors"] == {
+        "q": ["A NUL character is not allowed here."]
+    }
+    outsider = app.test_client().get("/api/v1/users", query_string={"q": "\x00"})
+    assert outsider.status_code == 401

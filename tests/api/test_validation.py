@@ -76,7 +76,10 @@ def test_empty_required_fields(api, session):
     blank = api.patch("/api/v1/teams/1", json={"name": "   "})
     assert blank.status_code == 422 and blank.json["errors"] == {"name": ["This field is required."]}
     line = api.post("/api/v1/lines", json={"name": "No destination", "destination_kind": ""})
-    assert line.status_code == 422 and line.json["errors"] == {"destination_kind": ["Choose where calls go."]}
+    assert line.status_code == 422
+    assert line.json["errors"] == {
+        "destination_kind": ["Choose one of: user, ring_group, queue, extension, external, hangup."]
+    }
     assert _counts(session) == before
     assert session.get(Team, 1).name == "Support"
 
@@ -123,7 +126,7 @@ def test_body_that_is_not_a_json_object_is_400(api, session):
         ("/api/v1/contacts", {"first_name": "A", "numbers": [{"number": ["1"]}]}, "numbers-0-number", None),
         ("/api/v1/lines", {"name": "L", "destination_kind": "user", "destination_target": "²"}, "destination_target", None),
         ("/api/v1/automations", {"name": "A", "steps": [{"action": "add_tag", "value": "99999999999999999999"}]}, "steps-0-value", None),
-        ("/api/v1/broadcasts", {"name": "B", "message": "m", "tag_ids": [1], "scheduled_at": "tomorrow"}, "scheduled_at", "Enter a date and time (YYYY-MM-DD HH:MM)."),
+        ("/api/v1/broadcasts", {"name": "B", "message": "m", "tag_ids": [1], "scheduled_at": "tomorrow"}, "scheduled_at", "An ISO 8601 date and time (UTC unless an offset is given), years 2000 to 2099."),
         ("/api/v1/nodes", {"name": "n", "host": "h", "secret": "s", "config_dir": "/x", "port": "abc"}, "port", "Not a valid integer."),
     ],
 )  # fmt: skip

@@ -9,15 +9,19 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import partial
+from typing import Any
 
+import marshmallow as ma
 from flask import Flask, Response, request
 from flask_smorest import Api
 from werkzeug.routing import RequestRedirect
 
 from web.api.bearer import SCHEME, authenticate
-from web.api.blueprint import API_PREFIX, ApiBlueprint, IdConverter
+from web.api.blueprint import API_PREFIX, ApiBlueprint
 from web.api.errors import ErrorSchema, http_error
+from web.api.schemas import IdOrText
 from web.auth import self_authenticating
+from web.views.query_args import IdConverter
 
 SPEC_PATH = "openapi.json"
 
@@ -58,6 +62,7 @@ def register_api(app: Flask) -> Api:
             "description": "A token from `switchboard create-token <email>`.",
         },
     )
+    api.ma_plugin.converter.add_attribute_function(_id_or_text)
     csrf = app.extensions["csrf"]
     for blueprint in resource_blueprints():
         api.register_blueprint(blueprint)
@@ -65,6 +70,14 @@ def register_api(app: Flask) -> Api:
     _guard_spec(app)
     app.before_request(_api_routing_error)
     return api
+
+
+def _id_or_text(converter: Any, field: ma.fields.Field, ret: dict, **kwargs: Any) -> dict:
+    """A target is sent as text or as a number (an id): the document says both."""
+    if not isinstance(field, IdOrText):
+        return {}
+    ret.pop("type", None)
+    return {"anyOf": [{"type": "string"}, {"type": "integer"}]}
 
 
 def _guard_spec(app: Flask) -> None:

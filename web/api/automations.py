@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask import Response, url_for
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from control.models.automations import AUTOMATION_ACTIONS, AUTOMATION_STATUSES, AUTOMATION_TRIGGERS
 from control.services import automations
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
+from web.api.datetimes import UtcDateTime
 from web.api.schemas import (
+    REQUIRED,
     Body,
     Id,
     IdOrText,
     ListArgs,
     choice,
+    name_text,
     page_body,
     page_schema,
     query_choice,
     required_text,
-    text,
+    sort_choice,
 )
 from web.db import db, write
 
@@ -41,20 +44,24 @@ class Automation(ma.Schema):
     status = fields.String(metadata={"enum": list(AUTOMATION_STATUSES)})
     line_id = fields.Integer(allow_none=True)
     steps = fields.List(fields.Nested(Step))
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class StepInput(Body):
-    action = required_text(metadata={"enum": list(AUTOMATION_ACTIONS)})
+    action = choice(AUTOMATION_ACTIONS, required=True, allow_none=False, error_messages=REQUIRED)
     value = IdOrText(allow_none=True, metadata={"description": STEP_VALUE})
 
 
 class AutomationUpdate(Body):
-    name = text()
+    name = name_text()
     trigger = choice(AUTOMATION_TRIGGERS)
     status = choice(AUTOMATION_STATUSES)
     line_id = Id(allow_none=True, metadata={"description": "Only calls on this line; null for all."})
-    steps = fields.List(fields.Nested(StepInput), metadata={"description": "Replaces every step."})
+    steps = fields.List(
+        fields.Nested(StepInput),
+        validate=validate.Length(max=automations.MAX_STEPS, error="At most {max} steps."),
+        metadata={"description": "Replaces every step."},
+    )
 
 
 class AutomationCreate(AutomationUpdate):
@@ -62,6 +69,7 @@ class AutomationCreate(AutomationUpdate):
 
 
 class AutomationListArgs(ListArgs):
+    sort = sort_choice(automations.SORTS, "name")
     status = query_choice(AUTOMATION_STATUSES)
     trigger = query_choice(AUTOMATION_TRIGGERS)
 

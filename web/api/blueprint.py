@@ -8,32 +8,35 @@ from typing import Any
 
 from flask import Response, request
 from flask_smorest import Blueprint
-from werkzeug.routing import IntegerConverter
 
 from web.api.bearer import authenticate
 from web.api.errors import error_response, register_error_handlers
-from web.api.schemas import MAX_ID
 from web.auth import self_authenticating
+from web.views.query_args import NUL_MESSAGE, unstorable_argument
 
 API_PREFIX = "/api/v1"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-NOT_TEXT = "Not valid text: it holds a lone UTF-16 surrogate (an escape like \\ud800 without its pair)."
+# What no database stores in text: NUL (PostgreSQL refuses it) and half a UTF-16 pair.
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+NOT_TEXT = "Not valid text: a NUL character or a lone UTF-16 surrogate (like \\ud800 without its pair)."
 
 
-class IdConverter(IntegerConverter):
-    """`<id:name>` in a route: 1 to 2**31-1, so a longer number is a 404, not a database error."""
-
-    def __init__(self, url_map, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(url_map, min=1, max=MAX_ID)
+def query_problem() -> Response | None:
+    name = unstorable_argument()
+    if name is None:
+        return None
+    return error_response(422, "The input is not valid.", errors={name: [NUL_MESSAGE]})
 
 
 def body_problem() -> Response | None:
-    """A 400 when a body is sent that is not a JSON object (the schemas then check its fields)."""
+    """A 400 when a body is sent that is not a JSON object, or a PATCH comes without one (the
+    schemas then check the fields)."""
     if request.method not in BODY_METHODS:
         return None
     raw = request.get_data(cache=True)
     if not raw.strip():
+        if request.method == "PATCH":
+            return error_response(400, "Send the fields to change as a JSON object.")
         return None
     if not request.is_json:
         return error_response(400, "Send the body as JSON, with Content-Type: application/json.")
@@ -43,19 +46,19 @@ def body_problem() -> Response | None:
         return error_response(400, f"The body is not valid JSON: {exc}.")
     if not isinstance(body, dict):
         return error_response(400, "The body must be a JSON object.")
-    broken = sorted(set(lone_surrogates(body)))
+    broken = sorted(set(unstorable_fields(body)))
     if broken:
         return error_response(422, "The input is not valid.", errors={field: [NOT_TEXT] for field in broken})
     return None
 
 
-def lone_surrogates(value: Any, field: str = "") -> list[str]:
+def unstorable_fields(value: Any, field: str = "") -> list[str]:
     """The fields (named like the services name them: `members-0-target`) whose text cannot be stored.
 
-    JSON may escape half of a UTF-16 pair on its own (`"\\ud800"`); no database can store that.
+    JSON may escape half of a UTF-16 pair on its own (`"\\ud800"`), or a NUL (`"\\u0000"`).
     """
     if isinstance(value, str):
-        return [field or "_"] if LONE_SURROGATE.search(value) else []
+        return [field or "_"] if UNSTORABLE.search(value) else []
     if isinstance(value, dict):
         items = [(str(key), item) for key, item in value.items()]
     elif isinstance(value, list):
@@ -64,9 +67,9 @@ def lone_surrogates(value: Any, field: str = "") -> list[str]:
         return []
     found = []
     for key, item in items:
-        name = LONE_SURROGATE.sub("\ufffd", key)
+        name = UNSTORABLE.sub("\ufffd", key)
         path = f"{field}-{name}" if field else name
-        found += [path] if LONE_SURROGATE.search(key) else lone_surrogates(item, path)
+        found += [path] if UNSTORABLE.search(key) else unstorable_fields(item, path)
     return found
 
 
@@ -85,4 +88,4 @@ class ApiBlueprint(Blueprint):
         register_error_handlers(self)
 
     def _guard(self) -> Response | None:
-        return authenticate(admin=self.admin) or body_problem()
+        return authenticate(admin=self.admin) or query_problem() or body_problem()

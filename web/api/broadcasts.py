@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from flask import Response, url_for
 from marshmallow import fields
@@ -10,17 +12,22 @@ from control.models.broadcasts import BROADCAST_KINDS, BROADCAST_STATUSES
 from control.services import broadcasts
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
+from web.api.datetimes import DateTimeInput, UtcDateTime
 from web.api.schemas import (
+    NOT_BLANK,
+    REQUIRED,
     Body,
     Id,
     ListArgs,
     choice,
     ids,
+    name_text,
     page_body,
     page_schema,
+    patterned,
     query_choice,
     required_text,
-    text,
+    sort_choice,
 )
 from web.db import db, write
 
@@ -33,41 +40,58 @@ class Broadcast(ma.Schema):
     kind = fields.String(metadata={"enum": list(BROADCAST_KINDS)})
     message = fields.String()
     line_id = fields.Integer(allow_none=True)
-    scheduled_at = fields.DateTime(allow_none=True)
+    scheduled_at = UtcDateTime(allow_none=True)
     status = fields.String(metadata={"enum": list(BROADCAST_STATUSES)})
     tag_ids = ids("tags")
     contact_ids = ids("contacts")
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
+
+
+def message_text(**kwargs: Any) -> fields.String:
+    limits = broadcasts.MESSAGE_LIMITS
+    return patterned(
+        NOT_BLANK,
+        "Write the message to send.",
+        max(limits.values()),
+        metadata={
+            "description": f"At most {limits['text']} characters for text, {limits['voice']} for voice."
+        },
+        **kwargs,
+    )
 
 
 class BroadcastUpdate(Body):
     """The audience is every contact with one of `tag_ids` plus every one of `contact_ids`."""
 
-    name = text()
+    name = name_text()
     kind = choice(BROADCAST_KINDS)
-    message = text(metadata={"description": "At most 1600 characters for text, 4000 for voice."})
+    message = message_text()
     line_id = Id(allow_none=True)
-    scheduled_at = text(metadata={"format": "date-time"})
+    scheduled_at = DateTimeInput(allow_none=True)
     tag_ids = fields.List(Id())
     contact_ids = fields.List(Id())
 
 
 class BroadcastCreate(BroadcastUpdate):
     name = required_text()
-    message = required_text(metadata={"description": "At most 1600 characters for text, 4000 for voice."})
+    message = message_text(required=True, error_messages=REQUIRED)
 
 
 class StatusChange(Body):
-    status = required_text(
+    status = choice(
+        BROADCAST_STATUSES,
+        required=True,
+        allow_none=False,
+        error_messages=REQUIRED,
         metadata={
-            "enum": list(BROADCAST_STATUSES),
             "description": "draft→scheduled; scheduled→draft|paused|running; running→paused|done; "
             "paused→running|scheduled|done.",
-        }
+        },
     )
 
 
 class BroadcastListArgs(ListArgs):
+    sort = sort_choice(broadcasts.SORTS, "-created")
     status = query_choice(BROADCAST_STATUSES)
     kind = query_choice(BROADCAST_KINDS)
 

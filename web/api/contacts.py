@@ -7,17 +7,24 @@ from flask import Response, g, url_for
 from marshmallow import fields, validate
 
 from control.models import Contact as ContactModel
+from control.phone import MAX_NUMBER_TEXT
 from control.services import contacts
+from control.validators import MAX_AVATAR
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
+from web.api.datetimes import UtcDateTime
 from web.api.schemas import (
     Body,
     Id,
     ListArgs,
+    QueryId,
     choice,
+    email_address,
     ids,
     page_body,
     page_schema,
+    prefixed,
+    sort_choice,
     text,
 )
 from web.db import db, write
@@ -54,12 +61,14 @@ class Contact(ma.Schema):
     favourite = fields.Function(
         _is_favourite, metadata={"type": "boolean", "description": "Starred by the token's user."}
     )
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class ContactNumberInput(Body):
     label = choice(contacts.NUMBER_LABELS)
-    number = text(metadata={"description": "E.164 or national format of the tenant's country."})
+    number = text(
+        MAX_NUMBER_TEXT, metadata={"description": "E.164 or national format of the tenant's country."}
+    )
 
 
 class ContactInput(Body):
@@ -67,23 +76,26 @@ class ContactInput(Body):
 
     first_name = text()
     last_name = text()
-    company = text()
+    company = text(contacts.MAX_COMPANY)
     job_title = text()
-    email = text()
-    avatar = text(metadata={"description": "An https:// address."})
+    email = email_address(allow_none=True)
+    avatar = prefixed(contacts.AVATAR_PREFIXES, "An avatar is an https:// address.", MAX_AVATAR)
     numbers = fields.List(
-        fields.Nested(ContactNumberInput), metadata={"description": "Replaces every number."}
+        fields.Nested(ContactNumberInput),
+        validate=validate.Length(max=contacts.MAX_NUMBERS, error="At most {max} numbers."),
+        metadata={"description": "Replaces every number."},
     )
     tag_ids = fields.List(Id())
 
 
 class ContactListArgs(ListArgs):
+    sort = sort_choice(contacts.SORTS, "name")
     scope = fields.String(
         load_default="shared",
         validate=validate.OneOf(SCOPES),
         metadata={"description": "shared directory, the token user's phonebook, both, or all."},
     )
-    tag_id = Id(load_default=None)
+    tag_id = QueryId(load_default=None)
 
 
 ContactPage = page_schema(Contact, "ContactPage")

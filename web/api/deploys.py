@@ -20,8 +20,19 @@ from control import jobs
 from control.services import deploys, nodes, tenants
 from web.api.bearer import api_user
 from web.api.blueprint import API_PREFIX, ApiBlueprint
+from web.api.datetimes import UtcDateTime
 from web.api.errors import error_response
-from web.api.schemas import MAX_ID, Body, ListArgs, page_body, page_schema, query_choice
+from web.api.schemas import (
+    MAX_ID,
+    Body,
+    Bool,
+    Int,
+    ListArgs,
+    page_body,
+    page_schema,
+    query_choice,
+    sort_choice,
+)
 from web.db import db, write
 
 bp = ApiBlueprint("deploys", __name__, description="Deploys and rollbacks of rendered config to PBX nodes.")
@@ -44,7 +55,7 @@ class Summary(ma.Schema):
     )
     previous_version = fields.Integer(allow_none=True)
     files = fields.List(fields.Nested(FileChange))
-    unchanged = fields.Boolean(metadata={"description": "The render was identical to the live version."})
+    unchanged = Bool(metadata={"description": "The render was identical to the live version."})
     objects_checked = fields.Integer(metadata={"description": "Objects verified live on the PBX."})
     timings = fields.Dict(
         keys=fields.String(), values=fields.Integer(), metadata={"description": "ms per phase"}
@@ -61,9 +72,9 @@ class Deploy(ma.Schema):
     actor_id = fields.Integer(allow_none=True)
     summary = fields.Nested(Summary, attribute="diff_summary")
     error = fields.String()
-    queued_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    queued_at = UtcDateTime()
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
     duration_ms = fields.Integer(allow_none=True)
 
 
@@ -72,7 +83,7 @@ class DeployDetail(Deploy):
 
 
 class RollbackBody(Body):
-    version = fields.Integer(
+    version = Int(
         allow_none=True,
         validate=validate.Range(0, MAX_ID),
         metadata={
@@ -82,25 +93,26 @@ class RollbackBody(Body):
 
 
 class DeployListArgs(ListArgs):
+    sort = sort_choice(deploys.SORTS, "-queued")
     result = query_choice(deploys.RESULTS)
 
 
 class Sync(ma.Schema):
-    matches = fields.Boolean(allow_none=True, metadata={"description": "null when the model does not render"})
+    matches = Bool(allow_none=True, metadata={"description": "null when the model does not render"})
     model_hash = fields.String(allow_none=True)
     live_hash = fields.String(allow_none=True)
     error = fields.String()
 
 
 class Apply(ma.Schema):
-    auto_apply = fields.Boolean()
+    auto_apply = Bool()
     pending = fields.List(
         fields.String(), metadata={"description": "Parts waiting in the open apply window."}
     )
 
 
 class ApplyBody(Body):
-    auto_apply = fields.Boolean(required=True)
+    auto_apply = Bool(required=True)
 
 
 DeployPage = page_schema(Deploy, "DeployPage")
@@ -127,7 +139,7 @@ def deploy(node_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/nodes/<id:node_id>/rollback", methods=["POST"])
-@bp.arguments(RollbackBody)
+@bp.arguments(RollbackBody, required=False)
 @bp.response(202, Deploy)
 def rollback(data: dict, node_id: int):  # type: ignore[no-untyped-def]
     """Queue a switch back to an earlier version, then a reload (409 when there is none)."""

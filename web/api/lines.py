@@ -11,18 +11,21 @@ from control.models.lines import LINE_STATUSES
 from control.services import destinations, lines
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
+from web.api.datetimes import UtcDateTime
 from web.api.schemas import (
+    REQUIRED,
     Body,
     Id,
     IdOrText,
     ListArgs,
     choice,
     ids,
+    name_text,
     page_body,
     page_schema,
     query_choice,
     required_text,
-    text,
+    sort_choice,
 )
 from web.db import db, write
 
@@ -42,13 +45,13 @@ class Line(ma.Schema):
     )
     number_ids = ids("numbers")
     default_caller_id_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class LineUpdate(Body):
-    name = text()
+    name = name_text()
     status = choice(LINE_STATUSES)
-    destination_kind = choice(DESTINATION_KINDS)
+    destination_kind = choice(DESTINATION_KINDS, allow_none=False)
     destination_target = IdOrText(allow_none=True, metadata={"description": TARGET})
     number_ids = fields.List(Id())
     default_caller_id_id = Id(allow_none=True, metadata={"description": "One of the line's numbers."})
@@ -56,10 +59,11 @@ class LineUpdate(Body):
 
 class LineCreate(LineUpdate):
     name = required_text()
-    destination_kind = required_text(metadata={"enum": list(DESTINATION_KINDS)})
+    destination_kind = choice(DESTINATION_KINDS, required=True, allow_none=False, error_messages=REQUIRED)
 
 
 class LineListArgs(ListArgs):
+    sort = sort_choice(lines.SORTS, "name")
     status = query_choice(LINE_STATUSES)
 
 

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import re
+
 import marshmallow as ma
 from flask import Response, url_for
 from marshmallow import fields
 
 from control.models.nodes import PBX_KINDS
 from control.services import nodes
+from control.validators import CONFIG_DIR_CHARACTERS, HOST, MAX_CONFIG_DIR, MAX_HOST, PORT
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
+from web.api.datetimes import UtcDateTime
 from web.api.schemas import (
+    LINE_CHAR,
+    REQUIRED,
     Body,
     ListArgs,
     choice,
     page_body,
     page_schema,
+    patterned,
     query_choice,
-    required_text,
+    sort_choice,
     text,
+    whole_number,
 )
 from web.db import db, write
 
@@ -40,28 +48,56 @@ class Node(ma.Schema):
     status_detail = fields.String()
     live_version = fields.Integer(allow_none=True)
     live_hash = fields.String(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
+
+
+# The services' rules as patterns: a host name, or anything with ':' (an IPv6 address, bare or in
+# brackets, which the service parses); printable secrets; absolute paths of plain characters
+# (normalised and not a system directory: the service says so).
+HOST_PATTERN = re.compile(f"^(?:{HOST.pattern.pattern}|\\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\\]?)$")
+SECRET_PATTERN = re.compile(f"^{LINE_CHAR}{{0,{nodes.MAX_SECRET}}}$")  # "" keeps the current one
+NEW_SECRET_PATTERN = re.compile(f"^{LINE_CHAR}{{1,{nodes.MAX_SECRET}}}$")
+CONFIG_DIR_PATTERN = re.compile(f"^/(?:{CONFIG_DIR_CHARACTERS.pattern})?$")
+NAME = "Letters, digits, '-' and '_' (up to 64)."
+HOST_MESSAGE = "A host name, an IPv4 address or an IPv6 address."
+CONFIG_DIR = "An absolute path on the PBX host."
 
 
 class NodeUpdate(Body):
-    name = text(metadata={"description": "Letters, digits, '-' and '_' (up to 64)."})
+    name = patterned(nodes.NAME_RE, NAME)
     kind = choice(PBX_KINDS)
-    host = text()
-    port = fields.Integer(allow_none=True, metadata={"description": "AMI 5038 or ESL 8021 by default."})
-    username = text(metadata={"description": "The AMI user (Asterisk)."})
-    secret = text(load_only=True, metadata={"description": SECRET})
-    config_dir = text(metadata={"description": "An absolute path on the PBX host."})
+    host = patterned(HOST_PATTERN, HOST_MESSAGE, MAX_HOST)
+    port = whole_number(PORT, allow_none=True, metadata={"description": "AMI 5038 or ESL 8021 by default."})
+    username = text(nodes.MAX_USERNAME, metadata={"description": "The AMI user (Asterisk)."})
+    secret = patterned(
+        SECRET_PATTERN,
+        f"At most {nodes.MAX_SECRET} printable characters.",
+        allow_none=True,
+        load_only=True,
+        metadata={"description": SECRET},
+    )
+    config_dir = patterned(CONFIG_DIR_PATTERN, CONFIG_DIR, MAX_CONFIG_DIR)
     transport = choice(nodes.TRANSPORTS)
 
 
 class NodeCreate(NodeUpdate):
-    name = required_text(metadata={"description": "Letters, digits, '-' and '_' (up to 64)."})
-    host = required_text()
-    secret = required_text(load_only=True, metadata={"description": SECRET})
-    config_dir = required_text(metadata={"description": "An absolute path on the PBX host."})
+    name = patterned(nodes.NAME_RE, NAME, required=True, error_messages=REQUIRED)
+    host = patterned(HOST_PATTERN, HOST_MESSAGE, MAX_HOST, required=True, error_messages=REQUIRED)
+    secret = patterned(
+        NEW_SECRET_PATTERN,
+        "This field is required.",
+        required=True,
+        load_only=True,
+        error_messages=REQUIRED,
+        metadata={"description": SECRET},
+    )
+    config_dir = patterned(
+        CONFIG_DIR_PATTERN, CONFIG_DIR, MAX_CONFIG_DIR, required=True, error_messages=REQUIRED
+    )
 
 
 class NodeListArgs(ListArgs):
+    sort = sort_choice(nodes.SORTS, "name")
     kind = query_choice(PBX_KINDS)
 
 

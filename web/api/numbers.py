@@ -7,11 +7,14 @@ from flask import Response, url_for
 from marshmallow import fields
 
 from control.models.numbers import NUMBER_STATUSES, NUMBER_TYPES
+from control.phone import MAX_NUMBER_TEXT
 from control.services import numbers
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
+from web.api.datetimes import DateTimeInput, UtcDateTime
 from web.api.schemas import (
     Body,
+    Bool,
     Id,
     ListArgs,
     choice,
@@ -19,7 +22,7 @@ from web.api.schemas import (
     page_schema,
     query_choice,
     required_text,
-    text,
+    sort_choice,
 )
 from web.db import db, write
 
@@ -32,28 +35,31 @@ class Number(ma.Schema):
     country = fields.String()
     number_type = fields.String(metadata={"enum": list(NUMBER_TYPES)})
     status = fields.String(metadata={"enum": list(NUMBER_STATUSES)})
-    cancel_at = fields.DateTime(allow_none=True)
-    do_not_use = fields.Boolean()
+    cancel_at = UtcDateTime(allow_none=True)
+    do_not_use = Bool()
     team_id = fields.Integer(allow_none=True)
     user_id = fields.Integer(allow_none=True)
     line_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class NumberUpdate(Body):
     status = choice(NUMBER_STATUSES)
-    cancel_at = text(metadata={"format": "date-time", "description": "Needed with to_be_cancelled."})
-    do_not_use = fields.Boolean(metadata={"description": "Never present it as caller ID."})
+    cancel_at = DateTimeInput("Needed with to_be_cancelled.", allow_none=True)
+    do_not_use = Bool(metadata={"description": "Never present it as caller ID."})
     team_id = Id(allow_none=True)
     user_id = Id(allow_none=True)
     line_id = Id(allow_none=True)
 
 
 class NumberCreate(NumberUpdate):
-    number = required_text(metadata={"description": "E.164 or national format of the tenant's country."})
+    number = required_text(
+        MAX_NUMBER_TEXT, metadata={"description": "E.164 or national format of the tenant's country."}
+    )
 
 
 class NumberListArgs(ListArgs):
+    sort = sort_choice(numbers.SORTS, "number")
     status = query_choice(NUMBER_STATUSES)
     number_type = query_choice(NUMBER_TYPES)
     country = fields.String(load_default="", metadata={"description": "ISO country code, e.g. US."})

@@ -9,20 +9,26 @@ from marshmallow import fields
 from control.models import DESTINATION_KINDS
 from control.models.queues import QUEUE_STRATEGIES
 from control.services import destinations, queues
+from control.validators import QUEUE_MAX_WAIT, QUEUE_RING_TIMEOUT, QUEUE_WRAP_UP
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
+from web.api.datetimes import UtcDateTime
 from web.api.schemas import (
     REQUIRED,
     Body,
+    Bool,
     Id,
     IdOrText,
     ListArgs,
     choice,
+    extension_text,
+    name_text,
     page_body,
     page_schema,
     query_choice,
     required_text,
-    text,
+    sort_choice,
+    whole_number,
 )
 from web.db import db, write
 
@@ -35,7 +41,7 @@ FALLBACK_TARGET = (
 
 class QueueMember(ma.Schema):
     user_id = fields.Integer()
-    active = fields.Boolean(metadata={"description": "Active members receive this queue's calls."})
+    active = Bool(metadata={"description": "Active members receive this queue's calls."})
 
 
 class Queue(ma.Schema):
@@ -52,21 +58,21 @@ class Queue(ma.Schema):
         metadata={"type": "string", "description": FALLBACK_TARGET},
     )
     members = fields.List(fields.Nested(QueueMember))
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class QueueMemberInput(Body):
     user_id = Id(required=True, error_messages=REQUIRED)
-    active = fields.Boolean()
+    active = Bool()
 
 
 class QueueUpdate(Body):
-    name = text()
-    extension = text(metadata={"description": "2 to 8 digits."})
+    name = name_text()
+    extension = extension_text()
     strategy = choice(QUEUE_STRATEGIES)
-    wrap_up_time = fields.Integer(allow_none=True, metadata={"description": "0 to 3600 seconds."})
-    max_wait = fields.Integer(allow_none=True, metadata={"description": "10 to 86400 seconds."})
-    ring_timeout = fields.Integer(allow_none=True, metadata={"description": "5 to 300 seconds."})
+    wrap_up_time = whole_number(QUEUE_WRAP_UP, allow_none=True, metadata={"description": "Seconds."})
+    max_wait = whole_number(QUEUE_MAX_WAIT, allow_none=True, metadata={"description": "Seconds."})
+    ring_timeout = whole_number(QUEUE_RING_TIMEOUT, allow_none=True, metadata={"description": "Seconds."})
     fallback_kind = choice(DESTINATION_KINDS)
     fallback_target = IdOrText(allow_none=True, metadata={"description": FALLBACK_TARGET})
     members = fields.List(fields.Nested(QueueMemberInput), metadata={"description": "Replaces every member."})
@@ -74,14 +80,15 @@ class QueueUpdate(Body):
 
 class QueueCreate(QueueUpdate):
     name = required_text()
-    extension = required_text(metadata={"description": "2 to 8 digits."})
+    extension = extension_text(required=True, error_messages=REQUIRED)
 
 
 class Membership(Body):
-    active = fields.Boolean(required=True, error_messages=REQUIRED)
+    active = Bool(required=True, error_messages=REQUIRED)
 
 
 class QueueListArgs(ListArgs):
+    sort = sort_choice(queues.SORTS, "extension")
     strategy = query_choice(QUEUE_STRATEGIES)
 
 

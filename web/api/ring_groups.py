@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask import Response, url_for
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from control.models import DESTINATION_KINDS, RingGroupMember
 from control.models.ring_groups import MEMBER_KINDS, RING_STRATEGIES
 from control.services import destinations, ring_groups
+from control.validators import MEMBER_TIMEOUT, RING_GROUP_TIMEOUT
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
+from web.api.datetimes import UtcDateTime
 from web.api.schemas import (
+    REQUIRED,
     Body,
     IdOrText,
     ListArgs,
     choice,
+    extension_text,
+    name_text,
     page_body,
     page_schema,
     query_choice,
     required_text,
-    text,
+    sort_choice,
+    whole_number,
 )
 from web.db import db, write
 
@@ -54,31 +60,38 @@ class RingGroup(ma.Schema):
         metadata={"type": "string", "description": FALLBACK_TARGET},
     )
     members = fields.List(fields.Nested(RingMember))
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class RingMemberInput(Body):
     kind = required_text(metadata={"enum": list(MEMBER_KINDS)})
     target = IdOrText(allow_none=True, metadata={"description": MEMBER_TARGET})
-    timeout = fields.Integer(allow_none=True, metadata={"description": "1 to 300 seconds."})
+    timeout = whole_number(MEMBER_TIMEOUT, allow_none=True, metadata={"description": "Seconds."})
 
 
 class RingGroupUpdate(Body):
-    name = text()
+    name = name_text()
     strategy = choice(RING_STRATEGIES)
-    extension = text(metadata={"description": "2 to 8 digits; cannot change after creation."})
-    timeout = fields.Integer(allow_none=True, metadata={"description": "5 to 600 seconds."})
+    extension = extension_text(metadata={"description": "Cannot change after creation."})
+    timeout = whole_number(RING_GROUP_TIMEOUT, allow_none=True, metadata={"description": "Seconds."})
     fallback_kind = choice(DESTINATION_KINDS)
     fallback_target = IdOrText(allow_none=True, metadata={"description": FALLBACK_TARGET})
-    members = fields.List(fields.Nested(RingMemberInput), metadata={"description": "Replaces every member."})
+    members = fields.List(
+        fields.Nested(RingMemberInput),
+        validate=validate.Length(max=ring_groups.MAX_MEMBERS, error="At most {max} members."),
+        metadata={"description": "Replaces every member."},
+    )
 
 
 class RingGroupCreate(RingGroupUpdate):
     name = required_text()
-    extension = required_text(metadata={"description": "2 to 8 digits; cannot change after creation."})
+    extension = extension_text(
+        required=True, error_messages=REQUIRED, metadata={"description": "Cannot change after creation."}
+    )
 
 
 class RingGroupListArgs(ListArgs):
+    sort = sort_choice(ring_groups.SORTS, "extension")
     strategy = query_choice(RING_STRATEGIES)
 
 

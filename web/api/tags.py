@@ -7,9 +7,20 @@ from flask import Response, url_for
 from marshmallow import fields
 
 from control.services import tags
+from control.validators import COLOR_RE
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
-from web.api.schemas import Body, ListArgs, page_body, page_schema, required_text, text
+from web.api.datetimes import UtcDateTime
+from web.api.schemas import (
+    Body,
+    ListArgs,
+    name_text,
+    page_body,
+    page_schema,
+    patterned,
+    required_text,
+    sort_choice,
+)
 from web.db import db, write
 
 bp = ApiBlueprint("tags", __name__, description="Tags for contacts.")
@@ -19,23 +30,29 @@ class Tag(ma.Schema):
     id = fields.Integer()
     name = fields.String()
     color = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class TagUpdate(Body):
-    name = text()
-    color = text(metadata={"description": "A colour like #1d4ed8."})
+    name = name_text(tags.MAX_NAME)
+    color = patterned(
+        COLOR_RE, "A colour like #1d4ed8.", allow_none=True, metadata={"description": "Default #6b7280."}
+    )
 
 
 class TagCreate(TagUpdate):
-    name = required_text()
+    name = required_text(tags.MAX_NAME)
+
+
+class TagListArgs(ListArgs):
+    sort = sort_choice(tags.SORTS, "name")
 
 
 TagPage = page_schema(Tag, "TagPage")
 
 
 @bp.route("", methods=["GET"])
-@bp.arguments(ListArgs, location="query")
+@bp.arguments(TagListArgs, location="query")
 @bp.response(200, TagPage)
 def index(args: dict) -> dict:
     """List tags (search by name; sort: name, created)."""

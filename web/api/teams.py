@@ -9,7 +9,8 @@ from marshmallow import fields
 from control.services import teams
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
-from web.api.schemas import Body, ListArgs, page_body, page_schema, required_text, text
+from web.api.datetimes import UtcDateTime
+from web.api.schemas import Body, ListArgs, name_text, page_body, page_schema, required_text, sort_choice
 from web.db import db, write
 
 bp = ApiBlueprint("teams", __name__, description="Teams of users.")
@@ -18,22 +19,26 @@ bp = ApiBlueprint("teams", __name__, description="Teams of users.")
 class Team(ma.Schema):
     id = fields.Integer()
     name = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class TeamUpdate(Body):
-    name = text()
+    name = name_text()
 
 
 class TeamCreate(TeamUpdate):
     name = required_text()
 
 
+class TeamListArgs(ListArgs):
+    sort = sort_choice(teams.SORTS, "name")
+
+
 TeamPage = page_schema(Team, "TeamPage")
 
 
 @bp.route("", methods=["GET"])
-@bp.arguments(ListArgs, location="query")
+@bp.arguments(TeamListArgs, location="query")
 @bp.response(200, TeamPage)
 def index(args: dict) -> dict:
     """List teams (search by name; sort: name, created)."""

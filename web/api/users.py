@@ -7,20 +7,30 @@ from flask import Response, url_for
 from marshmallow import fields
 
 from control.services import users
+from control.validators import MAX_AVATAR
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
+from web.api.datetimes import UtcDateTime
 from web.api.schemas import (
+    REQUIRED,
     Body,
+    Bool,
     DeleteArgs,
     Id,
     ListArgs,
+    QueryId,
     choice,
+    email_address,
+    extension_text,
     ids,
+    name_text,
     page_body,
     page_schema,
+    password,
+    prefixed,
     query_choice,
     required_text,
-    text,
+    sort_choice,
 )
 from web.db import db, write
 
@@ -36,41 +46,42 @@ class User(ma.Schema):
     role = fields.String()
     extension = fields.String(allow_none=True)
     status = fields.String(metadata={"enum": list(STATUSES)})
-    routing_paused = fields.Boolean()
-    suspended = fields.Boolean()
-    dnd = fields.Boolean()
+    routing_paused = Bool()
+    suspended = Bool()
+    dnd = Bool()
     language = fields.String()
     avatar = fields.String(allow_none=True)
-    notifications = fields.Boolean()
+    notifications = Bool()
     caller_id_number_id = fields.Integer(allow_none=True)
     team_ids = ids("teams")
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class UserUpdate(Body):
-    name = text()
-    email = text()
+    name = name_text()
+    email = email_address()
     role = choice(users.ROLES)
-    extension = text(metadata={"description": "2 to 8 digits."})
+    extension = extension_text(allow_none=True, metadata={"description": "null for none."})
     language = choice(users.LANGUAGES)
-    notifications = fields.Boolean()
-    dnd = fields.Boolean()
-    routing_paused = fields.Boolean()
-    avatar = text()
-    password = text(load_only=True, metadata={"description": f"At least {users.MIN_PASSWORD} characters."})
+    notifications = Bool()
+    dnd = Bool()
+    routing_paused = Bool()
+    avatar = prefixed(users.AVATAR_PREFIXES, "An avatar is an https:// address.", MAX_AVATAR)
+    password = password()
     caller_id_number_id = Id(allow_none=True)
     team_ids = fields.List(Id())
 
 
 class UserCreate(UserUpdate):
     name = required_text()
-    email = required_text()
+    email = email_address(required=True, error_messages=REQUIRED)
 
 
 class UserListArgs(ListArgs):
+    sort = sort_choice(users.SORTS, "name")
     status = query_choice(STATUSES)
     role = query_choice(users.ROLES)
-    team_id = Id(load_default=None)
+    team_id = QueryId(load_default=None)
 
 
 class SipSecret(ma.Schema):

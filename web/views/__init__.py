@@ -11,13 +11,14 @@ import pkgutil
 
 from flask import Flask
 
-from web.api.blueprint import IdConverter
 from web.auth import admin_blueprint
+from web.views.query_args import IdConverter, refuse_unstorable_arguments
 
 
 def register_views(app: Flask) -> None:
     # `<int:...>` in a page's route is an id: past the database's range it is a 404, not an overflow.
     app.url_map.converters["int"] = IdConverter
+    app.before_request(refuse_unstorable_arguments)
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
         blueprint = getattr(module, "bp", None)

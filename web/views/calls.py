@@ -46,9 +46,7 @@ def _filters() -> dict[str, Any]:
 def index() -> str:
     tenant_id = actor().tenant_id
     s = db()
-    page = calls.list_calls(
-        s, tenant_id, page=page_arg(), sort=request.args.get("sort"), **_filters()
-    )
+    page = calls.list_calls(s, tenant_id, page=page_arg(), sort=request.args.get("sort"), **_filters())
     people = {u.id: u for u in users.all_users(s, tenant_id)}
     return render_template(
         "calls/index.html",
