@@ -16,7 +16,6 @@ from control.services import audit
 from control.services.listing import Page, like_pattern, paginate
 from control.validators import (
     HOST,
-    MAX_CONFIG_DIR,
     MAX_HOST,
     PORT,
     Errors,

@@ -31,6 +31,7 @@ LANGUAGES = ("en", "fr", "de", "es", "nl", "it", "pt")
 SORTS = {"name": User.name, "email": User.email, "extension": User.extension, "created": User.created_at}
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
+AVATAR_PREFIXES = ("https://", "/static/", "/avatars/")
 
 
 def get_user(session: Session, tenant_id: int, user_id: int) -> User:
