@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask import Response, url_for
 from marshmallow import fields
 
+from control import validators
 from control.models.nodes import PBX_KINDS
 from control.services import nodes
 from control.validators import CONFIG_DIR_CHARACTERS, HOST, MAX_CONFIG_DIR, MAX_HOST, PORT
@@ -19,6 +20,7 @@ from web.api.schemas import (
     REQUIRED,
     Body,
     ListArgs,
+    Whole,
     choice,
     page_body,
     page_schema,
@@ -63,6 +65,17 @@ HOST_MESSAGE = "A host name, an IPv4 address or an IPv6 address."
 CONFIG_DIR = "An absolute path on the PBX host."
 
 
+class ConfigDirPattern(Whole):
+    """CONFIG_DIR_PATTERN, refused with the service's own message for what is wrong."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            errors: validators.Errors = {}
+            validators.config_dir(errors, {"config_dir": value})
+            raise ma.ValidationError(errors.get("config_dir", [CONFIG_DIR])[0])
+        return value
+
+
 class NodeUpdate(Body):
     name = patterned(nodes.NAME_RE, NAME)
     kind = choice(PBX_KINDS)
@@ -76,7 +89,7 @@ class NodeUpdate(Body):
         load_only=True,
         metadata={"description": SECRET},
     )
-    config_dir = patterned(CONFIG_DIR_PATTERN, CONFIG_DIR, MAX_CONFIG_DIR)
+    config_dir = patterned(CONFIG_DIR_PATTERN, CONFIG_DIR, MAX_CONFIG_DIR, whole=ConfigDirPattern)
     transport = choice(nodes.TRANSPORTS)
 
 
@@ -92,7 +105,12 @@ class NodeCreate(NodeUpdate):
         metadata={"description": SECRET},
     )
     config_dir = patterned(
-        CONFIG_DIR_PATTERN, CONFIG_DIR, MAX_CONFIG_DIR, required=True, error_messages=REQUIRED
+        CONFIG_DIR_PATTERN,
+        CONFIG_DIR,
+        MAX_CONFIG_DIR,
+        whole=ConfigDirPattern,
+        required=True,
+        error_messages=REQUIRED,
     )
 
 

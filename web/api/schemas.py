@@ -167,11 +167,16 @@ def required_text(max_len: int = MAX_TEXT, **kwargs: Any) -> fields.String:
 
 
 def patterned(
-    regex: re.Pattern[str], message: str, max_len: int | None = None, **kwargs: Any
+    regex: re.Pattern[str],
+    message: str,
+    max_len: int | None = None,
+    whole: type[Whole] = Whole,
+    **kwargs: Any,
 ) -> fields.String:
-    """Text that matches a service's pattern as a whole (and is at most `max_len` long)."""
+    """Text that matches a service's pattern as a whole (and is at most `max_len` long); `whole`
+    is the validator that says so."""
     rules: list[Any] = [] if max_len is None else [_length(max_len)]
-    return fields.String(validate=[*rules, Whole(regex, error=message)], **kwargs)
+    return fields.String(validate=[*rules, whole(regex, error=message)], **kwargs)
 
 
 def email_address(**kwargs: Any) -> fields.String:
