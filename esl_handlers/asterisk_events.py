@@ -674,7 +674,7 @@ def queue_members_from_queue_status(
 #: The AstDB family the hang-up handler writes; DBGetTree lists it at resync.
 KEPT_ENDS_ACTION = {"Action": "DBGetTree", "Family": ENDED_STORE}
 _KEPT_KEY = re.compile(r"/" + re.escape(ENDED_STORE) + r"/([A-Za-z0-9_.-]+)")
-_KEPT_VALUE = re.compile(r"([0-9.]*),([0-9.]*),([0-9.]+),([0-9]*),([0-9]*)")
+_KEPT_VALUE = re.compile(r"([0-9.]*),([0-9.]*),([0-9.]+),([0-9]*),([0-9]*),([0-9]*),([0-9]*)")
 
 
 def forget_kept_end_action(call_id: str) -> dict[str, str]:
@@ -694,7 +694,8 @@ def _kept_time(text: str) -> float | None:
 
 def kept_ends_from_db_tree(messages: list[Message], node: str) -> tuple[ChannelHangup, ...]:
     """``DBGetTree Family: switchboard_ended``: what the hang-up handler kept of each channel
-    (``start,answer,end,billsec,cause``: CDR times, the end read at hang-up, Q.850 code), as the
+    (``start,answer,end,billsec,cause,ring group,queue``: CDR times, the end read at hang-up,
+    Q.850 code, SB_RING_GROUP and SB_QUEUE), as the
     hang-ups they stand for. Entries of another shape are skipped."""
     ended = []
     for message in messages:
@@ -725,6 +726,8 @@ def kept_ends_from_db_tree(messages: list[Message], node: str) -> tuple[ChannelH
                 billsec=int(value.group(4)) if value.group(4) else None,
                 hangup_cause=hangup_cause_name(code, None),
                 hangup_cause_code=code,
+                ring_group=value.group(6) or None,
+                queue=value.group(7) or None,
             )
         )
     return tuple(ended)

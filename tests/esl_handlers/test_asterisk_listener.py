@@ -309,7 +309,7 @@ async def test_the_ends_asterisk_kept_are_in_the_snapshot_then_pruned(server: Fa
     """The endpoints' hang-up handler kept the caller's end in AstDB while nobody listened: the
     resync reads it as the hang-up it stands for and prunes it once the sink has it."""
     server.astdb[("switchboard_ended", ami.CALLER)] = (
-        "1795219369.222066,1795219370.242062,1795219372.282069,2,16"
+        "1795219369.222066,1795219370.242062,1795219372.282069,2,16,,700"
     )
     server.astdb[("switchboard_ended", "odd")] = "not,a,kept,end"
     server.astdb[("elsewhere", ami.CALLEE)] = "1795219369.1,0.000000,1795219372.2,0,16"
@@ -331,13 +331,14 @@ async def test_the_ends_asterisk_kept_are_in_the_snapshot_then_pruned(server: Fa
         "NORMAL_CLEARING",
         16,
     )
+    assert (ended.ring_group, ended.queue) == (None, "700")
     assert set(server.astdb) == {("switchboard_ended", "odd"), ("elsewhere", ami.CALLEE)}
 
 
 async def test_a_hang_up_seen_live_prunes_what_asterisk_kept_of_it(server: FakeAmiServer) -> None:
     run = Running(make_config(server))
     await wait_until(lambda: len(run.sink.snapshots) == 1)
-    server.astdb[("switchboard_ended", ami.CALLER)] = "1795219369.2,0.000000,1795219372.29,0,16"
+    server.astdb[("switchboard_ended", ami.CALLER)] = "1795219369.2,0.000000,1795219372.29,0,16,,"
     await server.push(ami.NEWCHANNEL_CALLER)
     await server.push(ami.HANGUP_CALLER)
     await wait_until(lambda: ("switchboard_ended", ami.CALLER) not in server.astdb)
