@@ -229,3 +229,15 @@ def asterisk_sandbox():  # type: ignore[no-untyped-def]
     sandbox.ensure()
     sandbox.start()
     return sandbox
+
+
+@pytest.fixture(scope="session")
+def freeswitch_sandbox():  # type: ignore[no-untyped-def]
+    """The real FreeSWITCH 1.11 on its vanilla configuration wired by install.sh (installed once,
+    started once, left running)."""
+    from tests.integration.freeswitch_sandbox import FreeswitchSandbox
+
+    sandbox = FreeswitchSandbox()
+    sandbox.ensure()
+    sandbox.start()
+    return sandbox

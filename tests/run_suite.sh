@@ -36,10 +36,14 @@ if [ -x deploy/asterisk/sandbox ]; then
   deploy/asterisk/sandbox ensure
   deploy/asterisk/sandbox start
 fi
+if [ -x deploy/freeswitch/sandbox ]; then
+  deploy/freeswitch/sandbox ensure
+  deploy/freeswitch/sandbox start
+fi
 
 $BIN/ruff check .
 $BIN/mypy  # control/, as pyproject.toml says
 echo "== SQLite: unit, web and API tests"
 SWITCHBOARD_TEST_DB=sqlite $BIN/pytest -q -m "not integration" "$@"
-echo "== PostgreSQL: every database test, and the integration tests with the real Asterisk, sipp and Chromium"
+echo "== PostgreSQL: every database test, and the integration tests with the real Asterisk, FreeSWITCH, sipp and Chromium"
 SWITCHBOARD_TEST_DB=postgresql $BIN/pytest -q "$@"

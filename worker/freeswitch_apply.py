@@ -69,7 +69,33 @@ def _context_of(path: str) -> str | None:
 
 
 def _canonical(element: etree._Element) -> bytes:
-    return etree.tostring(element, method="c14n")
+    """The element's structure, never its formatting: tag, attributes in name order, children in
+    order, text without surrounding blanks; whitespace between elements, comments and the
+    <x/> / <x></x> spelling do not count. FreeSWITCH answers `xml_locate` with its own
+    indentation and blank lines, so this is what a deployed object and a live one are compared by.
+    """
+    out: list[str] = []
+    _structure(element, out)
+    return "".join(out).encode()
+
+
+def _structure(element: etree._Element, out: list[str]) -> None:
+    out.append(f"<{element.tag}")
+    for name in sorted(element.attrib):
+        out.append(f' {name}="{_escape(element.attrib[name])}"')
+    out.append(">")
+    if text := (element.text or "").strip():
+        out.append(_escape(text))
+    for child in element:
+        if isinstance(child.tag, str):  # comments and processing instructions carry no config
+            _structure(child, out)
+        if tail := (child.tail or "").strip():
+            out.append(_escape(tail))
+    out.append(f"</{element.tag}>")
+
+
+def _escape(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
 
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, load_dtd=False)

@@ -315,8 +315,8 @@ configure_xml_curl() {
   chmod o-rwx "$conf"
 }
 
-active_modules() {
-  # Module names loaded outside comments and outside our block.
+uncommented() {
+  # FILE's text outside XML comments and outside our marked block, line by line.
   SB_BEGIN=$MARK_BEGIN SB_END=$MARK_END awk '
     index($0, ENVIRON["SB_BEGIN"]) { ours = 1; next }
     ours { if (index($0, ENVIRON["SB_END"])) ours = 0; next }
@@ -331,13 +331,64 @@ active_modules() {
           out = out substr(line, 1, at - 1); line = substr(line, at + 4); comment = 1
         }
       }
-      while (match(out, /<load[[:space:]]+module="[A-Za-z0-9_]+"/)) {
-        name = substr(out, RSTART, RLENGTH); sub(/.*module="/, "", name); sub(/"$/, "", name)
-        print name
-        out = substr(out, RSTART + RLENGTH)
+      print out
+    }
+  ' "$1"
+}
+
+active_modules() {
+  # Module names loaded outside comments and outside our block.
+  uncommented "$1" | grep -Eo '<load[[:space:]]+module="[A-Za-z0-9_]+"' | sed 's/.*module="//; s/"$//' || true
+}
+
+# --- one SIP domain per tenant ----------------------------------------------------------------
+# The vanilla internal profile forces every registration into $${domain} (force-register-domain,
+# force-subscription-domain, force-register-db-domain): a user of a tenant's own SIP domain is
+# challenged, then refused with 403 "Can't register a pointer". A multi-domain PBX (FusionPBX does
+# the same) leaves them out: the From domain (challenge-realm auto_from) picks the directory domain.
+FORCED_DOMAINS='force-register-domain|force-subscription-domain|force-register-db-domain'
+FORCED_OFF='<!-- switchboard: off, each tenant registers in its own SIP domain (deploy/freeswitch/install.sh):'
+
+forced_domains_off() {
+  # PROFILE with each one-line, uncommented forced-domain param turned into a comment of ours.
+  SB_PARAM="^[[:space:]]*<param[[:space:]]+name=\"($FORCED_DOMAINS)\"[^<>]*/>[[:space:]]*$" SB_OFF=$FORCED_OFF awk '
+    {
+      if (!comment && $0 ~ ENVIRON["SB_PARAM"]) {
+        match($0, /^[[:space:]]*/); pad = substr($0, 1, RLENGTH); param = substr($0, RLENGTH + 1)
+        sub(/[[:space:]]+$/, "", param)
+        print pad ENVIRON["SB_OFF"] " " param " -->"
+        next
+      }
+      print
+      line = $0
+      while (line != "") {
+        at = index(line, comment ? "-->" : "<!--"); if (!at) break
+        line = substr(line, at + (comment ? 3 : 4)); comment = !comment
       }
     }
   ' "$1"
+}
+
+forced_domain_profiles() {
+  # The SIP profiles (sip_profiles/*.xml) that set a forced domain, one per line.
+  local profile text
+  for profile in "$confdir"/sip_profiles/*.xml; do
+    [ -f "$profile" ] || continue
+    # grep reads a variable, not a pipe: under pipefail an early grep -q exit would fail the writer.
+    text=$(uncommented "$profile")
+    ! grep -Eq "name=\"($FORCED_DOMAINS)\"" <<<"$text" || echo "$profile"
+  done
+  return 0
+}
+
+configure_domains() {
+  local profile new
+  while IFS= read -r profile; do
+    [ -n "$profile" ] || continue
+    new=$(mktemp "$(dirname "$profile")/.$(basename "$profile").XXXXXX")
+    forced_domains_off "$profile" >"$new"
+    install_if_changed "$new" "$profile" 0640
+  done < <(forced_domain_profiles)
 }
 
 configure_modules() {
@@ -356,7 +407,13 @@ configure_modules() {
 
 preflight() {
   # Everything the steps need, checked before the first change.
-  local file anchor
+  local file anchor profile text
+  while IFS= read -r profile; do
+    [ -n "$profile" ] || continue
+    text=$(forced_domains_off "$profile" | uncommented /dev/stdin)
+    ! grep -Eq "name=\"($FORCED_DOMAINS)\"" <<<"$text" \
+      || die "$profile sets $FORCED_DOMAINS in a form this script does not rewrite (one <param .../> per line): remove it by hand"
+  done < <(forced_domain_profiles)
   while read -r file anchor; do
     [ -f "$confdir/$file" ] || die "$confdir/$file not found"
     grep -Eq "$anchor" "$confdir/$file" || die "$confdir/$file has no line matching $anchor; cannot wire it"
@@ -387,3 +444,4 @@ step "autoload_configs/callcenter.conf.xml" configure_callcenter
 step "event socket on $esl_listen:$esl_port (ACL switchboard-esl)" configure_event_socket
 step "xml_curl -> ${control_url%/}/freeswitch/xml-curl ($curl_bindings)" configure_xml_curl
 step "modules.conf.xml (mod_callcenter, mod_xml_curl)" configure_modules
+step "sip_profiles: forced registration domains off (one SIP domain per tenant)" configure_domains

@@ -359,12 +359,22 @@ class SippSession:
     """Owns every sipp process a test starts; `close()` (or the with-block) kills them all."""
 
     def __init__(
-        self, workdir: Path, sip_host: str = LOCAL_IP, sip_port: int | None = None, lifetime: float = 300
+        self,
+        workdir: Path,
+        sip_host: str = LOCAL_IP,
+        sip_port: int | None = None,
+        lifetime: float = 300,
+        domain: str | None = None,
     ) -> None:
+        """domain: the SIP domain of the phones and callers (From and To of a REGISTER, From of
+        an INVITE); FreeSWITCH picks the directory domain from it. Default: the PBX's address
+        for REGISTER, ours for INVITE."""
         self.workdir = workdir
         if sip_port is None:
             sip_port = int(os.environ.get("SWITCHBOARD_SANDBOX_SIP_PORT", "5060"))
         self.target = f"{sip_host}:{sip_port}"
+        self.sip_host = sip_host
+        self.domain = domain
         self.lifetime = lifetime
         self.processes: list[SippProcess] = []
         self.phones: list[Phone] = []
@@ -416,6 +426,9 @@ class SippSession:
                 "-key",
                 "contact_port",
                 str(contact_port),
+                "-key",
+                "domain",
+                self.domain or self.sip_host,
                 "-m",
                 "1",
             ],
@@ -540,6 +553,9 @@ class SippSession:
             "-key",
             "caller",
             caller,
+            "-key",
+            "domain",
+            self.domain or LOCAL_IP,
             "-d",
             str(round(delay * 1000)),
             "-m",

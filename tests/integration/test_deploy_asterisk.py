@@ -20,14 +20,13 @@ from sqlalchemy import select
 from control import config, db, effects, jobs
 from control.models import AuditLog, DeployRecord, PbxNode, RingGroup
 from control.render import environment
-from control.services import deploys, lines, nodes, numbers, queues, ring_groups, tenants, users
+from control.services import deploys, lines, queues, ring_groups, users
 from tests.integration.asterisk_sandbox import AsteriskSandbox
+from tests.integration.pbx_world import LINE_NUMBER, build_model, create_node
 from tests.integration.sipp import Phone, SippSession
 from tests.worker.rq_support import deploy_redis, drain
 
 pytestmark = pytest.mark.integration
-
-LINE_NUMBER = "+12125550147"
 
 
 @dataclass
@@ -71,83 +70,6 @@ class World:
         return [at for at in self.phones[extension].invites() if at >= since]
 
 
-def _model() -> tuple[int, dict[str, int], dict[str, str]]:
-    """The scenario's model, built through the services like the admin would."""
-    with db.unit_of_work() as s:
-        tenant = tenants.create_tenant(
-            s,
-            {
-                "name": "deploy-calls",
-                "domain": "calls.switchboard.test",
-                "trunk_host": "127.0.0.1",
-                "trunk_port": 5999,
-            },
-        )
-        ids: dict[str, int] = {"tenant": tenant.id}
-        for ext, name in (("1001", "Ann"), ("1002", "Ben"), ("1003", "Cat")):
-            ids[ext] = users.create_user(
-                s, tenant.id, {"name": name, "email": f"{ext}@calls.example", "extension": ext}, None
-            ).id
-        ids["600"] = ring_groups.create_ring_group(
-            s,
-            tenant.id,
-            {
-                "name": "Both",
-                "extension": "600",
-                "strategy": "parallel",
-                "timeout": 20,
-                "members": [
-                    {"kind": "user", "target": ids["1001"], "timeout": 20},
-                    {"kind": "user", "target": ids["1002"], "timeout": 20},
-                ],
-            },
-            None,
-        ).id
-        ids["601"] = ring_groups.create_ring_group(
-            s,
-            tenant.id,
-            {
-                "name": "Hunt",
-                "extension": "601",
-                "strategy": "sequential",
-                "timeout": 20,
-                "members": [
-                    {"kind": "user", "target": ids["1001"], "timeout": 3},
-                    {"kind": "user", "target": ids["1002"], "timeout": 3},
-                ],
-            },
-            None,
-        ).id
-        ids["700"] = queues.create_queue(
-            s,
-            tenant.id,
-            {
-                "name": "Help",
-                "extension": "700",
-                "strategy": "ring_all",
-                "members": [
-                    {"user_id": ids["1001"], "active": True},
-                    {"user_id": ids["1002"], "active": False},
-                ],
-            },
-            None,
-        ).id
-        number = numbers.create_number(s, tenant.id, {"number": LINE_NUMBER}, None)
-        ids["line"] = lines.create_line(
-            s,
-            tenant.id,
-            {
-                "name": "Sales",
-                "destination_kind": "ring_group",
-                "destination_target": ids["601"],
-                "number_ids": [number.id],
-            },
-            None,
-        ).id
-        secrets = {ext: users.sip_secret(s, tenant.id, ids[ext], None) for ext in ("1001", "1002", "1003")}
-    return tenant.id, ids, secrets
-
-
 @pytest.fixture(scope="module")
 def world(
     module_database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
@@ -155,22 +77,9 @@ def world(
     sandbox = asterisk_sandbox
     with sandbox.exclusive(), deploy_redis() as client:
         sandbox.reset()
-        tenant_id, ids, secrets = _model()
-        with db.unit_of_work() as s:
-            node_id = nodes.create_node(
-                s,
-                {
-                    "name": "sandbox",
-                    "kind": "asterisk",
-                    "host": sandbox.ami_host,
-                    "port": sandbox.ami_port,
-                    "username": sandbox.ami_user,
-                    "secret": sandbox.ami_secret,
-                    "config_dir": str(sandbox.config_dir),
-                    "tenant_id": tenant_id,
-                },
-                None,
-            ).id
+        model = build_model()
+        tenant_id, ids, secrets = model.tenant_id, model.ids, model.secrets
+        node_id = create_node(sandbox, tenant_id)
         with SippSession(tmp_path_factory.mktemp("sipp")) as sipp:
             world = World(sandbox, client, sipp, tenant_id, node_id, ids, secrets)
             try:

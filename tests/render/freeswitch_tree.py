@@ -105,6 +105,27 @@ STOCK: dict[str, str] = {
   </settings>
 </profile>
 """,
+    "sip_profiles/internal.xml": """<profile name="internal">
+  <domains>
+    <domain name="all" alias="true" parse="false"/>
+  </domains>
+  <settings>
+    <param name="context" value="public"/>
+    <param name="challenge-realm" value="auto_from"/>
+    <!--
+        These are enabled to make the default config work better out of the box.
+        If you need more than ONE domain you'll need to not use these options.
+    -->
+    <!--all inbound reg will look in this domain for the users -->
+    <param name="force-register-domain" value="$${domain}"/>
+    <!--force the domain in subscriptions to this value -->
+    <param name="force-subscription-domain" value="$${domain}"/>
+    <!--all inbound reg will stored in the db using this domain -->
+    <param name="force-register-db-domain" value="$${domain}"/>
+    <!--<param name="force-register-domain" value="example.com"/>-->
+  </settings>
+</profile>
+""",
     "sip_profiles/external/example.xml": """<include>
   <!-- <gateway name="example"/> -->
 </include>

@@ -41,7 +41,7 @@ def conf(tmp_path: Path) -> Path:
 
 def test_second_run_changes_no_byte(conf):
     first = run(conf)
-    assert first.stdout.count(": changed") == 9, first.stdout
+    assert first.stdout.count(": changed") == 10, first.stdout
     before = snapshot(conf)
     second = run(conf)
     assert ": changed" not in second.stdout, second.stdout
@@ -98,6 +98,47 @@ def test_wiring(conf):
     # our include comes first in both contexts, before the stock extensions
     default = (conf / "dialplan" / "default.xml").read_text()
     assert default.index("switchboard/live/dialplan/default.xml") < default.index("Local_Extension")
+
+
+FORCED = ("force-register-domain", "force-subscription-domain", "force-register-db-domain")
+
+
+def test_users_of_any_domain_register_on_the_internal_profile(conf):
+    # The vanilla profile forces every registration into $${domain}: a tenant's user would get 403.
+    done = run(conf)
+    assert "sip_profiles: forced registration domains off (one SIP domain per tenant): changed" in done.stdout
+    profile = assemble(conf).find(
+        "section[@name='configuration']/configuration[@name='sofia.conf']/profiles/profile[@name='internal']"
+    )
+    params = {p.get("name"): p.get("value") for p in profile.iterfind("settings/param")}
+    assert not set(FORCED) & set(params), params
+    assert params["challenge-realm"] == "auto_from"  # the From domain picks the directory domain
+    text = (conf / "sip_profiles" / "internal.xml").read_text()
+    stock = STOCK["sip_profiles/internal.xml"]
+    for name in FORCED:
+        line = f'<param name="{name}" value="$${{domain}}"/>'
+        off = "<!-- switchboard: off, each tenant registers in its own SIP domain (deploy/freeswitch/install.sh):"
+        assert f"\n    {off} {line} -->\n" in text
+    # Nothing else moved: the stock comment stays as it was, the rest byte for byte.
+    assert '<!--<param name="force-register-domain" value="example.com"/>-->' in text
+    assert [a for a in text.splitlines() if "switchboard" not in a] == [
+        b
+        for b in stock.splitlines()
+        if not any(f'<param name="{n}" value=' in b and "<!--" not in b for n in FORCED)
+    ]
+
+
+def test_a_forced_domain_it_cannot_rewrite_stops_it_before_any_change(conf):
+    profile = conf / "sip_profiles" / "internal.xml"
+    profile.write_text(
+        profile.read_text().replace(
+            '<param name="force-register-domain" value="$${domain}"/>',
+            '<param name="force-register-domain"\n           value="$${domain}"/>',
+        )
+    )
+    done = run(conf, check=False)
+    assert done.returncode == 2 and "remove it by hand" in done.stderr, done.stderr
+    assert not (conf / "switchboard").exists()
 
 
 def test_xml_curl_credentials_and_modules_already_loaded(conf):

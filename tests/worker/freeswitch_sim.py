@@ -7,6 +7,9 @@ do, from state that only changes when it would on a real PBX:
 - `reloadxml` reads the *live* version from disk, expanding `X-PRE-PROCESS include` globs the way
   the XML pre-processor does (relative to the configuration directory), and refuses XML that
   does not parse. Directory, dialplan and gateways answer from what the last reloadxml loaded.
+- `xml_locate` answers in FreeSWITCH's own layout (switch_xml_toxml: its indentation, a blank
+  line after each element, `<x></x>` for an empty one), never the bytes of the deployed file, as
+  tests/fixtures/freeswitch-xml-locate/ (captured from FreeSWITCH 1.11.2) shows.
 - mod_callcenter keeps queues, agents and tiers in its own table: a reloadxml alone changes
   nothing there; `callcenter_config queue load|reload|unload`, `agent reload|del` and
   `tier reload|del` copy one object from the loaded XML, as the module does.
@@ -18,6 +21,7 @@ FreeSWITCH sources' format strings (`+OK [Success]`, `true`/`false`, `can't find
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -160,8 +164,9 @@ class FreeswitchSim(Mapping[str, bytes]):
         extensions = self.contexts.get(name)
         if extensions is None:
             return "can't find anything\n"
-        body = "".join(etree.tostring(ext).decode() for ext in extensions)
-        return f'<context name="{name}">{body}</context>\n'
+        context = etree.Element("context", name=name)
+        context.extend(copy.deepcopy(ext) for ext in extensions)
+        return reindented(context) + "\n"
 
     def callcenter(self, args: list[str]) -> str:
         target, action, rest = (args + ["", ""])[0], (args + ["", ""])[1], args[2:]
@@ -199,3 +204,18 @@ class FreeswitchSim(Mapping[str, bytes]):
             self.tiers.discard((rest[0], rest[1]))
             return "+OK\n"
         return "-ERR Unknown Command!\n"
+
+
+def reindented(element: etree._Element, depth: int = 0) -> str:
+    """`element` laid out as FreeSWITCH's switch_xml_toxml lays out an xml_locate answer."""
+    pad = " " * (4 * depth)
+    attributes = "".join(f' {name}="{_attr(value)}"' for name, value in element.attrib.items())
+    children = [child for child in element if isinstance(child.tag, str)]
+    if not children:
+        return f"{pad}<{element.tag}{attributes}>{_attr(element.text or '')}</{element.tag}>\n"
+    inner = "".join("\n" + reindented(child, depth + 1) for child in children)
+    return f"{pad}<{element.tag}{attributes}>\n  {pad}{inner}\n{pad}</{element.tag}>\n"
+
+
+def _attr(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

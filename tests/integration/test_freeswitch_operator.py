@@ -1,0 +1,186 @@
+"""The operator's path on a real FreeSWITCH, as deploy/freeswitch/README.md walks it: the stock
+configuration wired by install.sh (the sandbox does exactly that), a tenant and its node in
+Switchboard, the first deploy verified and live, phones registering as users of the tenant's
+SIP domain, and calls routed by what was deployed: extension to extension, ring group 600, queue
+700, a DID arriving from the trunk on the external profile, a paused line.
+
+One scenario per module (pbx_world.build_model, the same as the Asterisk deploy tests); the
+sandbox is held exclusively and left with live -> versions/0 at the end.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from control import db
+from control.services import lines
+from tests.integration.freeswitch_sandbox import XML_CURL_UNREACHABLE, FreeswitchSandbox
+from tests.integration.pbx_sandbox import LogMark
+from tests.integration.pbx_world import (
+    LINE_NUMBER,
+    TENANT,
+    DeployWorld,
+    Model,
+    add_node_with_cli,
+    build_model,
+    cli_with_a_worker,
+)
+from tests.integration.sipp import Phone, SippSession
+from tests.worker.rq_support import deploy_redis
+
+pytestmark = pytest.mark.integration
+
+# No control plane answers mod_xml_curl here: FreeSWITCH logs that and reads its static XML.
+IGNORED = (XML_CURL_UNREACHABLE, "CURL returned error")
+
+
+@dataclass
+class World(DeployWorld):
+    sandbox: FreeswitchSandbox
+    model: Model
+    phones_sipp: SippSession
+    trunk: SippSession
+    phones: dict[str, Phone] = field(default_factory=dict)
+    started: LogMark | None = None
+
+    def call(self, number: str, **kwargs):  # type: ignore[no-untyped-def]
+        """A call from 1003 (digest-authenticated in the tenant's domain) on the internal profile."""
+        return self.phones_sipp.call(number, caller="1003", password=self.model.secrets["1003"], **kwargs)
+
+    def invites(self, extension: str, since: float) -> list[float]:
+        return [at for at in self.phones[extension].invites() if at >= since]
+
+
+@pytest.fixture(scope="module")
+def world(
+    module_database_url: str,
+    freeswitch_sandbox: FreeswitchSandbox,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[World]:
+    sandbox = freeswitch_sandbox
+    with sandbox.exclusive(), deploy_redis() as client:
+        sandbox.reset()
+        mark = sandbox.mark_log()
+        model = build_model()
+        node_id = add_node_with_cli(sandbox, TENANT)
+        workdir = tmp_path_factory.mktemp("sipp")
+        with (
+            SippSession(
+                workdir / "phones", sip_port=sandbox.sip_internal_port, domain=model.domain
+            ) as phones,
+            SippSession(workdir / "trunk", sip_port=sandbox.sip_external_port) as trunk,
+        ):
+            world = World(client, node_id, sandbox, model, phones, trunk, started=mark)
+            try:
+                yield world
+            finally:
+                phones.close()
+                trunk.close()
+                sandbox.reset()
+
+
+def test_install_sh_left_the_stock_config_ready_for_switchboard(world: World, tmp_path: Path) -> None:
+    conf = world.sandbox.config_dir
+    assert world.sandbox.live_version() == 0
+    assert (conf / "directory" / "switchboard.xml").exists()
+    assert not (conf / "directory" / "default" / "1000.xml").exists(), "the demo users are moved aside"
+    # The vanilla demo user 1000 with the well-known password 1234 cannot register any more (the
+    # stock groups keep a pointer to it, which FreeSWITCH refuses to register).
+    with SippSession(tmp_path, sip_port=world.sandbox.sip_internal_port) as stock_phone:
+        assert stock_phone.register("1000", "1234", contact_port=9, expires=60) in (401, 403)
+    for module in ("mod_callcenter", "mod_xml_curl"):
+        assert world.sandbox.api(f"module_exists {module}").strip() == "true"
+
+
+def test_first_deploy_is_verified_and_goes_live(world: World) -> None:
+    mark = world.sandbox.mark_log()
+    done = cli_with_a_worker(world.client, "deploy", "sandbox", "--wait", "--timeout", "90")
+    assert done.exit_code == 0, done.output
+    queued = re.search(r"deploy #(\d+) queued", done.output)
+    assert queued, done.output
+    assert f"deploy #{queued.group(1)}: success, version 1 is live" in done.output, done.output
+    record = world.record(int(queued.group(1)))
+    assert record.result == "success", record.error
+    assert record.version == 1 and record.content_hash
+    summary = record.diff_summary
+    assert summary["previous_version"] == 0
+    assert summary["parts"] == ["dialplan", "endpoints", "gateway", "queues"]
+    # users, extensions (3 users, 2 groups, a queue, the outbound route, the line), the queue's tier
+    assert summary["objects_checked"] >= 10, summary
+    assert {"render", "validate", "write", "reload", "verify"} <= set(summary["timings"])
+    node = world.node()
+    assert (node.status, node.live_version, node.live_hash) == ("live", 1, record.content_hash)
+    assert world.sandbox.live_version() == 1
+    domain = world.model.domain
+    assert world.sandbox.api(f"user_exists id 1001 {domain}").strip() == "true"
+    assert "switchboard-group-600" in world.sandbox.api("xml_locate dialplan context name default")
+    assert world.sandbox.queue_agents(f"700@{domain}") == {f"1001@{domain}"}, "1002's membership is inactive"
+    assert world.sandbox.log_errors(since=mark, ignore=IGNORED) == []
+
+
+def test_phones_register_as_users_of_the_tenant_domain(world: World) -> None:
+    for ext in ("1001", "1002"):
+        world.phones[ext] = world.phones_sipp.phone(ext, world.model.secrets[ext], answer_after=None)
+    registered = world.sandbox.registrations()
+    assert {f"1001@{world.model.domain}", f"1002@{world.model.domain}"} <= registered
+
+
+def test_an_extension_call_rings_the_other_phone_only(world: World) -> None:
+    started = time.time()
+    result = world.call("1002", cancel_after=1.5, timeout=20)
+    assert result.outcome == "cancelled", result
+    assert len(world.invites("1002", started)) == 1
+    assert world.invites("1001", started) == []
+
+
+def test_ring_group_600_rings_both_members_at_once(world: World) -> None:
+    started = time.time()
+    result = world.call("600", cancel_after=2.0, timeout=20)
+    assert result.outcome == "cancelled", result
+    first, second = world.invites("1001", started), world.invites("1002", started)
+    assert len(first) == 1 and len(second) == 1
+    assert abs(first[0] - second[0]) < 0.5
+
+
+def test_queue_700_offers_its_call_to_the_active_member_only(world: World) -> None:
+    # mod_callcenter answers the caller (hold music) before it offers the call: the caller holds
+    # the answered call for 4 s, then hangs up.
+    started = time.time()
+    call = world.phones_sipp.start_call("700", caller="1003", password=world.model.secrets["1003"], hold=4.0)
+    world.phones["1001"].wait_for_invites(count=len(world.phones["1001"].invites()) + 1, timeout=4.0)
+    result = call.wait()
+    assert result.answered, result
+    assert len(world.invites("1001", started)) >= 1
+    assert world.invites("1002", started) == [], "1002's membership is inactive"
+
+
+def test_a_did_from_the_trunk_follows_the_line_and_a_paused_line_refuses(world: World) -> None:
+    started = time.time()
+    result = world.trunk.call(LINE_NUMBER, caller="15551234567", cancel_after=1.5, timeout=20)
+    assert result.outcome == "cancelled", result
+    assert len(world.invites("1001", started)) == 1, "the line goes to 601, whose first member is 1001"
+    assert world.invites("1002", started) == []
+
+    with db.unit_of_work() as s:
+        lines.set_status(s, world.model.tenant_id, world.model.ids["line"], "paused", None)
+    record = world.deploy()
+    assert record.result == "success", record.error
+    assert record.diff_summary["parts"] == ["dialplan"], "only what changed is reloaded"
+    assert record.diff_summary["objects_checked"] >= 1
+
+    started = time.time()
+    refused = world.trunk.call(LINE_NUMBER, caller="15551234567", timeout=15)
+    assert refused.outcome == "rejected" and refused.final_code == 480, refused
+    assert world.invites("1001", started) == [] and world.invites("1002", started) == []
+
+
+def test_freeswitch_logged_no_error_along_the_way(world: World) -> None:
+    # Hold music included: a stock FreeSWITCH without music files logs an error every 20 ms of
+    # a queue call (see deploy/freeswitch/README.md).
+    assert world.sandbox.log_errors(since=world.started, ignore=IGNORED) == []
