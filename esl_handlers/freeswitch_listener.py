@@ -301,6 +301,7 @@ class FreeSwitchListener:
                 snapshot = self._read_snapshot(esl)
                 self._pool.apply(self.sink.resync, (snapshot,))
                 self.stats.resyncs += 1
+                log.info("%s: resynced after connect (%s)", config.node, ", ".join(sorted(snapshot.parts)))
                 if snapshot.ended and self._pool.apply(sink_has_applied, (self.sink,)):
                     self._forget_kept_ends(esl, [e.call_id for e in snapshot.ended])
             except (CommandFailed, ApiResponseError, ConnectionError, NotConnectedError) as exc:
