@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from control.db import unit_of_work
 from control.events import (
     CallDirection,
+    CallEvent,
     ChannelCreated,
     ChannelHangup,
     Registration,
@@ -28,9 +29,11 @@ from control.models import (
     SipRegistration,
     User,
 )
-from control.services import lines, numbers, ring_groups
+from control.services import audit, lines, numbers, presence, ring_groups
 from control.services.call_events import EventApplier
-from tests.esl_handlers.wire_captures import capture_tenant, normalised
+from esl_handlers.esl_frames import PlainEvent
+from esl_handlers.freeswitch_events import normalise_freeswitch_event
+from tests.esl_handlers.wire_captures import capture_tenant, normalised, plain_events
 
 CALLS = (
     "events-call-answered.txt",
@@ -255,3 +258,61 @@ def test_a_call_records_the_queue_and_ring_group_it_reached_not_the_lines_destin
     assert refused.line_id == line.id and (refused.queue_id, refused.ring_group_id) == (None, None)
     assert (unrouted.queue_id, unrouted.ring_group_id) == (None, None)
     assert (grouped.ring_group_id, grouped.queue_id) == (group_id, None)
+
+
+def _callcenter_event(action: bytes, status: bytes | None, sequence: int) -> CallEvent:
+    """The captured agent-status-change frame of agent 1001, as mod_callcenter sends `action`."""
+    frame = next(
+        e for e in plain_events("events-callcenter.txt") if e.get("CC-Action") == "agent-status-change"
+    )
+    lines = [line for line in frame.body.split(b"\n") if line]
+    lines = [
+        b"CC-Action: " + action
+        if line.startswith(b"CC-Action:")
+        else b"Event-Sequence: %d" % sequence
+        if line.startswith(b"Event-Sequence:")
+        else line
+        for line in lines
+        if not (line.startswith(b"CC-Agent-Status:") and status is None)
+    ]
+    body = b"\n".join(lines).replace(b"CC-Agent-Status: Logged%20Out", b"CC-Agent-Status: " + (status or b""))
+    event = normalise_freeswitch_event(PlainEvent(body + b"\n\n"), "agents")
+    assert event is not None
+    return event
+
+
+def test_an_agent_put_on_break_by_the_pbx_is_unavailable_and_the_history_says_why(database_url) -> None:
+    """mod_callcenter puts 1001 On Break after max-no-answer unanswered offers (agent-status-change
+    then agent-max-no-answer); later 1001 is Available again."""
+    ids = capture_tenant("agents", domain="agents.example")
+    registered = next(e for e in normalised("events-register.txt", "agents") if isinstance(e, Registration))
+    with unit_of_work() as s:
+        EventApplier(s, "agents").apply_all([replace(registered, extension="1001")])
+    on_break = _callcenter_event(b"agent-status-change", b"On%20Break", 9001)
+    why = _callcenter_event(b"agent-max-no-answer", None, 9002)
+    back = _callcenter_event(b"agent-status-change", b"Available", 9003)
+
+    def seen() -> tuple[str, str, str, list[tuple[str, object]]]:
+        with unit_of_work() as s:
+            found = presence.get_presence(s, ids["tenant_id"], ids["1001"])
+            history = [
+                (entry.action, entry.detail.get("reason"))
+                for entry in reversed(audit.recent(s, ids["tenant_id"]))
+                if entry.action.startswith("agent.") and entry.target_id == ids["1001"]
+            ]
+            return found.state, found.agent_state, found.agent_reason, history
+
+    assert seen()[0] == "available"
+    with unit_of_work() as s:
+        EventApplier(s, "agents").apply_all([on_break, why])
+    assert seen() == (
+        "unavailable",
+        "on_break",
+        "max-no-answer",
+        [("agent.on_break", None), ("agent.on_break", "max-no-answer")],
+    )
+    with unit_of_work() as s:
+        EventApplier(s, "agents").apply_all([back])
+    state, agent_state, reason, history = seen()
+    assert (state, agent_state, reason) == ("available", "available", "")
+    assert history[-1] == ("agent.available", None)
