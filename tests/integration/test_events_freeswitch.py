@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 
 from control import db
 from control.models import CallRecord, LiveChannel, RawEvent
-from control.services import nodes
+from control.services import lines, nodes
 from tests.integration.events_tcp_proxy import TcpProxy
 from tests.integration.events_world import ListenerCli, read, wait_for
 from tests.integration.freeswitch_sandbox import FreeswitchSandbox
-from tests.integration.pbx_world import DeployWorld, Model, build_model, sandbox_node
+from tests.integration.pbx_world import LINE_NUMBER, DeployWorld, Model, build_model, sandbox_node
 from tests.integration.sipp import Phone, SippSession
 from tests.worker.rq_support import deploy_redis
 
@@ -41,6 +41,9 @@ class World:
     esl_proxy: TcpProxy
     listener: ListenerCli
     ann: Phone
+    trunk: SippSession
+    client: object
+    node_id: int
 
     def call_ann(self, hold: float) -> object:
         return self.sipp.start_call(
@@ -98,11 +101,18 @@ def world(
             SippSession(workdir / "sipp", sip_port=sandbox.sip_internal_port, domain=model.domain)
         )
         ann = sipp.phone("1001", model.secrets["1001"], answer_after=0.5)
+        ben = sipp.phone("1002", model.secrets["1002"], answer_after=None)
+        assert ben is not None
+        trunk = stack.enter_context(SippSession(workdir / "trunk", sip_port=sandbox.sip_external_port))
         listener = ListenerCli(NODE, workdir / "listener.log", {**os.environ, "PYTHONUNBUFFERED": "1"})
         listener.start()
         stack.callback(listener.stop)
         listener.wait_log("resynced after connect")
-        yield World(sandbox, model, sipp, proxy, listener, ann)
+        yield World(sandbox, model, sipp, proxy, listener, ann, trunk, client, node_id)
+
+
+def _exactly(found: list[CallRecord], count: int) -> list[CallRecord] | None:
+    return found if len(found) == count else None
 
 
 def _naive(epoch: float) -> datetime:
@@ -165,3 +175,26 @@ def test_freeswitch_restarted_mid_call_loses_nothing_and_duplicates_nothing(worl
     )
     assert len(keys) == len(set(keys))
     assert len(world.records()) == before + 1, "one record, not two"
+
+
+def test_a_call_records_the_ring_group_it_reached_not_the_lines_destination(world: World) -> None:
+    """Cat rings group 600 (Ann answers); a caller from the trunk rings the line (to group 601);
+    once the line is paused, the next caller is refused (480) and reached no group."""
+    before = len(world.records())
+    world.sipp.call("600", caller="1003", password=world.model.secrets["1003"], cancel_after=1.5, timeout=20)
+    world.trunk.call(LINE_NUMBER, caller="15551234567", cancel_after=1.5, timeout=20)
+    with db.unit_of_work() as s:
+        lines.set_status(s, world.model.tenant_id, world.model.ids["line"], "paused", None)
+    try:
+        record = DeployWorld(world.client, world.node_id).deploy()  # type: ignore[arg-type]
+        assert record.result == "success", record.error
+        refused = world.trunk.call(LINE_NUMBER, caller="15551234567", timeout=15)
+        assert refused.final_code == 480, refused
+        group, line, paused = wait_for("three records", lambda: _exactly(world.records()[before:], 3))
+    finally:
+        with db.unit_of_work() as s:
+            lines.set_status(s, world.model.tenant_id, world.model.ids["line"], "active", None)
+    assert (group.ring_group_id, group.queue_id) == (world.model.ids["600"], None)
+    assert group.answered_by_user_id == world.model.ids["1001"], "Ann answers within the 1.5 s"
+    assert (line.ring_group_id, line.queue_id) == (world.model.ids["601"], None)
+    assert (paused.ring_group_id, paused.queue_id, paused.line_id) == (None, None, world.model.ids["line"])
