@@ -673,13 +673,14 @@ def queue_members_from_queue_status(
 
 #: The AstDB family the hang-up handler writes; DBGetTree lists it at resync.
 KEPT_ENDS_ACTION = {"Action": "DBGetTree", "Family": ENDED_STORE}
-_KEPT_KEY = re.compile(r"/" + re.escape(ENDED_STORE) + r"/([A-Za-z0-9_.-]+)")
+_CHANNEL_ID = r"[A-Za-z0-9_.-]+"  # an Uniqueid (with the system name, if one is set)
+_KEPT_KEY = re.compile(r"/" + re.escape(ENDED_STORE) + r"/(" + _CHANNEL_ID + ")")
 _KEPT_VALUE = re.compile(r"([0-9.]*),([0-9.]*),([0-9.]+),([0-9]*),([0-9]*),([0-9]*),([0-9]*)")
 
 
 def forget_kept_end_action(call_id: str) -> dict[str, str]:
     """The action that prunes one kept end (a channel's Uniqueid)."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", call_id):
+    if not re.fullmatch(_CHANNEL_ID, call_id):
         raise ValueError(f"not a channel id: {call_id!r}")
     return {"Action": "DBDel", "Family": ENDED_STORE, "Key": call_id}
 

@@ -638,14 +638,19 @@ def parse_queue_agents(text: str, queue: str, node: str, taken_at: float) -> tup
 
 #: ``hash_dump db <realm>`` prints ``D/<realm>_<key>/<value>`` per entry.
 KEPT_ENDS_COMMAND = f"api hash_dump db {ENDED_STORE}"
+_CHANNEL_ID = r"[0-9a-f-]{36}"  # a FreeSWITCH channel uuid
 _KEPT_END = re.compile(
-    r"D/" + re.escape(ENDED_STORE) + r"_([0-9a-f-]{36})/(\d+),(\d+),(\d+),(\d+),([A-Z_]+),([0-9]*),([0-9]*)"
+    r"D/"
+    + re.escape(ENDED_STORE)
+    + r"_("
+    + _CHANNEL_ID
+    + r")/(\d+),(\d+),(\d+),(\d+),([A-Z_]+),([0-9]*),([0-9]*)"
 )
 
 
 def forget_kept_end_command(call_id: str) -> str:
     """The command that prunes one kept end (a channel id as FreeSWITCH wrote it)."""
-    if not re.fullmatch(r"[0-9a-f-]{36}", call_id):
+    if not re.fullmatch(_CHANNEL_ID, call_id):
         raise ValueError(f"not a channel id: {call_id!r}")
     return f"api hash delete/{ENDED_STORE}/{call_id}"
 
