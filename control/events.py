@@ -165,6 +165,11 @@ class ChannelHangup(PbxEvent):
     billsec: int | None = None
     hangup_cause: str | None = None
     hangup_cause_code: int | None = None
+    #: The ring group and the queue (their extensions) the rendered dialplan marked the channel
+    #: with on entering them (FreeSWITCH's sb_ring_group / sb_queue); None: it entered none, or
+    #: the PBX does not report it (Asterisk: its `context` and `destination_number` at hang-up).
+    ring_group: str | None = None
+    queue: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

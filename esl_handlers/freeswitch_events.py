@@ -255,6 +255,8 @@ def _on_channel_hangup_complete(headers: Headers, base: _Base) -> ChannelHangup:
         billsec=end_second - answered // 1_000_000 if answered else 0,
         hangup_cause=_first(headers, "Hangup-Cause", "variable_hangup_cause"),
         hangup_cause_code=_int(headers, "variable_hangup_cause_q850"),
+        ring_group=headers.get("variable_sb_ring_group") or None,
+        queue=headers.get("variable_sb_queue") or None,
     )
 
 
@@ -636,26 +638,33 @@ def parse_queue_agents(text: str, queue: str, node: str, taken_at: float) -> tup
 
 #: ``hash_dump db <realm>`` prints ``D/<realm>_<key>/<value>`` per entry.
 KEPT_ENDS_COMMAND = f"api hash_dump db {ENDED_STORE}"
-_KEPT_END = re.compile(r"D/" + re.escape(ENDED_STORE) + r"_([0-9a-f-]{36})/(\d+),(\d+),(\d+),(\d+),([A-Z_]+)")
+_CHANNEL_ID = r"[0-9a-f-]{36}"  # a FreeSWITCH channel uuid
+_KEPT_END = re.compile(
+    r"D/"
+    + re.escape(ENDED_STORE)
+    + r"_("
+    + _CHANNEL_ID
+    + r")/(\d+),(\d+),(\d+),(\d+),([A-Z_]+),([0-9]*),([0-9]*)"
+)
 
 
 def forget_kept_end_command(call_id: str) -> str:
     """The command that prunes one kept end (a channel id as FreeSWITCH wrote it)."""
-    if not re.fullmatch(r"[0-9a-f-]{36}", call_id):
+    if not re.fullmatch(_CHANNEL_ID, call_id):
         raise ValueError(f"not a channel id: {call_id!r}")
     return f"api hash delete/{ENDED_STORE}/{call_id}"
 
 
 def parse_kept_ends(text: str, node: str) -> tuple[ChannelHangup, ...]:
     """``hash_dump db switchboard_ended``: what the rendered dialplan's hang-up hook kept of each
-    channel (``start_uepoch,answer_uepoch,end_uepoch,billsec,hangup_cause``), as the hang-ups
+    channel (``start_uepoch,answer_uepoch,end_uepoch,billsec,hangup_cause,sb_ring_group,sb_queue``), as the hang-ups
     they stand for. Lines of another shape (another realm that contains the name) are skipped."""
     ended = []
     for line in text.splitlines():
         found = _KEPT_END.fullmatch(line.strip())
         if found is None:
             continue
-        call_id, start, answer, end, billsec, cause = found.groups()
+        call_id, start, answer, end, billsec, cause, ring_group, queue = found.groups()
         if not int(end):
             continue
         ended_at = int(end) / 1_000_000
@@ -673,6 +682,8 @@ def parse_kept_ends(text: str, node: str) -> tuple[ChannelHangup, ...]:
                 duration=int(end) // 1_000_000 - int(start) // 1_000_000 if int(start) else None,
                 billsec=int(billsec),
                 hangup_cause=cause,
+                ring_group=ring_group or None,
+                queue=queue or None,
             )
         )
     return tuple(ended)

@@ -50,6 +50,7 @@ from esl_handlers.freeswitch_events import (
     parse_show_channels,
     parse_show_registrations,
 )
+from esl_handlers.kept_ends import sink_has_applied
 from esl_handlers.listener_config import ListenerConfig
 from esl_handlers.listener_stats import ListenerStats
 
@@ -300,7 +301,8 @@ class FreeSwitchListener:
                 snapshot = self._read_snapshot(esl)
                 self._pool.apply(self.sink.resync, (snapshot,))
                 self.stats.resyncs += 1
-                if snapshot.ended and self._pool.apply(_sink_has_applied, (self.sink,)):
+                log.info("%s: resynced after connect (%s)", config.node, ", ".join(sorted(snapshot.parts)))
+                if snapshot.ended and self._pool.apply(sink_has_applied, (self.sink,)):
                     self._forget_kept_ends(esl, [e.call_id for e in snapshot.ended])
             except (CommandFailed, ApiResponseError, ConnectionError, NotConnectedError) as exc:
                 self.stats.resync_failures += 1
@@ -358,13 +360,6 @@ class FreeSwitchListener:
             worker.kill()
             self._pool.kill()
         return self.stats
-
-
-def _sink_has_applied(sink: EventSink, timeout: float = 30.0) -> bool:
-    """Whether what the sink was given is applied (or durably spooled): only then may what the
-    PBX kept for it be pruned. A sink that cannot say is taken at its word."""
-    drain = getattr(sink, "drain", None)
-    return bool(drain(timeout)) if callable(drain) else True
 
 
 def run_freeswitch_listener(

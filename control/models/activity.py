@@ -57,6 +57,10 @@ class PresenceState(Base):
     line_state: Mapped[str] = mapped_column(String(12), default="unregistered")
     registrations: Mapped[int] = mapped_column(default=0)
     active_calls: Mapped[int] = mapped_column(default=0)
+    #: The call-center agent's status as the PBX last reported it ("" when it never did):
+    #: available, on_break, logged_out; and why, when the PBX said (max-no-answer).
+    agent_state: Mapped[str] = mapped_column(String(12), default="", server_default="")
+    agent_reason: Mapped[str] = mapped_column(String(40), default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -22,6 +22,7 @@ from control.events import (
     ChannelHangup,
     ChannelState,
     PbxEvent,
+    QueueMemberState,
     Registration,
     RegistrationState,
     Snapshot,
@@ -235,6 +236,18 @@ class EventApplier:
             self._over_unless_up(call_key_of(event) or event.call_id, event.occurred_at)
         elif isinstance(event, Registration):
             self._registration(event)
+        elif isinstance(event, QueueMemberState):
+            self._agent_state(event)
+
+    def _agent_state(self, event: QueueMemberState) -> None:
+        """An agent's status (availability) as the PBX reports it; activity alone is not kept.
+        Only mod_callcenter's agent status is the person's (On Break holds every queue's calls);
+        app_queue's paused flag is one membership's (Switchboard's active toggle renders it)."""
+        if event.pbx != "freeswitch":
+            return
+        user = self.user(event.extension)
+        if user is not None and event.availability is not None:
+            presence.set_agent_state(self.session, user, event.availability.value, event.paused_reason or "")
 
     def _channel_created(self, event: ChannelCreated) -> None:
         user = self.user(event.extension)
@@ -337,6 +350,7 @@ class EventApplier:
         self._load_users(
             {c.extension for c in snapshot.channels if c.extension}
             | {r.extension for r in snapshot.registrations}
+            | {m.extension for m in snapshot.queue_members if m.extension}
         )
         affected: set[int] = set()
         if "channels" in snapshot.parts:
@@ -385,6 +399,9 @@ class EventApplier:
                             expires_at=registration.expires_at,
                         )
                     )
+        if "queue_members" in snapshot.parts:
+            for member in snapshot.queue_members:
+                self._agent_state(member)
         self._refresh_presence_of(affected)
 
     def _apply_kept_ends(self, snapshot: Snapshot, live: dict[str, ActiveChannel]) -> None:

@@ -1,7 +1,9 @@
 """Presence: the four states people see, derived from the PBX line state and the user's choice.
 
-The PBX side (registrations, calls) is kept in PresenceState; the user's own choice is
-User.dnd / User.routing_paused. Presence is computed from both, never stored twice.
+The PBX side (registrations, calls, the call-center agent status) is kept in PresenceState; the
+user's own choice is User.dnd / User.routing_paused. Presence is computed from both, never stored
+twice. An agent the PBX put On Break (mod_callcenter does after max-no-answer unanswered offers)
+is unavailable, and the audit history says when and why.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from control.db import utcnow
 from control.errors import NotFound
 from control.models import PresenceState, Queue, Tenant, User
 from control.render import names
+from control.services import audit
 from control.services.listing import Page, paginate
 
 OFFLINE, AVAILABLE, IN_CALL, UNAVAILABLE = "offline", "available", "in_call", "unavailable"
@@ -35,13 +38,18 @@ def chosen_state(user: User) -> str:
     return "available"
 
 
+#: Agent statuses (control.events.AgentAvailability values) that take a person out of reach.
+AGENT_AWAY = frozenset({"on_break"})
+
+
 def compute(user: User, state: PresenceState | None) -> str:
-    """offline without a registration; in_call during a call; unavailable on DND or pause."""
+    """offline without a registration; in_call during a call; unavailable on DND, pause, or an
+    agent status that keeps calls away (on break)."""
     if state is None or state.registrations <= 0:
         return OFFLINE
     if state.active_calls > 0 or state.line_state == "in_call":
         return IN_CALL
-    if user.dnd or user.routing_paused or user.suspended:
+    if user.dnd or user.routing_paused or user.suspended or state.agent_state in AGENT_AWAY:
         return UNAVAILABLE
     return AVAILABLE
 
@@ -54,6 +62,9 @@ class Presence:
     state: str
     line_state: str
     chosen_state: str = AVAILABLE
+    #: the call-center agent status the PBX reported ("" if none) and why (max-no-answer)
+    agent_state: str = ""
+    agent_reason: str = ""
 
 
 def _presence_query(tenant_id: int, user_ids: list[int] | None) -> Select[User, PresenceState]:
@@ -76,6 +87,8 @@ def _presence(user: User, state: PresenceState | None) -> Presence:
         compute(user, state),
         state.line_state if state else "unregistered",
         chosen_state(user),
+        state.agent_state if state else "",
+        state.agent_reason if state else "",
     )
 
 
@@ -143,6 +156,20 @@ def set_line_state(
     if changed:
         effects.record(session, effects.PresenceChanged(user.tenant_id, user.id))
     return changed
+
+
+def set_agent_state(session: Session, user: User, agent_state: str, reason: str = "") -> bool:
+    """What the PBX says about the user as a call-center agent (an AgentAvailability value, and
+    why when it said). True if it moved: presence is republished and the audit history gets an
+    `agent.<state>` entry by the PBX (no actor), with the reason."""
+    state = _state(session, user.id)
+    if (state.agent_state, state.agent_reason) == (agent_state, reason[:40]):
+        return False
+    state.agent_state, state.agent_reason = agent_state[:12], reason[:40]
+    state.updated_at = utcnow()
+    audit.write(session, None, f"agent.{agent_state}", user, reason=reason or None)
+    effects.record(session, effects.PresenceChanged(user.tenant_id, user.id))
+    return True
 
 
 def states_by_user(session: Session, tenant_id: int, user_ids: list[int]) -> dict[int, str]:

@@ -9,7 +9,15 @@ import pytest
 from sqlalchemy import func, select
 
 from control.db import unit_of_work
-from control.events import ChannelHangup, Registration, RegistrationState, Snapshot
+from control.events import (
+    CallDirection,
+    CallEvent,
+    ChannelCreated,
+    ChannelHangup,
+    Registration,
+    RegistrationState,
+    Snapshot,
+)
 from control.models import (
     ActivityItem,
     CallRecord,
@@ -21,8 +29,11 @@ from control.models import (
     SipRegistration,
     User,
 )
+from control.services import audit, lines, numbers, presence, ring_groups
 from control.services.call_events import EventApplier
-from tests.esl_handlers.wire_captures import capture_tenant, normalised
+from esl_handlers.esl_frames import PlainEvent
+from esl_handlers.freeswitch_events import normalise_freeswitch_event
+from tests.esl_handlers.wire_captures import capture_tenant, normalised, plain_events
 
 CALLS = (
     "events-call-answered.txt",
@@ -176,3 +187,132 @@ def test_a_hang_up_missed_by_the_listener_takes_the_pbxs_end_billsec_and_cause(d
     assert down[-1] == datetime.fromtimestamp(calling.ended_at, UTC).replace(tzinfo=None)
     assert (down[9], down[10]) == (2, "NORMAL_CLEARING")
     assert outcome("down")["live"] == 0
+
+
+def _an_inbound_call(node: str, pbx: str, number: str, **hangup: object) -> list:
+    """A caller from the trunk rings `number` and is hung up on after two seconds."""
+    common = {"node": node, "pbx": pbx, "call_id": f"in-{number}", "linked_id": f"in-{number}"}
+    caller = {
+        "caller_number": "+14155550123",
+        "destination_number": number,
+        "direction": CallDirection.INBOUND,
+    }
+    return [
+        ChannelCreated(**common, **caller, event_id=f"c-{number}", occurred_at=100.0, started_at=100.0),
+        ChannelHangup(
+            **common,
+            **caller,
+            event_id=f"h-{number}",
+            occurred_at=102.0,
+            ended_at=102.0,
+            hangup_cause="NORMAL_TEMPORARY_FAILURE",
+            **hangup,
+        ),  # fmt: skip
+    ]
+
+
+def _record(call_id: str) -> CallRecord:
+    with unit_of_work() as s:
+        record = s.scalar(select(CallRecord).where(CallRecord.call_key == call_id))
+        s.expunge(record)
+        return record
+
+
+@pytest.mark.parametrize("pbx", ["freeswitch", "asterisk"])
+def test_a_call_records_the_queue_and_ring_group_it_reached_not_the_lines_destination(
+    database_url, pbx
+) -> None:
+    """A paused line whose destination is the queue refuses its callers (480), and a number on
+    no line routes nowhere: neither call reached the queue. A call that entered ring group 600
+    (FreeSWITCH marks the channel, Asterisk hangs up in 600's dialplan) reached that group."""
+    ids = capture_tenant(f"reach-{pbx}", domain=f"reach-{pbx}.example")
+    tenant_id = ids["tenant_id"]
+    with unit_of_work() as s:
+        paused = numbers.create_number(s, tenant_id, {"number": "+12125550150"}, None)
+        line = lines.create_line(
+            s, tenant_id,
+            {"name": "Support", "destination_kind": "queue", "destination_target": str(ids["queue_id"]),
+             "number_ids": [paused.id]},
+            None,
+        )  # fmt: skip
+        lines.set_status(s, tenant_id, line.id, "paused", None)
+        numbers.create_number(s, tenant_id, {"number": "+12125550151"}, None)
+        group = ring_groups.create_ring_group(
+            s, tenant_id,
+            {"name": "Sales", "extension": "600", "strategy": "parallel", "timeout": 20,
+             "members": [{"kind": "user", "target": str(ids["1001"]), "timeout": 15}]},
+            None,
+        )  # fmt: skip
+        group_id = group.id
+    reached_group = {"ring_group": "600"} if pbx == "freeswitch" else {"context": "switchboard-internal"}
+    events = [
+        *_an_inbound_call(f"reach-{pbx}", pbx, "+12125550150"),
+        *_an_inbound_call(f"reach-{pbx}", pbx, "+12125550151"),
+        *_an_inbound_call(f"reach-{pbx}", pbx, "600", **reached_group),
+    ]
+    if pbx == "asterisk":  # the call's extension at hang-up is where Asterisk's dialplan had it
+        events[-1] = replace(events[-1], destination_number="600")
+    with unit_of_work() as s:
+        EventApplier(s, f"reach-{pbx}").apply_all(events)
+    refused, unrouted, grouped = (_record(f"in-{n}") for n in ("+12125550150", "+12125550151", "600"))
+    assert refused.line_id == line.id and (refused.queue_id, refused.ring_group_id) == (None, None)
+    assert (unrouted.queue_id, unrouted.ring_group_id) == (None, None)
+    assert (grouped.ring_group_id, grouped.queue_id) == (group_id, None)
+
+
+def _callcenter_event(action: bytes, status: bytes | None, sequence: int) -> CallEvent:
+    """The captured agent-status-change frame of agent 1001, as mod_callcenter sends `action`."""
+    frame = next(
+        e for e in plain_events("events-callcenter.txt") if e.get("CC-Action") == "agent-status-change"
+    )
+    lines = [line for line in frame.body.split(b"\n") if line]
+    lines = [
+        b"CC-Action: " + action
+        if line.startswith(b"CC-Action:")
+        else b"Event-Sequence: %d" % sequence
+        if line.startswith(b"Event-Sequence:")
+        else line
+        for line in lines
+        if not (line.startswith(b"CC-Agent-Status:") and status is None)
+    ]
+    body = b"\n".join(lines).replace(b"CC-Agent-Status: Logged%20Out", b"CC-Agent-Status: " + (status or b""))
+    event = normalise_freeswitch_event(PlainEvent(body + b"\n\n"), "agents")
+    assert event is not None
+    return event
+
+
+def test_an_agent_put_on_break_by_the_pbx_is_unavailable_and_the_history_says_why(database_url) -> None:
+    """mod_callcenter puts 1001 On Break after max-no-answer unanswered offers (agent-status-change
+    then agent-max-no-answer); later 1001 is Available again."""
+    ids = capture_tenant("agents", domain="agents.example")
+    registered = next(e for e in normalised("events-register.txt", "agents") if isinstance(e, Registration))
+    with unit_of_work() as s:
+        EventApplier(s, "agents").apply_all([replace(registered, extension="1001")])
+    on_break = _callcenter_event(b"agent-status-change", b"On%20Break", 9001)
+    why = _callcenter_event(b"agent-max-no-answer", None, 9002)
+    back = _callcenter_event(b"agent-status-change", b"Available", 9003)
+
+    def seen() -> tuple[str, str, str, list[tuple[str, object]]]:
+        with unit_of_work() as s:
+            found = presence.get_presence(s, ids["tenant_id"], ids["1001"])
+            history = [
+                (entry.action, entry.detail.get("reason"))
+                for entry in reversed(audit.recent(s, ids["tenant_id"]))
+                if entry.action.startswith("agent.") and entry.target_id == ids["1001"]
+            ]
+            return found.state, found.agent_state, found.agent_reason, history
+
+    assert seen()[0] == "available"
+    with unit_of_work() as s:
+        EventApplier(s, "agents").apply_all([on_break, why])
+    assert seen() == (
+        "unavailable",
+        "on_break",
+        "max-no-answer",
+        [("agent.on_break", None), ("agent.on_break", "max-no-answer")],
+    )
+    with unit_of_work() as s:
+        EventApplier(s, "agents").apply_all([back])
+    state, agent_state, reason, history = seen()
+    assert (state, agent_state, reason) == ("available", "available", "")
+    assert history[-1] == ("agent.available", None)

@@ -385,3 +385,20 @@ def test_agent_max_no_answer_puts_the_agent_on_break() -> None:
         True,
         "max-no-answer",
     )
+
+
+def test_a_hang_up_carries_the_ring_group_and_queue_the_dialplan_marked() -> None:
+    """dialplan default/group.xml and queue.xml set sb_ring_group / sb_queue on the caller's
+    channel; its CHANNEL_HANGUP_COMPLETE carries them as variable_ headers."""
+    hangup = next(
+        e for e in plain_events("events-call-answered.txt") if e["Event-Name"] == "CHANNEL_HANGUP_COMPLETE"
+    )
+    marked = hangup.body.replace(
+        b"\nvariable_hangup_cause: ",
+        b"\nvariable_sb_ring_group: 600\nvariable_sb_queue: 700\nvariable_hangup_cause: ",
+        1,
+    )
+    event = normalise_freeswitch_event(PlainEvent(marked), "fs1")
+    assert isinstance(event, ChannelHangup) and (event.ring_group, event.queue) == ("600", "700")
+    plain = normalise_freeswitch_event(hangup, "fs1")
+    assert isinstance(plain, ChannelHangup) and (plain.ring_group, plain.queue) == (None, None)

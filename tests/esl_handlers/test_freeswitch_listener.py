@@ -220,7 +220,7 @@ def test_importing_the_listener_does_not_monkey_patch(module: str) -> None:
 
 
 CALLER = "32302580-d2fe-4a9e-b80a-82a23e4cf917"
-KEPT = f"D/switchboard_ended_{CALLER}/1795219369222066,1795219370242062,1795219372282069,2,NORMAL_CLEARING\n"
+KEPT = f"D/switchboard_ended_{CALLER}/1795219369222066,1795219370242062,1795219372282069,2,NORMAL_CLEARING,600,\n"
 
 
 def test_the_ends_the_pbx_kept_are_in_the_snapshot_then_pruned() -> None:
@@ -249,6 +249,7 @@ def test_the_ends_the_pbx_kept_are_in_the_snapshot_then_pruned() -> None:
         1795219369.222066,
     )
     assert (ended["billsec"], ended["duration"], ended["hangup_cause"]) == (2, 3, "NORMAL_CLEARING")
+    assert (ended["ring_group"], ended["queue"]) == ("600", None)
     (session,) = server.sessions
     assert session.commands.index(KEPT_ENDS_COMMAND) < session.commands.index(
         f"api hash delete/switchboard_ended/{CALLER}"

@@ -39,7 +39,8 @@ DOMAIN = "192.0.2.2"
 #: The hang-up hook every Switchboard extension sets (dialplan/kept_end.xml), as FreeSWITCH reads it.
 KEPT_END_HOOK = (
     "api_hangup_hook=hash insert/switchboard_ended/${uuid}/"
-    r"\\\${start_uepoch},\\\${answer_uepoch},\\\${end_uepoch},\\\${billsec},\\\${hangup_cause}"
+    r"\\\${start_uepoch},\\\${answer_uepoch},\\\${end_uepoch},\\\${billsec},\\\${hangup_cause},"
+    r"\\\${sb_ring_group},\\\${sb_queue}"
 )
 
 
