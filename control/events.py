@@ -165,6 +165,11 @@ class ChannelHangup(PbxEvent):
     billsec: int | None = None
     hangup_cause: str | None = None
     hangup_cause_code: int | None = None
+    #: The ring group and the queue (their extensions) the rendered dialplan marked the channel
+    #: with on entering them (FreeSWITCH's sb_ring_group / sb_queue); None: it entered none, or
+    #: the PBX does not report it (Asterisk: its `context` and `destination_number` at hang-up).
+    ring_group: str | None = None
+    queue: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -304,7 +309,11 @@ class ActiveChannel:
     bridge_id: str | None = None
 
 
-SNAPSHOT_PARTS = frozenset({"channels", "registrations", "device_states", "queue_members"})
+SNAPSHOT_PARTS = frozenset({"channels", "registrations", "device_states", "queue_members", "ended"})
+#: Where the rendered dialplan makes the PBX keep each channel's end, billsec and hang-up cause
+#: (FreeSWITCH: the mod_hash realm; Asterisk: the AstDB family), keyed by the channel's id, for
+#: the listener to read at resync: neither PBX replays the events a listener missed.
+ENDED_STORE = "switchboard_ended"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -320,6 +329,8 @@ class Snapshot:
     registrations: tuple[Registration, ...] = ()
     device_states: tuple[DeviceState, ...] = ()
     queue_members: tuple[QueueMemberState, ...] = ()
+    #: Hang-ups the PBX kept (ENDED_STORE): their times and cause are the PBX's own.
+    ended: tuple[ChannelHangup, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = self.parts - SNAPSHOT_PARTS
@@ -450,4 +461,5 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> Snapshot:
         registrations=events(data.get("registrations", []), Registration),
         device_states=events(data.get("device_states", []), DeviceState),
         queue_members=events(data.get("queue_members", []), QueueMemberState),
+        ended=events(data.get("ended", []), ChannelHangup),
     )

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from control.events import (
+    ENDED_STORE,
     ActiveChannel,
     AgentActivity,
     AgentAvailability,
@@ -668,3 +669,65 @@ def queue_members_from_queue_status(
             _member_state(message, name_key, location_key, **_resync_envelope(node, taken_at, key, message))
         )
     return tuple(members)
+
+
+#: The AstDB family the hang-up handler writes; DBGetTree lists it at resync.
+KEPT_ENDS_ACTION = {"Action": "DBGetTree", "Family": ENDED_STORE}
+_KEPT_KEY = re.compile(r"/" + re.escape(ENDED_STORE) + r"/([A-Za-z0-9_.-]+)")
+_KEPT_VALUE = re.compile(r"([0-9.]*),([0-9.]*),([0-9.]+),([0-9]*),([0-9]*),([0-9]*),([0-9]*)")
+
+
+def forget_kept_end_action(call_id: str) -> dict[str, str]:
+    """The action that prunes one kept end (a channel's Uniqueid)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", call_id):
+        raise ValueError(f"not a channel id: {call_id!r}")
+    return {"Action": "DBDel", "Family": ENDED_STORE, "Key": call_id}
+
+
+def _kept_time(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def kept_ends_from_db_tree(messages: list[Message], node: str) -> tuple[ChannelHangup, ...]:
+    """``DBGetTree Family: switchboard_ended``: what the hang-up handler kept of each channel
+    (``start,answer,end,billsec,cause,ring group,queue``: CDR times, the end read at hang-up,
+    Q.850 code, SB_RING_GROUP and SB_QUEUE), as the
+    hang-ups they stand for. Entries of another shape are skipped."""
+    ended = []
+    for message in messages:
+        if message.get("Event") != "DBGetTreeResponse":
+            continue
+        key = _KEPT_KEY.fullmatch(str(message.get("Key") or ""))
+        value = _KEPT_VALUE.fullmatch(str(message.get("Val") or ""))
+        if key is None or value is None:
+            continue
+        ended_at = _kept_time(value.group(3))
+        if ended_at is None:
+            continue
+        started_at, answered_at = _kept_time(value.group(1)), _kept_time(value.group(2))
+        code = int(value.group(5)) if value.group(5) else None
+        call_id = key.group(1)
+        ended.append(
+            ChannelHangup(
+                node=node,
+                pbx="asterisk",
+                event_id=f"ended:{call_id}",
+                occurred_at=ended_at,
+                raw={"Key": str(message.get("Key")), "Val": str(message.get("Val"))},
+                call_id=call_id,
+                started_at=started_at,
+                answered_at=answered_at,
+                ended_at=ended_at,
+                duration=int(ended_at) - int(started_at) if started_at else None,
+                billsec=int(value.group(4)) if value.group(4) else None,
+                hangup_cause=hangup_cause_name(code, None),
+                hangup_cause_code=code,
+                ring_group=value.group(6) or None,
+                queue=value.group(7) or None,
+            )
+        )
+    return tuple(ended)

@@ -14,6 +14,11 @@ Resyncs are queued as markers in the same stream: events before a marker reach t
 snapshot, events received while the snapshot is read reach it after. A resync runs on every
 connect and on every FullyBooted. A Ping that gets no answer within ``pong_timeout`` drops the
 connection.
+
+The resync also reads what the dialplan's hang-up handler kept in AstDB of each channel that
+ended (family control.events.ENDED_STORE): a call that ended while nobody listened takes its end,
+billsec and cause from there. A kept end is pruned (DBDel) once the sink has it: after the resync
+for those read then, at its live Hangup for the others.
 """
 
 from __future__ import annotations
@@ -31,18 +36,22 @@ from zoneinfo import ZoneInfo
 from panoramisk import Manager
 from panoramisk.message import Message
 
-from control.events import CallEvent, EventSink, Snapshot
+from control.events import CallEvent, ChannelHangup, EventSink, Snapshot
 from esl_handlers.asterisk_events import (
     CONSUMED_EVENTS,
     EVENT_CLASSES,
+    KEPT_ENDS_ACTION,
     channels_from_core_show_channels,
     device_states_from_device_state_list,
+    forget_kept_end_action,
+    kept_ends_from_db_tree,
     normalise_asterisk_event,
     queue_members_from_queue_status,
     registrations_from_contact_list,
 )
 from esl_handlers.backoff import Backoff
 from esl_handlers.event_errors import MalformedEvent, UnknownEvent
+from esl_handlers.kept_ends import sink_has_applied
 from esl_handlers.listener_config import ListenerConfig
 from esl_handlers.listener_stats import ListenerStats
 
@@ -120,6 +129,7 @@ class AsteriskListener:
         self._paused_transport: Any = None
         self._fresh_snapshot_of: _SupervisedManager | None = None
         self._last_received = 0.0
+        self._manager: _SupervisedManager | None = None  # the connection live events come from
 
     # --- reader side (called from panoramisk's data_received) -------------------------------
 
@@ -203,13 +213,36 @@ class AsteriskListener:
     async def _deliver(self, loop: asyncio.AbstractEventLoop, events: list[CallEvent]) -> None:
         self._fresh_snapshot_of = None
         await loop.run_in_executor(self._executor, self._submit_all, events)
+        # A PJSIP channel's end was kept by its endpoint's hang-up handler: seen live, it is pruned.
+        kept = [
+            e.call_id
+            for e in events
+            if isinstance(e, ChannelHangup) and (e.channel_name or "").startswith("PJSIP/")
+        ]
+        manager = self._manager
+        if kept and manager is not None and not manager.lost:
+            asyncio.ensure_future(self._forget_kept_ends(manager, kept))
+
+    async def _forget_kept_ends(self, manager: _SupervisedManager, call_ids: list[str]) -> None:
+        """DBDel each (a key already gone is a harmless error)."""
+        for call_id in call_ids:
+            try:
+                await asyncio.wait_for(
+                    manager.send_action(forget_kept_end_action(call_id)), self.config.command_timeout
+                )
+            except (TimeoutError, ConnectionError, ValueError) as exc:
+                log.info("%s: kept end of %s not pruned: %r", self.config.node, call_id, exc)
+                return
 
     # --- resync -------------------------------------------------------------------------------
 
-    async def _action_list(self, manager: _SupervisedManager, action: str) -> list[Message] | None:
+    async def _action_list(
+        self, manager: _SupervisedManager, action: str | dict[str, str]
+    ) -> list[Message] | None:
         """An EventList action's messages; ``None`` if Asterisk refused it (module not loaded,
         no permission). "No ... found" errors are empty lists, not failures."""
-        result = await asyncio.wait_for(manager.send_action({"Action": action}), self.config.command_timeout)
+        fields = {"Action": action} if isinstance(action, str) else action
+        result = await asyncio.wait_for(manager.send_action(fields), self.config.command_timeout)
         messages = result if isinstance(result, list) else [result]
         first = messages[0]
         if first.get("Response") in ("Success", "Follows"):
@@ -242,6 +275,9 @@ class AsteriskListener:
                     parts[part] = device_states_from_device_state_list(messages, config.node, taken_at)
                 else:
                     parts[part] = queue_members_from_queue_status(messages, config.node, taken_at)
+            kept = await self._action_list(manager, KEPT_ENDS_ACTION)
+            if kept is not None:
+                parts["ended"] = kept_ends_from_db_tree(kept, config.node)
         except (TimeoutError, MalformedEvent, ConnectionError) as exc:
             self.stats.resync_failures += 1
             log.warning("%s: resync (%s) failed: %r", config.node, marker.reason, exc)
@@ -249,8 +285,11 @@ class AsteriskListener:
         snapshot = Snapshot(
             node=config.node, pbx="asterisk", taken_at=taken_at, parts=frozenset(parts), **parts
         )
-        await asyncio.get_running_loop().run_in_executor(self._executor, self.sink.resync, snapshot)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.sink.resync, snapshot)
         self.stats.resyncs += 1
+        if snapshot.ended and await loop.run_in_executor(self._executor, sink_has_applied, self.sink):
+            await self._forget_kept_ends(manager, [e.call_id for e in snapshot.ended])
         self._fresh_snapshot_of = manager
         log.info("%s: resynced after %s (%s)", config.node, marker.reason, ", ".join(sorted(parts)))
 
@@ -339,6 +378,7 @@ class AsteriskListener:
                 log.warning("%s: subscribing to events failed: %r", config.node, exc)
                 return
             manager.subscribed = True
+            self._manager = manager
             self._queue.put_nowait(_Resync(manager, "connect"))
             await self._watch(manager, lost)
             self.stats.disconnects += 1

@@ -7,9 +7,11 @@ the headers a handler asks for are located and url-decoded) or any ``Mapping[str
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 
 from control.events import (
+    ENDED_STORE,
     ActiveChannel,
     AgentActivity,
     AgentAvailability,
@@ -253,6 +255,8 @@ def _on_channel_hangup_complete(headers: Headers, base: _Base) -> ChannelHangup:
         billsec=end_second - answered // 1_000_000 if answered else 0,
         hangup_cause=_first(headers, "Hangup-Cause", "variable_hangup_cause"),
         hangup_cause_code=_int(headers, "variable_hangup_cause_q850"),
+        ring_group=headers.get("variable_sb_ring_group") or None,
+        queue=headers.get("variable_sb_queue") or None,
     )
 
 
@@ -403,6 +407,19 @@ def _on_callcenter(headers: Headers, base: _Base) -> CallEvent:
             extra = {"availability": availability, "paused": availability is AgentAvailability.ON_BREAK}
         return QueueMemberState(
             **base.fields(), agent=agent, extension=_local_part(agent), queue=headers.get("CC-Queue"), **extra
+        )
+    if action == "agent-max-no-answer":
+        # mod_callcenter put the agent On Break after max-no-answer unanswered offers (it also
+        # sends agent-status-change; this one says why).
+        agent = _required(headers, "CC-Agent")
+        return QueueMemberState(
+            **base.fields(),
+            agent=agent,
+            extension=_local_part(agent),
+            queue=headers.get("CC-Queue"),
+            availability=AgentAvailability.ON_BREAK,
+            paused=True,
+            paused_reason="max-no-answer",
         )
     if action == "members-count":
         count = _int(headers, "CC-Count")
@@ -617,3 +634,56 @@ def parse_queue_agents(text: str, queue: str, node: str, taken_at: float) -> tup
             )
         )
     return tuple(members)
+
+
+#: ``hash_dump db <realm>`` prints ``D/<realm>_<key>/<value>`` per entry.
+KEPT_ENDS_COMMAND = f"api hash_dump db {ENDED_STORE}"
+_KEPT_END = re.compile(
+    r"D/" + re.escape(ENDED_STORE) + r"_([0-9a-f-]{36})/(\d+),(\d+),(\d+),(\d+),([A-Z_]+),([0-9]*),([0-9]*)"
+)
+
+
+def forget_kept_end_command(call_id: str) -> str:
+    """The command that prunes one kept end (a channel id as FreeSWITCH wrote it)."""
+    if not re.fullmatch(r"[0-9a-f-]{36}", call_id):
+        raise ValueError(f"not a channel id: {call_id!r}")
+    return f"api hash delete/{ENDED_STORE}/{call_id}"
+
+
+def parse_kept_ends(text: str, node: str) -> tuple[ChannelHangup, ...]:
+    """``hash_dump db switchboard_ended``: what the rendered dialplan's hang-up hook kept of each
+    channel (``start_uepoch,answer_uepoch,end_uepoch,billsec,hangup_cause,sb_ring_group,sb_queue``), as the hang-ups
+    they stand for. Lines of another shape (another realm that contains the name) are skipped."""
+    ended = []
+    for line in text.splitlines():
+        found = _KEPT_END.fullmatch(line.strip())
+        if found is None:
+            continue
+        call_id, start, answer, end, billsec, cause, ring_group, queue = found.groups()
+        if not int(end):
+            continue
+        ended_at = int(end) / 1_000_000
+        ended.append(
+            ChannelHangup(
+                node=node,
+                pbx=PBX,
+                event_id=f"ended:{call_id}",
+                occurred_at=ended_at,
+                raw={"kept": line.strip()},
+                call_id=call_id,
+                started_at=int(start) / 1_000_000 if int(start) else None,
+                answered_at=int(answer) / 1_000_000 if int(answer) else None,
+                ended_at=ended_at,
+                duration=int(end) // 1_000_000 - int(start) // 1_000_000 if int(start) else None,
+                billsec=int(billsec),
+                hangup_cause=cause,
+                ring_group=ring_group or None,
+                queue=queue or None,
+            )
+        )
+    return tuple(ended)
+
+
+def kept_end_of(headers: Headers) -> bool:
+    """Whether a CHANNEL_HANGUP_COMPLETE's channel had its end kept (the hook names the realm)."""
+    return ENDED_STORE in (headers.get("variable_api_hangup_hook") or "")

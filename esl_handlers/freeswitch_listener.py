@@ -13,8 +13,10 @@ neither parsing nor a slow sink ever holds up the reader (FreeSWITCH drops a lis
 500 events behind).
 
 Per connection: auth, ``event plain <consumed events>`` (+ optional ``filter`` lines), then a
-resync (``show channels as json``, ``show registrations as json``, callcenter agents) while live
-events are held back; the sink gets the snapshot first, then the held events, then the stream.
+resync (``show channels as json``, ``show registrations as json``, callcenter agents, and the
+ends the dialplan's hang-up hook kept in mod_hash) while live events are held back; the sink gets
+the snapshot first, then the held events, then the stream. A kept end is pruned once the sink
+has it: after the resync for those read then, at its live hang-up for the others.
 HEARTBEAT (every 20 s) feeds a watchdog; a silent connection is dropped and re-established with
 capped exponential backoff.
 """
@@ -33,17 +35,22 @@ import gevent.socket
 from gevent.threadpool import ThreadPool
 from greenswitch.esl import InboundESL, NotConnectedError
 
-from control.events import CallEvent, EventSink, Snapshot
+from control.events import CallEvent, ChannelHangup, EventSink, Snapshot
 from esl_handlers.backoff import Backoff
 from esl_handlers.esl_frames import PlainEvent
 from esl_handlers.event_errors import ApiResponseError, MalformedEvent, UnknownEvent
 from esl_handlers.freeswitch_events import (
+    KEPT_ENDS_COMMAND,
     SUBSCRIBE_COMMAND,
+    forget_kept_end_command,
+    kept_end_of,
     normalise_freeswitch_event,
+    parse_kept_ends,
     parse_queue_agents,
     parse_show_channels,
     parse_show_registrations,
 )
+from esl_handlers.kept_ends import sink_has_applied
 from esl_handlers.listener_config import ListenerConfig
 from esl_handlers.listener_stats import ListenerStats
 
@@ -141,6 +148,7 @@ class FreeSwitchListener:
         self._live.set()
         self._pool = ThreadPool(1)
         self._last_frame = time.monotonic()
+        self._esl: _ListenerESL | None = None
 
     # --- reader side (runs on greenswitch's reader greenlet) --------------------------------
 
@@ -194,6 +202,9 @@ class FreeSwitchListener:
                 events = [event for event in map(self._normalise, batch) if event is not None]
                 if events:
                     self._pool.apply(self._submit_all, (events,))
+                    kept = [e.call_id for e in events if isinstance(e, ChannelHangup) and kept_end_of(e.raw)]
+                    if kept and self._esl is not None:
+                        gevent.spawn(self._forget_kept_ends, self._esl, kept)
             finally:
                 for _ in batch:
                     queue.task_done()
@@ -211,6 +222,24 @@ class FreeSwitchListener:
             raise CommandFailed(f"{command!r}: {data.strip()}")
         return data
 
+    def _forget_kept_ends(self, esl: _ListenerESL, call_ids: list[str]) -> None:
+        """Prune kept ends the sink has had (hash delete of a missing key is a harmless -ERR)."""
+        for call_id in call_ids:
+            try:
+                esl.send(forget_kept_end_command(call_id))
+            except (ConnectionError, NotConnectedError, ValueError) as exc:
+                log.info("%s: kept end of %s not pruned: %r", self.config.node, call_id, exc)
+                return
+
+    def _read_kept_ends(self, esl: _ListenerESL) -> tuple[ChannelHangup, ...] | None:
+        """None when FreeSWITCH cannot list them (mod_hash not loaded): that part is left out."""
+        try:
+            return parse_kept_ends(self._command(esl, KEPT_ENDS_COMMAND), self.config.node)
+        except CommandFailed as exc:
+            log.warning("%s: kept hang-ups not read, calls that ended unseen end at the resync: %s",
+                        self.config.node, exc)  # fmt: skip
+            return None
+
     def _read_snapshot(self, esl: _ListenerESL) -> Snapshot:
         config = self.config
         taken_at = time.time()
@@ -222,15 +251,17 @@ class FreeSwitchListener:
         for queue in config.callcenter_queues:
             reply = self._command(esl, f"api callcenter_config queue list agents {queue}")
             members.extend(parse_queue_agents(reply, queue, config.node, taken_at))
+        ended = self._read_kept_ends(esl)
         parts = {"channels", "registrations"} | ({"queue_members"} if config.callcenter_queues else set())
         return Snapshot(
             node=config.node,
             pbx="freeswitch",
             taken_at=taken_at,
-            parts=frozenset(parts),
+            parts=frozenset(parts | ({"ended"} if ended is not None else set())),
             channels=channels,
             registrations=registrations,
             queue_members=tuple(members),
+            ended=ended or (),
         )
 
     def _connect(self) -> _ListenerESL | None:
@@ -270,6 +301,9 @@ class FreeSwitchListener:
                 snapshot = self._read_snapshot(esl)
                 self._pool.apply(self.sink.resync, (snapshot,))
                 self.stats.resyncs += 1
+                log.info("%s: resynced after connect (%s)", config.node, ", ".join(sorted(snapshot.parts)))
+                if snapshot.ended and self._pool.apply(sink_has_applied, (self.sink,)):
+                    self._forget_kept_ends(esl, [e.call_id for e in snapshot.ended])
             except (CommandFailed, ApiResponseError, ConnectionError, NotConnectedError) as exc:
                 self.stats.resync_failures += 1
                 log.warning("%s: subscribe/resync failed: %r", config.node, exc)
@@ -277,7 +311,9 @@ class FreeSwitchListener:
                 self.stats.disconnects += 1
                 return
             self._live.set()
+            self._esl = esl
             self._watch(esl)
+            self._esl = None
             esl.close()
             self.stats.disconnects += 1
         finally:

@@ -19,15 +19,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from control import effects, live
 from control.db import new_session
 from control.events import (
-    ActiveChannel,
-    CallDirection,
     CallEvent,
-    ChannelState,
-    DeviceState,
-    QueueMemberState,
     Snapshot,
     event_from_dict,
     event_to_dict,
+    snapshot_from_dict,
     snapshot_to_dict,
 )
 from control.services.call_events import EventApplier, UnknownNode
@@ -63,36 +59,8 @@ def _encode(item: Item) -> bytes:
 def _decode(line: bytes) -> Item:
     data = orjson.loads(line)
     if data["type"] == "Snapshot":
-        return _snapshot_from_dict(data)
+        return snapshot_from_dict(data)
     return event_from_dict(data)
-
-
-def _snapshot_from_dict(data: dict) -> Snapshot:
-    def regs(rows: list[dict]) -> tuple:
-        return tuple(event_from_dict({"type": "Registration", **r}) for r in rows)
-
-    return Snapshot(
-        node=data["node"],
-        pbx=data["pbx"],
-        taken_at=data["taken_at"],
-        parts=frozenset(data["parts"]),
-        channels=tuple(ActiveChannel(**_channel(c)) for c in data.get("channels", [])),
-        registrations=regs(data.get("registrations", [])),
-        device_states=tuple(
-            event_from_dict({"type": DeviceState.__name__, **d}) for d in data.get("device_states", [])
-        ),
-        queue_members=tuple(
-            event_from_dict({"type": QueueMemberState.__name__, **q}) for q in data.get("queue_members", [])
-        ),
-    )
-
-
-def _channel(row: dict) -> dict:
-    values = dict(row)
-    if values.get("direction"):
-        values["direction"] = CallDirection(values["direction"])
-    values["state"] = ChannelState(values.get("state") or "active")
-    return values
 
 
 class Stats:

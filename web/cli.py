@@ -7,10 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from control.db import unit_of_work
+
+if TYPE_CHECKING:
+    from esl_handlers.listener_config import ListenerConfig
 
 
 @click.group(help="Switchboard: control plane for FreeSWITCH and Asterisk.")
@@ -338,21 +342,18 @@ def rollback(node_name: str, version: int | None, wait: bool, timeout: float) ->
         _wait(record_id, timeout)
 
 
-@cli.command(help="Listen to the PBX nodes' events (all nodes, or the ones named).")
-@click.argument("node_names", nargs=-1, metavar="[NODE]...")
-def listen(node_names: tuple[str, ...]) -> None:
-    from control.redis_conn import redis_url
-    from control.services import nodes
+def listener_configs(node_names: tuple[str, ...]) -> list[ListenerConfig]:
+    """What each chosen node's listener needs; a FreeSWITCH node's lists its tenant's
+    callcenter queues, whose agents its resync reads."""
+    from control.services import nodes, presence
     from esl_handlers.listener_config import ListenerConfig
-    from esl_handlers.listener_process import spawn_listener
 
-    redis_url()  # an embedded Redis is started here, so every listener process shares it
     with unit_of_work() as session:
         chosen = [n for n in nodes.list_nodes(session) if not node_names or n.name in node_names]
         missing = set(node_names) - {n.name for n in chosen}
         if missing:
             raise click.ClickException(f"no node named {', '.join(sorted(missing))}")
-        configs = [
+        return [
             ListenerConfig(
                 node=n.name,
                 pbx=n.kind,
@@ -360,9 +361,22 @@ def listen(node_names: tuple[str, ...]) -> None:
                 port=n.port,
                 secret=nodes.node_secret(n),
                 username=n.username,
+                callcenter_queues=presence.callcenter_queues(session, n.tenant_id)
+                if n.kind == "freeswitch"
+                else (),
             )
             for n in chosen
         ]
+
+
+@cli.command(help="Listen to the PBX nodes' events (all nodes, or the ones named).")
+@click.argument("node_names", nargs=-1, metavar="[NODE]...")
+def listen(node_names: tuple[str, ...]) -> None:
+    from control.redis_conn import redis_url
+    from esl_handlers.listener_process import spawn_listener
+
+    redis_url()  # an embedded Redis is started here, so every listener process shares it
+    configs = listener_configs(node_names)
     if not configs:
         raise click.ClickException("no PBX nodes: add one with `switchboard node add`")
     running = {c.node: spawn_listener(c, sink="esl_handlers.sink:database_sink") for c in configs}

@@ -3,6 +3,7 @@ update presence, and derive the call record when a call's last channel hangs up.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -330,7 +331,9 @@ class EventApplier:
             )
 
     def resync(self, snapshot: Snapshot) -> None:
-        """Replace the live state the snapshot read; calls that ended unseen get their records."""
+        """Replace the live state the snapshot read; calls that ended unseen get their records,
+        with the end, billsec and cause the PBX kept for them (Snapshot.ended) or, for a channel
+        the PBX kept nothing of, the snapshot's time."""
         self._load_users(
             {c.extension for c in snapshot.channels if c.extension}
             | {r.extension for r in snapshot.registrations}
@@ -338,6 +341,7 @@ class EventApplier:
         affected: set[int] = set()
         if "channels" in snapshot.parts:
             live = {c.call_id: c for c in snapshot.channels}
+            self._apply_kept_ends(snapshot, live)
             for channel in self.session.scalars(
                 select(LiveChannel).where(LiveChannel.node == self.node.name)
             ):
@@ -382,6 +386,22 @@ class EventApplier:
                         )
                     )
         self._refresh_presence_of(affected)
+
+    def _apply_kept_ends(self, snapshot: Snapshot, live: dict[str, ActiveChannel]) -> None:
+        """The hang-ups the PBX kept for channels this node still had up: applied as the events
+        they stand for (the PBX's times), before the channels still missing fall back."""
+        if "ended" not in snapshot.parts or not snapshot.ended:
+            return
+        wanted = {e.call_id: e for e in snapshot.ended if e.call_id not in live}
+        calls = self.session.execute(
+            select(LiveChannel.call_id, LiveChannel.call_key).where(
+                LiveChannel.node == self.node.name, LiveChannel.call_id.in_(sorted(wanted))
+            )
+        )
+        # The PBX kept the channel's own id: its call is the one this node filed it under.
+        ended = [dataclasses.replace(wanted[call_id], linked_id=call_key) for call_id, call_key in calls]
+        if ended:
+            self.apply_all(sorted(ended, key=lambda e: e.occurred_at))
 
     def _keep_unseen(self, active: ActiveChannel, snapshot: Snapshot) -> None:
         """Keep as raw events what the snapshot proves but no event told (the channel appeared,

@@ -2,6 +2,12 @@
 
 A call is every channel sharing one correlation key (the PBX's linked id). The record is
 (re)built from the stored raw events, so running it twice, or after a replay, gives the same row.
+
+The ring group and queue of a record are what the call reached, as its events tell: the marks the
+rendered dialplan sets on entering one (FreeSWITCH: sb_ring_group / sb_queue in the hang-up), the
+Switchboard extension a channel was in when it hung up (its context and extension), the queue of
+its queue events. Never the line's current destination: a paused line or a number that routes
+nowhere reached no queue, whatever the line says now.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from control.models import (
     User,
 )
 from control.phone import parse_number
+from control.render import names
 from control.services.contacts import match_number
 
 
@@ -60,6 +67,17 @@ class Leg:
     #: the caller ID the leg showed last: Asterisk sets the presented number after the channel
     #: exists (Set(CALLERID(num)) before dialling out), so the first value is the extension
     presented_number: str | None = None
+    #: Switchboard extensions the leg reached (marked ring group / queue, where it hung up)
+    reached: list[str] = field(default_factory=list)
+
+
+#: The contexts Switchboard's ring groups and queues live in, on each PBX.
+_EXTENSION_CONTEXTS = frozenset({names.FS_DEFAULT_CONTEXT, names.AST_INTERNAL})
+
+
+def _reached(event: ChannelHangup) -> list[str]:
+    where = event.destination_number if event.context in _EXTENSION_CONTEXTS else None
+    return [ext for ext in (event.ring_group, event.queue, where) if ext]
 
 
 def _merge(leg: Leg, event: object) -> None:
@@ -74,6 +92,7 @@ def _merge(leg: Leg, event: object) -> None:
     if isinstance(event, ChannelAnswered):
         leg.answered_at = event.answered_at or event.occurred_at
     if isinstance(event, ChannelHangup):
+        leg.reached.extend(ext for ext in _reached(event) if ext not in leg.reached)
         leg.ended_at = event.ended_at or event.occurred_at
         if event.answered_at:
             leg.answered_at = leg.answered_at or event.answered_at
@@ -133,6 +152,7 @@ class _Directory:
             q.extension: q for q in session.scalars(select(Queue).where(Queue.tenant_id == tenant.id))
         }
         self.queue_names = {q.name: q for q in self.queues.values()}
+        self.queue_pbx_names = {names.ast_queue(ext): q for ext, q in self.queues.items()}
         self._e164: dict[str, str | None] = {}
         self._numbers: dict[str, PhoneNumber | None] = {}
 
@@ -155,6 +175,12 @@ class _Directory:
                 select(PhoneNumber).where(PhoneNumber.tenant_id == self.tenant.id, PhoneNumber.e164 == e164)
             )
         return self._numbers[e164]
+
+    def queue_named(self, pbx_name: str) -> Queue | None:
+        """The queue a PBX queue event names: FreeSWITCH's <extension or name>@<domain>,
+        Asterisk's queue-<extension>."""
+        local = pbx_name.split("@")[0]
+        return self.queues.get(local) or self.queue_names.get(local) or self.queue_pbx_names.get(pbx_name)
 
     def internal(self, number: str | None) -> bool:
         return bool(number) and (number in self.users or number in self.groups or number in self.queues)
@@ -292,19 +318,12 @@ def _derive_one(
 
     number = directory.tenant_number(dialed) if caller_user is None else None
     line = session.get(Line, number.line_id) if number is not None and number.line_id else None
-    target_kind, target_ext = None, dialed
-    if line is not None:
-        target_kind = line.destination_kind
-    ring_group = directory.groups.get(target_ext) or (
-        session.get(RingGroup, line.destination_ring_group_id)
-        if line and line.destination_ring_group_id
-        else None
-    )
-    queue = directory.queues.get(target_ext) or (
-        session.get(Queue, line.destination_queue_id) if line and line.destination_queue_id else None
-    )
+    target_kind = line.destination_kind if line is not None else None
+    reached = [ext for leg in (origin, *others) for ext in leg.reached]
+    ring_group = next((group for ext in reached if (group := directory.groups.get(ext))), None)
+    queue = next((directory.queues[ext] for ext in reached if ext in directory.queues), None)
     for event in queue_events:
-        queue = queue or directory.queue_names.get(event.queue.split("@")[0])
+        queue = queue or directory.queue_named(event.queue)
     callee_user = directory.users.get(dialed) or (
         session.get(User, line.destination_user_id) if line and line.destination_user_id else None
     )

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from control import effects
 from control.db import utcnow
 from control.errors import NotFound
-from control.models import PresenceState, User
+from control.models import PresenceState, Queue, Tenant, User
+from control.render import names
 from control.services.listing import Page, paginate
 
 OFFLINE, AVAILABLE, IN_CALL, UNAVAILABLE = "offline", "available", "in_call", "unavailable"
@@ -147,3 +148,13 @@ def set_line_state(
 def states_by_user(session: Session, tenant_id: int, user_ids: list[int]) -> dict[int, str]:
     """Presence of these users, for a page that shows their status dots."""
     return {row.user_id: row.state for row in tenant_presence(session, tenant_id, user_ids)}
+
+
+def callcenter_queues(session: Session, tenant_id: int) -> tuple[str, ...]:
+    """The tenant's mod_callcenter queue names (names.fs_queue): the queues whose agents a
+    FreeSWITCH listener reads at every resync, so agent presence is right after a reconnect."""
+    domain = session.get_one(Tenant, tenant_id).domain
+    extensions = session.scalars(
+        select(Queue.extension).where(Queue.tenant_id == tenant_id).order_by(Queue.extension)
+    )
+    return tuple(names.fs_queue(extension, domain) for extension in extensions)

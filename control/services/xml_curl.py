@@ -8,12 +8,14 @@ falls back to its static XML — the configuration Switchboard deploys):
   (the user/ endpoint): the tenant's domain holding that one user, as the static directory has
   it. An unknown domain or user, a suspended user or one without SIP credentials: not found.
   Requests with a `purpose` (network-list, gateways) are not user lookups: not found.
-- dialplan, context `Hunt-Context` (else `Caller-Context`) "default" or "public", for the tenant
-  whose domain is the channel's `variable_domain_name` (set when the caller authenticated
-  against the directory) or else `variable_sip_req_host` (the request URI's host): the context
+- dialplan, context `Hunt-Context` (else `Caller-Context`) "default" or "public": the context
   as the static render has it, when one of its extensions takes `Hunt-Destination-Number`.
   When none does, not found: FreeSWITCH then hunts its static context, as in static mode where
-  Switchboard's extensions sit at the top of the stock ones.
+  Switchboard's extensions sit at the top of the stock ones. Whose context: in "default", the
+  tenant whose domain is the channel's `variable_domain_name` (set when the caller
+  authenticated against the directory) or else `variable_sip_req_host` (the request URI's
+  host); in "public", the tenant holding the dialled number (an E.164 number is unique), with or
+  without its "+", whatever the request host — a carrier's INVITE names the PBX's address.
 
 Cost: each process keeps, per tenant, an incremental FreeSWITCH render (control.render) and the
 documents built from it. Every fetch reads the model generation from Redis (one MGET) — the
@@ -40,7 +42,7 @@ from sqlalchemy.orm import Session
 from control import model_changes
 from control.config import settings
 from control.db import utcnow
-from control.models import Tenant
+from control.models import PhoneNumber, Tenant
 from control.redis_conn import redis_client
 from control.render import Changes, RenderedConfig, RenderError, TenantRender, names, open_render
 from control.render import xml_curl as documents
@@ -73,12 +75,28 @@ SessionFactory = Callable[[], Session]
 
 
 class Lookup(NamedTuple):
-    """What a fetch asks for: a user of a domain, or a context for a domain's destination."""
+    """What a fetch asks for: a user of a domain, or a context for a destination (of a domain in
+    "default"; in "public" the number itself says whose it is)."""
 
     section: str  # "directory" or "dialplan"
     domain: str
     key: str  # the user id, or the context name
     destination: str = ""
+
+    @property
+    def by_number(self) -> bool:
+        return self.key == names.FS_PUBLIC_CONTEXT
+
+    @property
+    def whose(self) -> str:
+        """The key of the map that says whose the fetch is (Model.known)."""
+        return number_key(self.destination) if self.by_number else self.domain
+
+
+def number_key(destination: str) -> str:
+    """A dialled number as the numbers map holds it: its digits, without the one "+" the line
+    extension accepts (`^\\+?(digits)$`)."""
+    return destination[1:] if destination.startswith("+") else destination
 
 
 def lookup(fields: Mapping[str, str]) -> Lookup | None:
@@ -100,7 +118,11 @@ def lookup(fields: Mapping[str, str]) -> Lookup | None:
         context = fields.get("Hunt-Context") or fields.get("Caller-Context") or ""
         domain = fields.get("variable_domain_name") or fields.get("variable_sip_req_host") or ""
         destination = fields.get("Hunt-Destination-Number") or fields.get("Caller-Destination-Number") or ""
-        if context not in CONTEXTS or not domain or not destination:
+        if context not in CONTEXTS or not destination:
+            return None
+        if context == names.FS_PUBLIC_CONTEXT:
+            return Lookup("dialplan", "", context, destination)
+        if not domain:
             return None
         return Lookup("dialplan", domain.lower(), context, destination)
     return None
@@ -138,6 +160,7 @@ class _Model:
         self.lock = threading.Lock()
         self.log: tuple[str, int] | None = None
         self.domains: dict[str, int] | None = None
+        self.numbers: dict[str, int] | None = None  # a number's digits -> its tenant
         self.tenants: dict[int, _TenantAnswers] = {}
         # Tenants whose model did not render at this generation: not retried before a change.
         self.broken: dict[int, str] = {}
@@ -151,11 +174,13 @@ class _Model:
         if self.log is not None and self.log[0] == log[0]:
             since = model_changes.since(*self.log)
         if since is None:  # first look, another log, or entries already trimmed: start over
-            self.domains = None
+            self.domains = self.numbers = None
             self.tenants = {}
         else:
             if since.tenants:
-                self.domains = None
+                self.domains = self.numbers = None
+            if since.rows.get("numbers"):
+                self.numbers = None
             for tenant_id in list(self.tenants):
                 changes = _changes(tenant_id, since)
                 if any(changes[:-1]) or changes.tenant:
@@ -179,12 +204,22 @@ class _Model:
                 answers.render, answers.render.rendered, answers.retime_at
             )
 
-    def tenant_id(self, session: SessionFactory, domain: str) -> int | None:
+    def known(self, found: Lookup) -> dict[str, int] | None:
+        """The map that says whose the fetch is (None: not read since the last change)."""
+        return self.numbers if found.by_number else self.domains
+
+    def tenant_id(self, session: SessionFactory, found: Lookup) -> int | None:
+        if found.by_number:
+            numbers = self.numbers
+            if numbers is None:
+                rows = session().execute(select(PhoneNumber.e164, PhoneNumber.tenant_id))
+                numbers = self.numbers = {number_key(e164): tenant_id for e164, tenant_id in rows}
+            return numbers.get(found.whose)
         domains = self.domains
         if domains is None:
             rows = session().execute(select(Tenant.domain, Tenant.id))
             domains = self.domains = {d.lower(): tenant_id for d, tenant_id in rows}
-        return domains.get(domain)
+        return domains.get(found.whose)
 
     def answers(self, session: SessionFactory, tenant_id: int, now: datetime) -> _TenantAnswers:
         answers = self.tenants.get(tenant_id)
@@ -263,9 +298,9 @@ def _current_log() -> tuple[str, int]:
 def _ready(model: _Model, session: SessionFactory, found: Lookup, now: datetime) -> _TenantAnswers | None:
     """The tenant's answers, current; the fast path takes no lock and queries nothing."""
     log = _current_log()
-    domains, tenant_id, answers = model.domains, None, None
-    if model.log == log and domains is not None:
-        tenant_id = domains.get(found.domain)
+    known, tenant_id, answers = model.known(found), None, None
+    if model.log == log and known is not None:
+        tenant_id = known.get(found.whose)
         if tenant_id is None:
             return None
         answers = model.tenants.get(tenant_id)
@@ -273,7 +308,7 @@ def _ready(model: _Model, session: SessionFactory, found: Lookup, now: datetime)
             return answers
     with model.lock:
         model.catch_up(session, log, now)
-        tenant_id = model.tenant_id(session, found.domain)
+        tenant_id = model.tenant_id(session, found)
         return None if tenant_id is None else model.answers(session, tenant_id, now)
 
 

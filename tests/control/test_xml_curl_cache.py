@@ -38,12 +38,12 @@ def sip_auth(user: str, domain: str = DOMAIN) -> dict[str, str]:
     }
 
 
-def inbound(number: str) -> dict[str, str]:
+def inbound(number: str, request_host: str = DOMAIN) -> dict[str, str]:
     return {
         "section": "dialplan",
         "Hunt-Context": "public",
         "Hunt-Destination-Number": number,
-        "variable_sip_req_host": DOMAIN,
+        "variable_sip_req_host": request_host,
     }
 
 
@@ -233,3 +233,53 @@ def test_lookups_that_are_not_answered(world):
         assert xml_curl.lookup(fields) is None, fields
         assert xml_curl.answer(fields, sessions) == xml_curl.NOT_FOUND
     assert sessions.calls == 0, "nothing was read for them"
+
+
+def a_line(tenant_id: int, user_id: int, e164: str) -> int:
+    with db.unit_of_work() as s:
+        number = numbers.create_number(s, tenant_id, {"number": e164}, None)
+        line = lines.create_line(
+            s,
+            tenant_id,
+            {
+                "name": "Main",
+                "destination_kind": "user",
+                "destination_target": str(user_id),
+                "number_ids": [number.id],
+            },
+            None,
+        )
+        return line.id
+
+
+def line_names(document: bytes) -> list[str]:
+    return [
+        e.get("name") for e in etree.fromstring(document).findall("section/context[@name='public']/extension")
+    ]
+
+
+def test_an_inbound_number_is_found_by_itself_whatever_the_request_host(world, statements):
+    """A carrier's INVITE names the PBX's address, not a tenant's domain: the number says whose it is."""
+    sessions = world["sessions"]
+    mine = a_line(world["tenant"], world["alice"], "+12125550188")
+    theirs = a_line(world["other"], world["olga"], "+12125550199")
+    by_address = xml_curl.answer(inbound("+12125550188", "203.0.113.5"), sessions)
+    assert line_names(by_address) == [f"switchboard-line-{mine}"]
+    assert xml_curl.answer(inbound("12125550188", "203.0.113.5"), sessions) == by_address
+    # The same bytes as when the request named the tenant's domain; the number wins over a domain.
+    assert xml_curl.answer(inbound("+12125550188"), sessions) == by_address
+    assert line_names(xml_curl.answer(inbound("+12125550199"), sessions)) == [f"switchboard-line-{theirs}"]
+    assert xml_curl.answer(inbound("+12125550177", "203.0.113.5"), sessions) == xml_curl.NOT_FOUND
+    assert xml_curl.answer(inbound("+12125550188", "") | {"Hunt-Context": "default"}, sessions) == (
+        xml_curl.NOT_FOUND
+    )
+    statements.clear()
+    assert xml_curl.answer(inbound("+12125550188", "203.0.113.5"), sessions) == by_address
+    assert xml_curl.answer(inbound("+12125550177", "203.0.113.5"), sessions) == xml_curl.NOT_FOUND
+    assert statements == [], "an unchanged model costs no query"
+    # A number added (or moved) later is found at the next fetch.
+    newer = a_line(world["other"], world["olga"], "+12125550177")
+    assert line_names(xml_curl.answer(inbound("+12125550177", "203.0.113.5"), sessions)) == [
+        f"switchboard-line-{theirs}",
+        f"switchboard-line-{newer}",
+    ]

@@ -67,6 +67,8 @@ class FakeAmiServer:
             "queue_status": queue_status or [],
         }
         self.accept_filters = accept_filters
+        #: AstDB: (family, key) -> value, as DBGetTree lists it and DBDel removes it
+        self.astdb: dict[tuple[str, str], str] = {}
         #: send FullyBooted after every Login, even one that asked for no events
         self.fully_booted_always = False
         self.answer_pings = True
@@ -173,6 +175,18 @@ class FakeAmiServer:
                 for item in items:
                     write(wire(item + tag))
                 write(wire(f"Event: {complete}\n{tag}EventList: Complete\nListItems: {len(items)}\n"))
+        elif name == "dbgettree":
+            family = action.get("Family", "")
+            found = [(k, v) for (f, k), v in sorted(self.astdb.items()) if f == family]
+            write(wire(f"Response: Success\n{tag}EventList: start\nMessage: Result will follow\n"))
+            for key, value in found:
+                write(wire(f"Event: DBGetTreeResponse\nKey: /{family}/{key}\nVal: {value}\n{tag}"))
+            write(wire(f"Event: DBGetTreeComplete\n{tag}EventList: Complete\nListItems: {len(found)}\n"))
+        elif name == "dbdel":
+            if self.astdb.pop((action.get("Family", ""), action.get("Key", "")), None) is None:
+                write(wire(f"Response: Error\n{tag}Message: Database entry not found\n"))
+            else:
+                write(wire(f"Response: Success\n{tag}Message: Key deleted successfully\n"))
         else:
             write(wire(f"Response: Error\n{tag}Message: Invalid/unknown command\n"))
         await session.writer.drain()

@@ -116,6 +116,8 @@ async def test_login_filters_resync_then_live_events(server: FakeAmiServer) -> N
         await server.push(text)
     assert not await server.push("Event: VarSet\nPrivilege: dialplan,all\nVariable: X\nValue: 1\n")
     await wait_until(lambda: len(run.sink.events) == 11)
+    hangups = sum(isinstance(e, ChannelHangup) for e in run.sink.events)
+    await wait_until(lambda: sum(a["Action"] == "DBDel" for a in server.sessions[0].actions) == hangups)
     await asyncio.sleep(0.2)
     stats = await run.finish()
 
@@ -129,7 +131,9 @@ async def test_login_filters_resync_then_live_events(server: FakeAmiServer) -> N
     )
     filters = [a["MatchCriteria"] for a in session.actions if a["Action"] == "Filter"]
     assert filters == [f"action(include),name({name})" for name in (*CONSUMED_EVENTS, "FullyBooted")]
-    names = [a["Action"] for a in session.actions if a["Action"] not in ("Filter", "Ping")]
+    names = [a["Action"] for a in session.actions if a["Action"] not in ("Filter", "Ping", "DBDel")]
+    pruned = [a["Key"] for a in session.actions if a["Action"] == "DBDel"]
+    assert sorted(pruned) == sorted(e.call_id for e in run.sink.events if isinstance(e, ChannelHangup))
     assert names == [
         "Login",
         "Events",
@@ -137,6 +141,7 @@ async def test_login_filters_resync_then_live_events(server: FakeAmiServer) -> N
         "PJSIPShowContacts",
         "DeviceStateList",
         "QueueStatus",
+        "DBGetTree",
     ]
     assert session.actions[len(filters) + 1] == {
         "Action": "Events",
@@ -145,7 +150,7 @@ async def test_login_filters_resync_then_live_events(server: FakeAmiServer) -> N
     }
 
     (snapshot,) = run.sink.snapshots
-    assert snapshot.parts == {"channels", "registrations", "device_states", "queue_members"}
+    assert snapshot.parts == {"channels", "registrations", "device_states", "queue_members", "ended"}
     assert [c.call_id for c in snapshot.channels] == [ami.CALLER, ami.CALLEE]
     assert [r.extension for r in snapshot.registrations] == ["1001"]
     assert [d.extension for d in snapshot.device_states] == ["1000", "1002"]
@@ -289,6 +294,54 @@ async def test_entry_point_process_streams_json_lines_and_stops_on_sigterm(serve
 
     assert [e["event_id"] for e in listener.events] == expected([ami.NEWCHANNEL_CALLER, ami.HANGUP_CALLER])
     assert listener.events[1]["hangup_cause"] == "NORMAL_CLEARING"
-    assert listener.snapshots[0]["parts"] == ["channels", "device_states", "queue_members", "registrations"]
+    assert listener.snapshots[0]["parts"] == [
+        "channels",
+        "device_states",
+        "ended",
+        "queue_members",
+        "registrations",
+    ]
     assert stats["processed"] == 2 and stats["connects"] == 1
     assert not any("s3cret" in line for line in listener.stderr_lines)
+
+
+async def test_the_ends_asterisk_kept_are_in_the_snapshot_then_pruned(server: FakeAmiServer) -> None:
+    """The endpoints' hang-up handler kept the caller's end in AstDB while nobody listened: the
+    resync reads it as the hang-up it stands for and prunes it once the sink has it."""
+    server.astdb[("switchboard_ended", ami.CALLER)] = (
+        "1795219369.222066,1795219370.242062,1795219372.282069,2,16,,700"
+    )
+    server.astdb[("switchboard_ended", "odd")] = "not,a,kept,end"
+    server.astdb[("elsewhere", ami.CALLEE)] = "1795219369.1,0.000000,1795219372.2,0,16"
+    run = Running(make_config(server))
+    await wait_until(lambda: len(run.sink.snapshots) == 1)
+    await wait_until(lambda: ("switchboard_ended", ami.CALLER) not in server.astdb)
+    await run.finish()
+    (snapshot,) = run.sink.snapshots
+    (ended,) = snapshot.ended
+    assert (ended.call_id, ended.event_id, ended.pbx) == (ami.CALLER, f"ended:{ami.CALLER}", "asterisk")
+    assert (ended.started_at, ended.answered_at, ended.ended_at) == (
+        1795219369.222066,
+        1795219370.242062,
+        1795219372.282069,
+    )
+    assert (ended.billsec, ended.duration, ended.hangup_cause, ended.hangup_cause_code) == (
+        2,
+        3,
+        "NORMAL_CLEARING",
+        16,
+    )
+    assert (ended.ring_group, ended.queue) == (None, "700")
+    assert set(server.astdb) == {("switchboard_ended", "odd"), ("elsewhere", ami.CALLEE)}
+
+
+async def test_a_hang_up_seen_live_prunes_what_asterisk_kept_of_it(server: FakeAmiServer) -> None:
+    run = Running(make_config(server))
+    await wait_until(lambda: len(run.sink.snapshots) == 1)
+    server.astdb[("switchboard_ended", ami.CALLER)] = "1795219369.2,0.000000,1795219372.29,0,16,,"
+    await server.push(ami.NEWCHANNEL_CALLER)
+    await server.push(ami.HANGUP_CALLER)
+    await wait_until(lambda: ("switchboard_ended", ami.CALLER) not in server.astdb)
+    await run.finish()
+    deletes = [a for a in server.sessions[0].actions if a["Action"] == "DBDel"]
+    assert [(a["Family"], a["Key"]) for a in deletes] == [("switchboard_ended", ami.CALLER)]

@@ -362,3 +362,43 @@ def test_bad_listings_raise(text: str) -> None:
 def test_bad_agent_table_raises() -> None:
     with pytest.raises(ApiResponseError):
         parse_queue_agents("-ERR Invalid queue\n", "nope", "fs1", 1.0)
+
+
+def test_agent_max_no_answer_puts_the_agent_on_break() -> None:
+    """mod_callcenter's own event when an agent let max-no-answer offers ring out: the captured
+    agent-status-change frame with the action mod_callcenter fires then (CC-Agent and CC-Action)."""
+    status_change = next(
+        e for e in plain_events("events-callcenter.txt") if e.get("CC-Action") == "agent-status-change"
+    )
+    body = status_change.body.replace(b"CC-Action: agent-status-change", b"CC-Action: agent-max-no-answer")
+    body = b"".join(
+        line + b"\n" for line in body.split(b"\n") if line and not line.startswith(b"CC-Agent-Status")
+    )
+    event = normalise_freeswitch_event(PlainEvent(body + b"\n"), "fs1")
+    assert isinstance(event, QueueMemberState)
+    assert (event.agent, event.extension) == (
+        status_change["CC-Agent"],
+        status_change["CC-Agent"].split("@")[0],
+    )
+    assert (event.availability, event.paused, event.paused_reason) == (
+        AgentAvailability.ON_BREAK,
+        True,
+        "max-no-answer",
+    )
+
+
+def test_a_hang_up_carries_the_ring_group_and_queue_the_dialplan_marked() -> None:
+    """dialplan default/group.xml and queue.xml set sb_ring_group / sb_queue on the caller's
+    channel; its CHANNEL_HANGUP_COMPLETE carries them as variable_ headers."""
+    hangup = next(
+        e for e in plain_events("events-call-answered.txt") if e["Event-Name"] == "CHANNEL_HANGUP_COMPLETE"
+    )
+    marked = hangup.body.replace(
+        b"\nvariable_hangup_cause: ",
+        b"\nvariable_sb_ring_group: 600\nvariable_sb_queue: 700\nvariable_hangup_cause: ",
+        1,
+    )
+    event = normalise_freeswitch_event(PlainEvent(marked), "fs1")
+    assert isinstance(event, ChannelHangup) and (event.ring_group, event.queue) == ("600", "700")
+    plain = normalise_freeswitch_event(hangup, "fs1")
+    assert isinstance(plain, ChannelHangup) and (plain.ring_group, plain.queue) == (None, None)

@@ -7,12 +7,19 @@ import sys
 from typing import Any
 
 import pytest
-from fakes.esl_server import FakeEslServer, event_plain_frame, split_raw_frames
+from fakes.esl_server import (
+    FakeEslServer,
+    api_response,
+    default_api_replies,
+    event_plain_frame,
+    fixture_bytes,
+    split_raw_frames,
+)
 from listener_subprocess import REPO, ListenerProcess
 from wire_captures import capture, normalised
 
 from esl_handlers.esl_frames import PlainEvent, split_frames
-from esl_handlers.freeswitch_events import SUBSCRIBE_COMMAND, normalise_freeswitch_event
+from esl_handlers.freeswitch_events import KEPT_ENDS_COMMAND, SUBSCRIBE_COMMAND, normalise_freeswitch_event
 
 SECRET = "ClueCon"
 
@@ -52,6 +59,7 @@ def test_auth_subscribe_resync_then_replay_byte_split() -> None:
         SUBSCRIBE_COMMAND,
         "api show channels as json",
         "api show registrations as json",
+        KEPT_ENDS_COMMAND,
     ]
     snapshot, *events = listener.records
     assert snapshot["type"] == "Snapshot"
@@ -101,7 +109,7 @@ def test_disconnect_mid_frame_then_reconnect_resync_nothing_lost_no_duplicates()
         events=stream,
         disconnect_after=cut,
         chunk_sizes=[50, 1, 999],
-        stream_after="api callcenter_config queue list agents support@default",
+        stream_after=KEPT_ENDS_COMMAND,
     )
     with server:
         config = listener_config(server, callcenter_queues=["support@default"])
@@ -209,3 +217,68 @@ def test_importing_the_listener_does_not_monkey_patch(module: str) -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "clean", result.stderr
+
+
+CALLER = "32302580-d2fe-4a9e-b80a-82a23e4cf917"
+KEPT = f"D/switchboard_ended_{CALLER}/1795219369222066,1795219370242062,1795219372282069,2,NORMAL_CLEARING,600,\n"
+
+
+def test_the_ends_the_pbx_kept_are_in_the_snapshot_then_pruned() -> None:
+    """The dialplan's hang-up hook kept the caller's end in mod_hash while nobody listened: the
+    resync reads it as the hang-up it stands for, and prunes it once the sink has it."""
+    replies = {
+        "api show channels as json": fixture_bytes("api-show-channels-json-empty.txt"),
+        "api show registrations as json": fixture_bytes("api-show-registrations-json.txt"),
+        KEPT_ENDS_COMMAND: api_response(
+            (KEPT + "D/other_switchboard_ended_x/1\nD/switchboard_ended_not-a-uuid/1,2,3,4,X\n").encode()
+        ),
+        f"api hash delete/switchboard_ended/{CALLER}": api_response(b"+OK\n"),
+    }
+    server = FakeEslServer(api_replies=replies)
+    with server, ListenerProcess(listener_config(server)) as listener:
+        listener.wait_for(lambda p: len(p.snapshots) == 1)
+        server.wait_for_command(f"api hash delete/switchboard_ended/{CALLER}")
+        listener.stop()
+    (snapshot,) = listener.snapshots
+    assert snapshot["parts"] == ["channels", "ended", "registrations"]
+    (ended,) = snapshot["ended"]
+    assert ended["call_id"] == CALLER and ended["event_id"] == f"ended:{CALLER}"
+    assert (ended["ended_at"], ended["answered_at"], ended["started_at"]) == (
+        1795219372.282069,
+        1795219370.242062,
+        1795219369.222066,
+    )
+    assert (ended["billsec"], ended["duration"], ended["hangup_cause"]) == (2, 3, "NORMAL_CLEARING")
+    assert (ended["ring_group"], ended["queue"]) == ("600", None)
+    (session,) = server.sessions
+    assert session.commands.index(KEPT_ENDS_COMMAND) < session.commands.index(
+        f"api hash delete/switchboard_ended/{CALLER}"
+    )
+
+
+def test_a_hang_up_seen_live_prunes_what_the_pbx_kept_of_it() -> None:
+    frames = split_raw_frames(capture("events-call-answered.txt"))
+    hooked = []
+    for frame in frames:
+        head, _, body = frame.partition(b"\n\n")
+        if b"Event-Name: CHANNEL_HANGUP_COMPLETE" in body and f"\nUnique-ID: {CALLER}".encode() in body:
+            body = body.replace(
+                b"\nvariable_hangup_cause: ",
+                b"\nvariable_api_hangup_hook: hash%20insert/switchboard_ended/"
+                + CALLER.encode()
+                + b"/%24%7Bstart_uepoch%7D\nvariable_hangup_cause: ",
+                1,
+            )
+            frame = event_plain_frame(body)
+        hooked.append(frame)
+    delete = f"api hash delete/switchboard_ended/{CALLER}"
+    server = FakeEslServer(
+        events=b"".join(hooked), api_replies=default_api_replies() | {delete: api_response(b"+OK\n")}
+    )
+    with server, ListenerProcess(listener_config(server)) as listener:
+        listener.wait_for(lambda p: len(p.events) == len(expected_ids("events-call-answered.txt")))
+        server.wait_for_command(delete)
+        listener.stop()
+    (session,) = server.sessions
+    assert session.commands.count(delete) == 1
+    assert not any("457055a7" in c for c in session.commands if c.startswith("api hash"))

@@ -110,6 +110,7 @@ def test_jsonl_sink_writes_one_object_per_line() -> None:
         "registrations": [],
         "device_states": [],
         "queue_members": [],
+        "ended": [],
     }
 
 

@@ -159,6 +159,16 @@ class FakeEslServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def wait_for_command(self, command: str, timeout: float = 10.0) -> Session:
+        """The first session that received `command`, once one has."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for session in list(self.sessions):
+                if command in session.commands:
+                    return session
+            time.sleep(0.01)
+        raise AssertionError(f"no session received {command!r} within {timeout} s")
+
     def wait_for_sessions(self, count: int, timeout: float = 10.0) -> list[Session]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -334,6 +334,46 @@ def test_the_short_registration_expired(world: EventsWorld) -> None:
     assert "Removed" in removed, removed
 
 
+def _kept_ends(world: EventsWorld) -> list[str]:
+    """The AstDB keys the hang-up handler wrote and nobody pruned yet."""
+    return [
+        line
+        for line in world.sandbox.cli("database show switchboard_ended").splitlines()
+        if "/switchboard_ended/" in line
+    ]
+
+
+def test_a_hang_up_while_the_listener_is_down_takes_the_pbxs_end_billsec_and_cause(
+    world: EventsWorld,
+) -> None:
+    """Ann answers while the listener listens; the AMI connection is cut, the caller hangs up,
+    and the listener is back only seconds later. The record ends at the BYE, not at the
+    reconnect: Asterisk kept the channel's end, billsec and cause in AstDB (the endpoints' hang-up
+    handler), the resync read them, then pruned them."""
+    ann = world.user_id("1001")
+    since = world.watch.mark()
+    after = _last_record_id(world)
+    resyncs = world.listener.count("resynced after connect")
+    call = world.sipp.start_call(LINE_A, caller=CONTACT_NUMBER, hold=3.0, timeout=20)
+    world.watch.wait_presence(ann, "in_call", since)
+    assert world.ami_proxy.refuse() == 1, "the listener's one AMI connection"
+    result = call.wait()
+    assert result.answered and result.ended_at is not None and result.answered_at is not None, result
+    wait_for("Asterisk to keep the ended channels", lambda: _kept_ends(world))
+    wait_for("the listener to stay away 2.5 s past the BYE", lambda: time.time() > result.ended_at + 2.5, 10)
+    world.ami_proxy.accept()
+    world.listener.wait_log("resynced after connect", resyncs + 1)
+    record = world.wait_record("the record of the call that ended unseen", lambda r: r.id > after)
+    assert record.missed is False and record.answered_by_user_id == ann
+    assert record.ended_at is not None and abs(record.ended_at - _naive(result.ended_at)).total_seconds() < 1
+    talked = result.ended_at - result.answered_at
+    assert abs(record.billsec - talked) <= 1, (record.billsec, talked)
+    assert record.hangup_cause == "NORMAL_CLEARING"
+    wait_for("the kept ends pruned", lambda: not _kept_ends(world))
+    world.watch.wait_presence(ann, "available", since)
+    assert read(lambda s: s.scalar(select(func.count()).select_from(LiveChannel))) == 0
+
+
 def test_the_listener_ran_without_errors(world: EventsWorld) -> None:
     log = world.listener.log()
     assert "Traceback" not in log and " ERROR " not in log, log[-4000:]

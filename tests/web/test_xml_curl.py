@@ -29,13 +29,19 @@ from werkzeug.serving import make_server
 from control import config, db
 from control.models import User
 from control.render.text import clean_text
-from control.services import ring_groups, tenants, users, xml_curl
+from control.services import lines, numbers, ring_groups, tenants, users, xml_curl
 from tests.conftest import XML_CURL_PASSWORD, XML_CURL_USER
 from tests.render.hostile import FRAGMENTS
 
 CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "freeswitch-wire"
 NOT_FOUND = b'<document type="freeswitch/xml"><section name="result"><result status="not found"/></section></document>'
 DOMAIN = "192.0.2.2"
+#: The hang-up hook every Switchboard extension sets (dialplan/kept_end.xml), as FreeSWITCH reads it.
+KEPT_END_HOOK = (
+    "api_hangup_hook=hash insert/switchboard_ended/${uuid}/"
+    r"\\\${start_uepoch},\\\${answer_uepoch},\\\${end_uepoch},\\\${billsec},\\\${hangup_cause},"
+    r"\\\${sb_ring_group},\\\${sb_queue}"
+)
 
 
 def captured_requests(name: str) -> list[bytes]:
@@ -238,6 +244,7 @@ def test_dialplan_fetch_for_a_tenant_extension_answers_the_default_context(wire:
     assert condition.get("field") == "destination_number" and condition.get("expression") == "^1001$"
     actions = [(a.get("application"), a.get("data")) for a in condition.findall("action")]
     assert actions == [
+        ("set", KEPT_END_HOOK),
         ("set", "hangup_after_bridge=true"),
         ("bridge", "{originate_timeout=30}user/1001@192.0.2.2"),
     ]
@@ -261,6 +268,41 @@ def test_dialplan_fetch_for_a_tenant_extension_answers_the_default_context(wire:
         variable_sip_req_host="other.example",
     )
     assert other.body == NOT_FOUND
+
+
+def test_an_inbound_did_is_routed_by_its_number_whatever_the_request_host(wire: Wire):
+    """A carrier's INVITE on the external profile names the PBX's address (here 198.51.100.7), and
+    the caller never authenticated: the dialled number alone says whose line answers."""
+    with db.unit_of_work() as s:
+        number = numbers.create_number(s, wire.tenant_id, {"number": "+12125550142"}, None)
+        line = lines.create_line(
+            s,
+            wire.tenant_id,
+            {"name": "Front desk", "destination_kind": "ring_group", "destination_target": str(wire.ids["600"]),
+             "number_ids": [number.id]},
+            None,
+        )  # fmt: skip
+    carrier = {
+        "Hunt_Context": "public",
+        "Caller_Context": "public",
+        "variable_domain_name": "198.51.100.7",
+        "variable_sip_req_host": "198.51.100.7",
+    }
+    reply = wire.replay(
+        "xmlcurl-dialplan-call.txt",
+        Hunt_Destination_Number="%2B12125550142",
+        Caller_Destination_Number="%2B12125550142",
+        **carrier,
+    )
+    (context,) = reply.xml().findall("section/context")
+    assert context.get("name") == "public"
+    (extension,) = context.findall("extension")
+    assert extension.get("name") == f"switchboard-line-{line.id}"
+    assert extension.find("condition").get("expression") == "^\\+?(12125550142)$"
+    without_plus = wire.replay("xmlcurl-dialplan-call.txt", Hunt_Destination_Number="12125550142", **carrier)
+    assert without_plus.body == reply.body
+    unknown = wire.replay("xmlcurl-dialplan-call.txt", Hunt_Destination_Number="12125550143", **carrier)
+    assert unknown.body == NOT_FOUND
 
 
 def test_without_or_with_wrong_credentials_the_answer_is_401(wire: Wire):
