@@ -13,6 +13,7 @@ live -> versions/0 at the end.
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -166,8 +167,7 @@ def world(
 
 
 def _wrong_credentials(password: str) -> None:
-    import os
-
+    """The control plane's password (the module's MonkeyPatch restores the variable at the end)."""
     os.environ["SWITCHBOARD_XML_CURL_PASSWORD"] = password
     config.reset_settings()
 
