@@ -22,12 +22,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 from werkzeug.serving import make_server
 
 from control import config, db
 from control.services import ring_groups, users, xml_curl
-from tests.conftest import XML_CURL_REDIS
+from tests.conftest import xml_curl_endpoint
 from tests.integration.freeswitch_sandbox import FreeswitchSandbox
 from tests.integration.pbx_sandbox import LogMark
 from tests.integration.pbx_world import LINE_NUMBER, TENANT, DeployWorld, Model, build_model, create_node
@@ -115,15 +114,7 @@ def control_plane(module_database_url: str, freeswitch_sandbox: FreeswitchSandbo
 
     sandbox = freeswitch_sandbox
     url = urlsplit(sandbox.control_url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SWITCHBOARD_XML_CURL_USER", sandbox.xml_curl_user)
-        patch.setenv("SWITCHBOARD_XML_CURL_PASSWORD", sandbox.xml_curl_password)
-        patch.setenv("SWITCHBOARD_XML_CURL_ALLOW", "127.0.0.1")
-        patch.setenv("REDIS_URL", XML_CURL_REDIS)
-        config.reset_settings()
-        client = redis.Redis.from_url(XML_CURL_REDIS)
-        client.flushdb()
-        xml_curl.forget()
+    with xml_curl_endpoint(sandbox.xml_curl_user, sandbox.xml_curl_password, allow="127.0.0.1"):
         recorder = FetchRecorder(create_app({"TESTING": True}))
         server = make_server(url.hostname or "127.0.0.1", url.port or 80, recorder, threaded=True)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -134,9 +125,6 @@ def control_plane(module_database_url: str, freeswitch_sandbox: FreeswitchSandbo
             server.shutdown()
             thread.join(10)
             server.server_close()
-            xml_curl.forget()
-            client.flushdb()
-    config.reset_settings()
 
 
 @pytest.fixture(scope="module")
