@@ -140,13 +140,9 @@ class AsteriskColumn:
         self.client = None
 
     def pid(self) -> int:
-        done = subprocess.run(
-            ["pgrep", "-o", "-f", f"asterisk.*{self.sandbox.root}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return int(done.stdout.split()[0]) if done.stdout.strip() else 0
+        """Asterisk's pid, from its pidfile in the chroot (deploy/asterisk/sandbox's asterisk_pid)."""
+        path = self.sandbox.root / "run" / "asterisk" / "asterisk.pid"
+        return int(path.read_text().split()[0]) if path.exists() else 0
 
     def __enter__(self) -> AsteriskColumn:
         from worker.ami_client import AmiClient
