@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 from werkzeug.serving import make_server
 
-from control import config, db
+from control import config, db, effects
 from control.services import ring_groups, users, xml_curl
 from tests.conftest import xml_curl_endpoint
 from tests.integration.freeswitch_sandbox import FreeswitchSandbox
@@ -125,6 +125,7 @@ def control_plane(module_database_url: str, freeswitch_sandbox: FreeswitchSandbo
             server.shutdown()
             thread.join(10)
             server.server_close()
+            effects.clear_handlers()  # create_app registered the apply handlers (as the app fixture)
 
 
 @pytest.fixture(scope="module")
