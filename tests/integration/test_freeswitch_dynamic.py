@@ -29,7 +29,15 @@ from control.services import ring_groups, users, xml_curl
 from tests.conftest import xml_curl_endpoint
 from tests.integration.freeswitch_sandbox import FreeswitchSandbox
 from tests.integration.pbx_sandbox import LogMark
-from tests.integration.pbx_world import LINE_NUMBER, TENANT, DeployWorld, Model, build_model, create_node
+from tests.integration.pbx_world import (
+    LINE_NUMBER,
+    TENANT,
+    DeployWorld,
+    Model,
+    SippCalls,
+    build_model,
+    create_node,
+)
 from tests.integration.sipp import Phone, SippSession
 from tests.worker.rq_support import deploy_redis
 from web.views.xml_curl import fetch_fields
@@ -86,7 +94,7 @@ class FetchRecorder:
 
 
 @dataclass
-class World:
+class World(SippCalls):
     sandbox: FreeswitchSandbox
     model: Model
     server: FetchRecorder
@@ -94,13 +102,6 @@ class World:
     trunk: SippSession
     phones: dict[str, Phone] = field(default_factory=dict)
     started: LogMark | None = None
-
-    def call(self, number: str, **kwargs):  # type: ignore[no-untyped-def]
-        """A call from 1003 (digest-authenticated in the tenant's domain) on the internal profile."""
-        return self.phones_sipp.call(number, caller="1003", password=self.model.secrets["1003"], **kwargs)
-
-    def invites(self, extension: str, since: float) -> list[float]:
-        return [at for at in self.phones[extension].invites() if at >= since]
 
     def answered(self, section: str, since: int) -> int:
         return sum(1 for f in self.server.since(since) if f.section == section and f.answered)

@@ -27,6 +27,7 @@ from tests.integration.pbx_world import (
     TENANT,
     DeployWorld,
     Model,
+    SippCalls,
     add_node_with_cli,
     build_model,
     cli_with_a_worker,
@@ -41,20 +42,13 @@ IGNORED = (XML_CURL_UNREACHABLE, "CURL returned error")
 
 
 @dataclass
-class World(DeployWorld):
+class World(DeployWorld, SippCalls):
     sandbox: FreeswitchSandbox
     model: Model
     phones_sipp: SippSession
     trunk: SippSession
     phones: dict[str, Phone] = field(default_factory=dict)
     started: LogMark | None = None
-
-    def call(self, number: str, **kwargs):  # type: ignore[no-untyped-def]
-        """A call from 1003 (digest-authenticated in the tenant's domain) on the internal profile."""
-        return self.phones_sipp.call(number, caller="1003", password=self.model.secrets["1003"], **kwargs)
-
-    def invites(self, extension: str, since: float) -> list[float]:
-        return [at for at in self.phones[extension].invites() if at >= since]
 
 
 @pytest.fixture(scope="module")
