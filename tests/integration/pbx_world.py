@@ -221,3 +221,13 @@ class SippCalls:
 
     def invites(self, extension: str, since: float) -> list[float]:
         return [at for at in self.phones[extension].invites() if at >= since]
+
+
+def group_600_rings_both_at_once(world: SippCalls) -> None:
+    """Ring group 600 (parallel): 1003's call rings 1001 and 1002 once each, within 0.5 s."""
+    started = time.time()
+    result = world.call("600", cancel_after=2.0, timeout=20)
+    assert result.outcome == "cancelled", result
+    first, second = world.invites("1001", started), world.invites("1002", started)
+    assert len(first) == 1 and len(second) == 1, (first, second)
+    assert abs(first[0] - second[0]) < 0.5, (first, second)
