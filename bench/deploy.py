@@ -1,6 +1,8 @@
-"""Benchmark: from a model change to the change being live on the sandbox Asterisk.
+"""Benchmark: from a model change to the change being live on the sandbox PBX (Asterisk, and
+FreeSWITCH with --pbx freeswitch).
 
-    .venv/bin/python bench/deploy.py [--runs 5] [--users 10 --users 10000] [--database-url URL]
+    .venv/bin/python bench/deploy.py [--pbx asterisk] [--pbx freeswitch] [--runs 5]
+        [--users 10 --users 10000] [--database-url URL]
 
 For each tenant size: the tenant (users, one ring group and one queue per 50 users) is inserted
 in bulk, deployed once in full, then `--runs` times one user is renamed through the service
@@ -12,14 +14,20 @@ in production) runs the apply job and the deploy. Printed, medians of --runs:
   - change -> live with the apply window at 0 s (the pipeline; target <= 1.5 s on 10,000 users)
   - Switchboard's share: render + validate + diff + write + switch + verify, from the deploy
     record's timings (target <= 0.3 s); when the deploy finished; the reloads inside it
-  - the floor: Asterisk reloading the same parts for the same change with nothing else around it
-    (live switched back to the previous version and forward again, the second reload timed)
-  ("live" is the first moment AMI shows the new caller ID; a pjsip reload of 10,000 endpoints
-  applies them while it runs, so that comes before the reload command returns.)
+  - the floor, measured in the same run: the PBX reloading the same files for the same change
+    with nothing else around it (live switched back to the previous version and forward again,
+    the second reload timed): Asterisk's reloads of the parts, FreeSWITCH's own `reloadxml`;
+    Switchboard's share is printed as a ratio to it
+  ("live" is the first moment the PBX shows the new caller ID: AMI PJSIPShowEndpoint, or
+  FreeSWITCH's `user_data EXT@DOMAIN var effective_caller_id_name`; a pjsip reload of 10,000
+  endpoints applies them while it runs, so that comes before the reload command returns.)
+  - CPU per change beside the times: the `switchboard worker` process and its forked jobs
+    (apply + deploy), and the PBX process during one floor reload
   - one change -> live with the shipped 2 s apply window (what an admin sees)
 
-Needs root (the sandbox), Redis (REDIS_URL, default redis://127.0.0.1:6379/14, flushed) and
-leaves the sandbox's live -> versions/0.
+Needs root (the sandboxes: deploy/asterisk/sandbox with SWITCHBOARD_SANDBOX_*,
+deploy/freeswitch/sandbox with SWITCHBOARD_FS_*), Redis (REDIS_URL, default
+redis://127.0.0.1:6379/14, flushed) and leaves each sandbox's live -> versions/0.
 """
 
 from __future__ import annotations
@@ -49,8 +57,9 @@ def _environment(args: argparse.Namespace) -> tempfile.TemporaryDirectory[str]:
     return scratch
 
 
-def generate(session, users: int, tag: str) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
-    """A tenant of `users` users, a ring group and a queue per 50 users; returns (id, user ids)."""
+def generate(session, users: int, tag: str, max_queues: int | None = None) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
+    """A tenant of `users` users, a ring group and a queue per 50 users (at most `max_queues`
+    queues); returns (id, user ids)."""
     from sqlalchemy import insert
 
     from control import crypto
@@ -91,7 +100,10 @@ def generate(session, users: int, tag: str) -> tuple[int, list[int]]:  # type: i
     queue_ids = list(
         session.scalars(
             insert(Queue).returning(Queue.id),
-            [{"tenant_id": tenant.id, "name": f"Q{g}", "extension": str(30000 + g)} for g in range(groups)],
+            [
+                {"tenant_id": tenant.id, "name": f"Q{g}", "extension": str(30000 + g)}
+                for g in range(min(groups, groups if max_queues is None else max_queues))
+            ],
         )
     )
     session.execute(
@@ -109,18 +121,102 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def _callerid(ami, extension: str) -> str:  # type: ignore[no-untyped-def]
-    response = ami.action("PJSIPShowEndpoint", Endpoint=extension)
-    for event in response.events:
-        if event.get("ObjectType") == "endpoint":
-            return event.get("Callerid", "")
-    return ""
+def cpu_seconds(pid: int) -> float:
+    """CPU a process and its reaped children used so far (utime+stime+cutime+cstime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_live(ami, extension: str, name: str, timeout: float = 60.0) -> float:  # type: ignore[no-untyped-def]
+class AsteriskColumn:
+    """The Asterisk sandbox as the benchmark sees it: the new caller ID over AMI, the floor as
+    the deploy's reloads of the same parts."""
+
+    kind = "asterisk"
+
+    def __init__(self) -> None:
+        from tests.integration.asterisk_sandbox import AsteriskSandbox
+
+        self.sandbox = AsteriskSandbox()
+        self.client = None
+
+    def pid(self) -> int:
+        """Asterisk's pid, from its pidfile in the chroot (deploy/asterisk/sandbox's asterisk_pid)."""
+        path = self.sandbox.root / "run" / "asterisk" / "asterisk.pid"
+        return int(path.read_text().split()[0]) if path.exists() else 0
+
+    def __enter__(self) -> AsteriskColumn:
+        from worker.ami_client import AmiClient
+
+        s = self.sandbox
+        self.client = AmiClient(s.ami_host, s.ami_port, s.ami_user, s.ami_secret, timeout=120)
+        self.client.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.__exit__(*exc)
+
+    def is_live(self, extension: str, domain: str, name: str) -> bool:
+        response = self.client.action("PJSIPShowEndpoint", Endpoint=extension)
+        for event in response.events:
+            if event.get("ObjectType") == "endpoint":
+                return f'"{name}"' in event.get("Callerid", "")
+        return False
+
+    def reload(self, parts: list[str]) -> None:
+        from worker.asterisk_apply import RELOADS
+
+        for part in parts:
+            command, expected = RELOADS[part]
+            output = self.client.command(command, timeout=120)
+            assert expected in output, output
+
+    def floor_name(self, parts: list[str]) -> str:
+        return f"Asterisk alone reloading the same change ({', '.join(parts)})"
+
+
+class FreeswitchColumn:
+    """The FreeSWITCH sandbox: the new caller ID in `user_data` (the live directory), the floor
+    FreeSWITCH's own `reloadxml` of the same files."""
+
+    kind = "freeswitch"
+
+    def __init__(self) -> None:
+        from tests.integration.freeswitch_sandbox import FreeswitchSandbox
+
+        self.sandbox = FreeswitchSandbox()
+        self.client = None
+
+    def pid(self) -> int:
+        path = self.sandbox.root / "run" / "freeswitch.pid"
+        return int(path.read_text().split()[0]) if path.exists() else 0
+
+    def __enter__(self) -> FreeswitchColumn:
+        self.client = self.sandbox.esl(timeout=120)
+        self.client.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.__exit__(*exc)
+
+    def is_live(self, extension: str, domain: str, name: str) -> bool:
+        output = self.client.api(f"user_data {extension}@{domain} var effective_caller_id_name", timeout=30)
+        return output.strip() == name
+
+    def reload(self, parts: list[str]) -> None:
+        output = self.client.api("reloadxml", timeout=120)
+        assert output.startswith("+OK"), output
+
+    def floor_name(self, parts: list[str]) -> str:
+        return "FreeSWITCH's own reloadxml of the same files"
+
+
+COLUMNS = {"asterisk": AsteriskColumn, "freeswitch": FreeswitchColumn}
+
+
+def _wait_live(column, extension: str, domain: str, name: str, timeout: float = 60.0) -> float:  # type: ignore[no-untyped-def]
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        if f'"{name}"' in _callerid(ami, extension):
+        if column.is_live(extension, domain, name):
             return time.perf_counter()
         time.sleep(0.025)
     raise TimeoutError(f"{name} not live on {extension} after {timeout:.0f} s")
@@ -159,52 +255,45 @@ def _wait_record(node_id: int, after_id: int, timeout: float = 120.0):  # type: 
     raise TimeoutError("no deploy finished")
 
 
-def _floor(sandbox, ami, runs: int, parts: list[str], previous: int) -> float:  # type: ignore[no-untyped-def]
-    """Median seconds Asterisk takes to reload `parts` for the last deploy's change alone:
-    live is switched back to the previous version (reloaded, not timed), then forward to the
-    deployed one, and that reload is timed. Nothing else runs meanwhile."""
-    from worker.asterisk_apply import RELOADS
-
+def _floor(column, runs: int, parts: list[str], previous: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Median seconds (and the PBX's CPU seconds) the PBX takes to reload `parts` for the last
+    deploy's change alone: live is switched back to the previous version (reloaded, not timed),
+    then forward to the deployed one, and that reload is timed. Nothing else runs meanwhile."""
+    sandbox = column.sandbox
     live = sandbox.live_version()
-
-    def reload() -> float:
-        started = time.perf_counter()
-        for part in parts:
-            command, expected = RELOADS[part]
-            output = ami.command(command, timeout=120)
-            assert expected in output, output
-        return time.perf_counter() - started
-
-    samples = []
+    pid = column.pid()
+    samples, cpu = [], []
     for _ in range(runs):
         sandbox.activate_version(previous)
-        reload()
+        column.reload(parts)
         sandbox.activate_version(live)
-        samples.append(reload())
-    return _median(samples)
+        before = cpu_seconds(pid) if pid else float("nan")
+        started = time.perf_counter()
+        column.reload(parts)
+        samples.append(time.perf_counter() - started)
+        cpu.append((cpu_seconds(pid) if pid else float("nan")) - before)
+    return _median(samples), _median(cpu)
 
 
-def bench_size(users: int, runs: int, sandbox, shipped_window: float) -> None:  # type: ignore[no-untyped-def]
+def _version_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def bench_size(
+    column, users: int, runs: int, shipped_window: float, worker_pid: int, max_queues: int | None
+) -> None:  # type: ignore[no-untyped-def]
     from control import db, jobs
     from control.services import deploys, nodes
     from control.services import users as users_service
-    from worker.ami_client import AmiClient
+    from tests.integration.pbx_world import sandbox_node
 
+    sandbox = column.sandbox
+    label = f"{column.kind:>10} {users:>6} users"
     with db.unit_of_work() as session:
-        tenant_id, user_ids = generate(session, users, f"{users}-{os.getpid()}")
+        tenant_id, user_ids = generate(session, users, f"{column.kind}-{users}-{os.getpid()}", max_queues)
+        domain = f"bench-{column.kind}-{users}-{os.getpid()}.example.com"
         node_id = nodes.create_node(
-            session,
-            {
-                "name": f"sandbox-{users}",
-                "kind": "asterisk",
-                "host": sandbox.ami_host,
-                "port": sandbox.ami_port,
-                "username": sandbox.ami_user,
-                "secret": sandbox.ami_secret,
-                "config_dir": str(sandbox.config_dir),
-                "tenant_id": tenant_id,
-            },
-            None,
+            session, sandbox_node(sandbox, tenant_id, f"sandbox-{column.kind}-{users}"), None
         ).id
         record_id = deploys.request_deploy(session, node_id, None, source="cli").id
     started = time.perf_counter()
@@ -212,8 +301,10 @@ def bench_size(users: int, runs: int, sandbox, shipped_window: float) -> None:  
     first = _wait_record(node_id, record_id - 1, timeout=600)
     assert first.result == "success", first.error
     print(
-        f"{users:>6} users: first (full) deploy {time.perf_counter() - started:.2f} s, "
-        f"{sum(len(p.read_bytes()) for p in sandbox.version_dir(first.version).iterdir()):,} bytes; "
+        f"{label}: {max(1, users // 50)} ring groups, "
+        f"{max(1, users // 50) if max_queues is None else min(max_queues, max(1, users // 50))} queues; "
+        f"first (full) deploy {time.perf_counter() - started:.2f} s, "
+        f"{_version_bytes(sandbox.version_dir(first.version)):,} bytes; "
         f"timings ms {first.diff_summary['timings']}"
     )
 
@@ -226,17 +317,17 @@ def bench_size(users: int, runs: int, sandbox, shipped_window: float) -> None:  
         t0 = time.perf_counter()
         with db.unit_of_work() as session:
             users_service.update_user(session, tenant_id, user_id, {"name": name}, None)
-        seen = _wait_live(ami, extension, name)
+        seen = _wait_live(column, extension, domain, name)
         return seen - t0, _wait_record(node_id, last)
 
-    with AmiClient(
-        sandbox.ami_host, sandbox.ami_port, sandbox.ami_user, sandbox.ami_secret, timeout=120
-    ) as ami:
-        live, share, reload, done = [], [], [], []
+    with column:
+        live, share, reload, done, cpu = [], [], [], [], []
         for run in range(runs):
             t0 = time.time()
+            cpu_before = cpu_seconds(worker_pid)
             elapsed, record = change_and_wait(run, 0.0)
             assert record.result == "success", record.error
+            cpu.append(cpu_seconds(worker_pid) - cpu_before)
             timings = record.diff_summary["timings"]
             live.append(elapsed)
             done.append(record.finished_at.replace(tzinfo=UTC).timestamp() - t0)
@@ -244,26 +335,35 @@ def bench_size(users: int, runs: int, sandbox, shipped_window: float) -> None:  
             own = ("render", "validate", "diff", "write", "switch", "verify")
             share.append(sum(timings.get(k, 0) for k in own) / 1000)
         last_timings = record.diff_summary["timings"]
-        floor = _floor(
-            sandbox, ami, runs, record.diff_summary["parts"], record.diff_summary["previous_version"]
-        )
+        parts = record.diff_summary["parts"]
+        floor, floor_cpu = _floor(column, runs, parts, record.diff_summary["previous_version"])
         windowed = [change_and_wait(runs + run, shipped_window)[0] for run in range(min(runs, 3))]
-    parts = ", ".join(record.diff_summary["parts"])
     print(
-        f"{users:>6} users: one change -> live {_median(live):.3f} s (median of {runs}; target <= 1.5 s) | "
-        f"Switchboard's share {_median(share):.3f} s (target <= 0.3 s) | deploy finished after "
-        f"{_median(done):.3f} s, its reload ({parts}) {_median(reload):.3f} s | Asterisk alone reloading "
-        f"the same change ({parts}) {floor:.3f} s | with the shipped {shipped_window:g} s apply window "
-        f"{_median(windowed):.3f} s"
+        f"{label}: one change -> live {_median(live):.3f} s (median of {runs}; target <= 1.5 s) | "
+        f"Switchboard's share {_median(share):.3f} s (target <= 0.3 s), "
+        f"{_median(share) / floor:.2f}x the floor | deploy finished after {_median(done):.3f} s, "
+        f"its reload ({', '.join(parts)}) {_median(reload):.3f} s | worker CPU {_median(cpu):.3f} s "
+        f"per change | with the shipped {shipped_window:g} s apply window {_median(windowed):.3f} s"
     )
-    print(f"{users:>6} users: last deploy's timings (ms): {last_timings}")
+    print(
+        f"{label}: floor (baseline, same run): {column.floor_name(parts)} {floor:.3f} s, "
+        f"PBX CPU {floor_cpu:.3f} s"
+    )
+    print(f"{label}: last deploy's timings (ms): {last_timings}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--pbx", choices=sorted(COLUMNS), action="append")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--max-queues",
+        type=int,
+        help="cap the tenant's queues (default one per 50 users); FreeSWITCH's first deploy loads "
+        "each agent and tier with its own callcenter_config command",
+    )
     parser.add_argument("--users", type=int, action="append")
     parser.add_argument("--database-url")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"))
@@ -274,32 +374,35 @@ def main() -> int:
 
     from control import db, jobs
     from control.migrate import upgrade
-    from tests.integration.asterisk_sandbox import AsteriskSandbox
 
     shipped_window = jobs.APPLY_WINDOW
     upgrade(os.environ["DATABASE_URL"])
     client = redis.Redis.from_url(args.redis_url)
     client.flushdb()
     jobs.register_apply_handlers()
-    sandbox = AsteriskSandbox()
-    sandbox.start()
+    columns = [COLUMNS[kind]() for kind in args.pbx or ["asterisk"]]
+    for column in columns:
+        column.sandbox.start()
     worker = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "worker"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (shared: figures are noisy)")
     try:
-        with sandbox.exclusive():
-            try:
-                for users in args.users or [10, 10_000]:
-                    bench_size(users, args.runs, sandbox, shipped_window)
-            finally:
-                sandbox.activate_version(0)
-                sandbox.reload()
-                for path in (sandbox.switchboard_dir / "versions").iterdir():
-                    if path.name != "0":
-                        shutil.rmtree(path)
+        for column in columns:
+            sandbox = column.sandbox
+            with sandbox.exclusive():
+                try:
+                    for users in args.users or [10, 10_000]:
+                        bench_size(column, users, args.runs, shipped_window, worker.pid, args.max_queues)
+                finally:
+                    sandbox.activate_version(0)
+                    sandbox.reload()
+                    for path in (sandbox.switchboard_dir / "versions").iterdir():
+                        if path.name != "0":
+                            shutil.rmtree(path)
     finally:
         worker.terminate()
         worker.wait(timeout=30)

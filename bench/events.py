@@ -21,6 +21,10 @@ written to a PBX socket, with no other traffic and with other traffic at --backg
 the measured pipeline rate, and timed until the presence message arrives on /live/events of the real web app
 (gunicorn, `switchboard serve`) for a logged-in admin of that tenant. The machine is shared:
 compare the ratio, which is measured in the same run, more than the absolute rates.
+
+With --freeswitch-sipp the events come from the real sandbox FreeSWITCH under sipp load instead
+(calls/s held with every call in history, CPU per call against FreeSWITCH alone): see
+bench/events_freeswitch.py.
 """
 
 from __future__ import annotations
@@ -833,8 +837,24 @@ def main() -> int:
     )
     parser.add_argument("--pg-admin-url", default=os.environ.get("SWITCHBOARD_TEST_PG", PG_ADMIN_URL))
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    real = parser.add_argument_group(
+        "--freeswitch-sipp: a real FreeSWITCH under sipp load (bench/events_freeswitch.py)"
+    )
+    real.add_argument("--freeswitch-sipp", action="store_true", help="run this mode instead")
+    real.add_argument(
+        "--cps", type=float, action="append", help="offered calls/s, in order (default 5, 10, 20)"
+    )
+    real.add_argument("--seconds", type=float, default=20.0, help="seconds of load per rate")
+    real.add_argument("--hold", type=float, default=1.0, help="seconds each answered call is held")
+    real.add_argument(
+        "--lag", type=float, default=5.0, help="seconds after the last call its record may take"
+    )
     parser.add_argument("--seed", type=int, default=20261121)
     args = parser.parse_args()
+    if args.freeswitch_sipp:
+        from bench import events_freeswitch
+
+        return events_freeswitch.main(args)
     random.seed(args.seed)
 
     scratch = tempfile.TemporaryDirectory(prefix="switchboard-bench-events-")

@@ -142,27 +142,39 @@ XML_CURL_REDIS = os.environ.get(
 )
 
 
-@pytest.fixture()
-def xml_curl_on(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    """The mod_xml_curl endpoint configured (credentials, loopback allowed), its answers cached on
-    an empty Redis of its own; yields that Redis."""
+@contextmanager
+def xml_curl_endpoint(
+    user: str = XML_CURL_USER, password: str = XML_CURL_PASSWORD, allow: str = "127.0.0.1,::1"
+) -> Iterator:
+    """The mod_xml_curl endpoint configured (credentials, who may ask), its answers cached on an
+    empty Redis of its own; yields that Redis. The environment is restored afterwards."""
     import redis
 
     from control.services import xml_curl
 
-    monkeypatch.setenv("SWITCHBOARD_XML_CURL_USER", XML_CURL_USER)
-    monkeypatch.setenv("SWITCHBOARD_XML_CURL_PASSWORD", XML_CURL_PASSWORD)
-    monkeypatch.setenv("SWITCHBOARD_XML_CURL_ALLOW", "127.0.0.1,::1")
-    monkeypatch.setenv("REDIS_URL", XML_CURL_REDIS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SWITCHBOARD_XML_CURL_USER", user)
+        patch.setenv("SWITCHBOARD_XML_CURL_PASSWORD", password)
+        patch.setenv("SWITCHBOARD_XML_CURL_ALLOW", allow)
+        patch.setenv("REDIS_URL", XML_CURL_REDIS)
+        config.reset_settings()
+        client = redis.Redis.from_url(XML_CURL_REDIS)
+        client.flushdb()
+        xml_curl.forget()
+        try:
+            yield client
+        finally:
+            xml_curl.forget()
+            client.flushdb()
     config.reset_settings()
-    client = redis.Redis.from_url(XML_CURL_REDIS)
-    client.flushdb()
-    xml_curl.forget()
-    yield client
-    xml_curl.forget()
-    client.flushdb()
-    monkeypatch.undo()
-    config.reset_settings()
+
+
+@pytest.fixture()
+def xml_curl_on(database_url: str) -> Iterator:
+    """The mod_xml_curl endpoint configured (credentials, loopback allowed), its answers cached on
+    an empty Redis of its own; yields that Redis."""
+    with xml_curl_endpoint() as client:
+        yield client
 
 
 @pytest.fixture()

@@ -12,10 +12,13 @@ falls back to its static XML — the configuration Switchboard deploys):
   as the static render has it, when one of its extensions takes `Hunt-Destination-Number`.
   When none does, not found: FreeSWITCH then hunts its static context, as in static mode where
   Switchboard's extensions sit at the top of the stock ones. Whose context: in "default", the
-  tenant whose domain is the channel's `variable_domain_name` (set when the caller
-  authenticated against the directory) or else `variable_sip_req_host` (the request URI's
-  host); in "public", the tenant holding the dialled number (an E.164 number is unique), with or
-  without its "+", whatever the request host — a carrier's INVITE names the PBX's address.
+  tenant of the channel's `variable_sb_did` when it has one (a call a line transferred from
+  "public" to its destination in "default": the line's extension sets sb_did, and a carrier's
+  call has no domain of the tenant's), else the tenant whose domain is `variable_domain_name`
+  (set when the caller authenticated against the directory), else `variable_sip_req_host` (the
+  request URI's host); in "public", the tenant holding the dialled number (an E.164 number
+  is unique), with or without its "+", whatever the request host — a carrier's INVITE names the
+  PBX's address.
 
 Cost: each process keeps, per tenant, an incremental FreeSWITCH render (control.render) and the
 documents built from it. Every fetch reads the model generation from Redis (one MGET) — the
@@ -67,6 +70,7 @@ FIELDS = frozenset(
         "Hunt-Destination-Number",
         "Caller-Destination-Number",
         "variable_domain_name",
+        "variable_sb_did",
         "variable_sip_req_host",
     }
 )
@@ -75,22 +79,24 @@ SessionFactory = Callable[[], Session]
 
 
 class Lookup(NamedTuple):
-    """What a fetch asks for: a user of a domain, or a context for a destination (of a domain in
-    "default"; in "public" the number itself says whose it is)."""
+    """What a fetch asks for: a user of a domain, or a context for a destination (of a domain, or
+    of the tenant holding `number`: in "public" the dialled number itself, in "default" the DID
+    a line transferred there)."""
 
     section: str  # "directory" or "dialplan"
     domain: str
     key: str  # the user id, or the context name
     destination: str = ""
+    number: str = ""
 
     @property
     def by_number(self) -> bool:
-        return self.key == names.FS_PUBLIC_CONTEXT
+        return bool(self.number)
 
     @property
     def whose(self) -> str:
         """The key of the map that says whose the fetch is (Model.known)."""
-        return number_key(self.destination) if self.by_number else self.domain
+        return number_key(self.number) if self.by_number else self.domain
 
 
 def number_key(destination: str) -> str:
@@ -116,12 +122,15 @@ def lookup(fields: Mapping[str, str]) -> Lookup | None:
         return Lookup("directory", domain.lower(), user)
     if section == "dialplan":
         context = fields.get("Hunt-Context") or fields.get("Caller-Context") or ""
-        domain = fields.get("variable_domain_name") or fields.get("variable_sip_req_host") or ""
         destination = fields.get("Hunt-Destination-Number") or fields.get("Caller-Destination-Number") or ""
         if context not in CONTEXTS or not destination:
             return None
         if context == names.FS_PUBLIC_CONTEXT:
-            return Lookup("dialplan", "", context, destination)
+            return Lookup("dialplan", "", context, destination, destination)
+        did = fields.get("variable_sb_did", "")
+        if did:
+            return Lookup("dialplan", "", context, destination, did)
+        domain = fields.get("variable_domain_name") or fields.get("variable_sip_req_host") or ""
         if not domain:
             return None
         return Lookup("dialplan", domain.lower(), context, destination)

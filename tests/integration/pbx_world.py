@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from click.testing import CliRunner, Result
@@ -25,6 +26,7 @@ from control.models import DeployRecord, PbxNode
 from control.services import deploys, lines, nodes, numbers, queues, ring_groups, tenants, users
 from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.freeswitch_sandbox import FreeswitchSandbox
+from tests.integration.sipp import CallResult, Phone, SippSession
 from tests.worker.rq_support import drain
 from web.cli import cli
 
@@ -203,3 +205,29 @@ class DeployWorld:
             return s.get(PbxNode, self.node_id)
         finally:
             s.close()
+
+
+class SippCalls:
+    """Calls of a scenario's world on the phones' sipp session: 1003 (digest-authenticated in the
+    tenant's domain) calls, and the INVITEs a registered phone got. The world (a dataclass) has
+    `model`, `phones_sipp` and `phones` (extension -> Phone)."""
+
+    model: Model
+    phones_sipp: SippSession
+    phones: dict[str, Phone]
+
+    def call(self, number: str, **kwargs: Any) -> CallResult:
+        return self.phones_sipp.call(number, caller="1003", password=self.model.secrets["1003"], **kwargs)
+
+    def invites(self, extension: str, since: float) -> list[float]:
+        return [at for at in self.phones[extension].invites() if at >= since]
+
+
+def group_600_rings_both_at_once(world: SippCalls) -> None:
+    """Ring group 600 (parallel): 1003's call rings 1001 and 1002 once each, within 0.5 s."""
+    started = time.time()
+    result = world.call("600", cancel_after=2.0, timeout=20)
+    assert result.outcome == "cancelled", result
+    first, second = world.invites("1001", started), world.invites("1002", started)
+    assert len(first) == 1 and len(second) == 1, (first, second)
+    assert abs(first[0] - second[0]) < 0.5, (first, second)

@@ -27,9 +27,11 @@ from tests.integration.pbx_world import (
     TENANT,
     DeployWorld,
     Model,
+    SippCalls,
     add_node_with_cli,
     build_model,
     cli_with_a_worker,
+    group_600_rings_both_at_once,
 )
 from tests.integration.sipp import Phone, SippSession
 from tests.worker.rq_support import deploy_redis
@@ -41,20 +43,13 @@ IGNORED = (XML_CURL_UNREACHABLE, "CURL returned error")
 
 
 @dataclass
-class World(DeployWorld):
+class World(DeployWorld, SippCalls):
     sandbox: FreeswitchSandbox
     model: Model
     phones_sipp: SippSession
     trunk: SippSession
     phones: dict[str, Phone] = field(default_factory=dict)
     started: LogMark | None = None
-
-    def call(self, number: str, **kwargs):  # type: ignore[no-untyped-def]
-        """A call from 1003 (digest-authenticated in the tenant's domain) on the internal profile."""
-        return self.phones_sipp.call(number, caller="1003", password=self.model.secrets["1003"], **kwargs)
-
-    def invites(self, extension: str, since: float) -> list[float]:
-        return [at for at in self.phones[extension].invites() if at >= since]
 
 
 @pytest.fixture(scope="module")
@@ -141,12 +136,7 @@ def test_an_extension_call_rings_the_other_phone_only(world: World) -> None:
 
 
 def test_ring_group_600_rings_both_members_at_once(world: World) -> None:
-    started = time.time()
-    result = world.call("600", cancel_after=2.0, timeout=20)
-    assert result.outcome == "cancelled", result
-    first, second = world.invites("1001", started), world.invites("1002", started)
-    assert len(first) == 1 and len(second) == 1
-    assert abs(first[0] - second[0]) < 0.5
+    group_600_rings_both_at_once(world)
 
 
 def test_queue_700_offers_its_call_to_the_active_member_only(world: World) -> None:

@@ -83,6 +83,14 @@ def with_fields(raw: bytes, **changes: str) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
+def with_added_field(raw: bytes, name: str, value: str) -> bytes:
+    """The captured request with one more form field at the end (Content-Length follows)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    body += b"&" + name.encode() + b"=" + value.encode()
+    head = re.sub(rb"Content-Length: \d+", b"Content-Length: %d" % len(body), head)
+    return head + b"\r\n\r\n" + body
+
+
 @dataclass
 class Reply:
     status: int
@@ -303,6 +311,16 @@ def test_an_inbound_did_is_routed_by_its_number_whatever_the_request_host(wire: 
     assert without_plus.body == reply.body
     unknown = wire.replay("xmlcurl-dialplan-call.txt", Hunt_Destination_Number="12125550143", **carrier)
     assert unknown.body == NOT_FOUND
+    # The line transfers the call to 600 in "default": the DID it set (sb_did) says whose
+    # context that is, the carrier's host does not.
+    (raw,) = captured_requests("xmlcurl-dialplan-call.txt")
+    transferred = with_fields(raw, Hunt_Destination_Number="600", **(carrier | {"Hunt_Context": "default"}))
+    group = wire.send(to_endpoint(with_added_field(transferred, "variable_sb_did", "%2B12125550142")))
+    (context,) = group.xml().findall("section/context")
+    assert context.get("name") == "default"
+    assert "switchboard-group-600" in {e.get("name") for e in context.findall("extension")}
+    stranger = wire.send(to_endpoint(with_added_field(transferred, "variable_sb_did", "12125550143")))
+    assert stranger.body == NOT_FOUND
 
 
 def test_without_or_with_wrong_credentials_the_answer_is_401(wire: Wire):
