@@ -7,7 +7,7 @@
   var form = toggle.form;
   var status = form.querySelector("[data-notifications-status]");
   var save = form.querySelector("[data-notifications-save]");
-  if (save) { save.hidden = true; }
+  if (save) { save.remove(); }  // saved at once instead
 
   function say(text) { if (status) { status.textContent = text; } }
 
