@@ -70,7 +70,7 @@ def test_every_portal_page(portal, browser, screenshots, device: str, theme: str
         response = page.goto(f"{portal['base']}{path}")
         assert response is not None and response.status == 200, path
         assert page.evaluate("document.documentElement.dataset.theme") == theme
-        shot = screenshots / f"portal-{path.strip('/').replace('/', '-')}-{device}-{theme}.png"
+        shot = screenshots / f"{path.strip('/').replace('/', '-')}-{device}-{theme}.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 2000
         found = serious_violations(page)
