@@ -3,13 +3,13 @@ user's favourites listed first."""
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session, selectinload
 
 from control.errors import NotFound
 from control.models import Contact, Favourite, User
-from control.services import contacts, presence
-from control.services.listing import Page, like_pattern, paginate
+from control.services import contacts, presence, users
+from control.services.listing import Page, paginate
 
 
 def external(
@@ -25,14 +25,7 @@ def team(session: Session, user: User, *, q: str = "", page: int = 1, per_page: 
     stmt = select(User).where(User.tenant_id == user.tenant_id, User.suspended.is_(False))
     stmt = stmt.options(selectinload(User.teams))
     if q.strip():
-        pattern = like_pattern(q.strip().lower())
-        stmt = stmt.where(
-            or_(
-                func.lower(User.name).like(pattern, escape="\\"),
-                User.email.like(pattern, escape="\\"),
-                User.extension.like(pattern, escape="\\"),
-            )
-        )
+        stmt = stmt.where(users.search_clause(q))
     starred = select(Favourite.favourite_user_id).where(
         Favourite.user_id == user.id, Favourite.favourite_user_id.is_not(None)
     )

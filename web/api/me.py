@@ -7,7 +7,7 @@ import marshmallow as ma
 from flask import Response, url_for
 from marshmallow import fields
 
-from control.services import call_history, contacts, my_account, phonebook, portal_contacts
+from control.services import call_history, contacts, my_account, phonebook, portal_contacts, users
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
 from web.api.schemas import Body, ListArgs, page_body, page_schema, required_text, text
@@ -37,7 +37,7 @@ class MeInput(Body):
 
 class PasswordInput(Body):
     current_password = required_text()
-    password = required_text(metadata={"description": "At least 10 characters."})
+    password = required_text(metadata={"description": f"At least {users.MIN_PASSWORD} characters."})
 
 
 class PhonebookEntry(ma.Schema):

@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from control.errors import Invalid
-from control.services import my_account
+from control.services import my_account, users
 from web.auth import actor
 from web.db import db, write
 from web.forms import checkbox
@@ -25,6 +25,8 @@ def _page(
         errors=errors or {},
         tokens=my_account.tokens(db(), me),
         new_token=new_token,
+        min_password=users.MIN_PASSWORD,
+        max_password=users.MAX_PASSWORD,
     )
     return page, 400 if errors else 200
 
