@@ -10,7 +10,7 @@ from marshmallow import fields
 from control.services import call_history, contacts, my_account, phonebook, portal_contacts, users
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
-from web.api.schemas import Body, ListArgs, page_body, page_schema, required_text, text
+from web.api.schemas import Body, PageArgs, page_body, page_schema, required_text, text
 from web.db import db, write
 
 bp = ApiBlueprint(
@@ -19,6 +19,10 @@ bp = ApiBlueprint(
     description="The token user's own phonebook, history, favourites and settings.",
     admin=False,
 )
+
+
+class SearchArgs(PageArgs):
+    q = fields.String(load_default="", metadata={"description": "A name or any digits of a number."})
 
 
 class Me(ma.Schema):
@@ -129,11 +133,10 @@ def change_password(data: dict) -> Response:
 
 
 @bp.route("/phonebook", methods=["GET"])
-@bp.arguments(ListArgs, location="query")
+@bp.arguments(SearchArgs, location="query")
 @bp.response(200, PhonebookPage)
 def phonebook_index(args: dict) -> dict:
     """The user's phonebook by name; `q` matches a name or any digits of the number."""
-    args.pop("sort", None)
     return page_body(phonebook.list_entries(db(), api_user(), **args))
 
 
@@ -169,11 +172,10 @@ def phonebook_delete(contact_id: int) -> Response:
 
 
 @bp.route("/history", methods=["GET"])
-@bp.arguments(ListArgs, location="query")
+@bp.arguments(SearchArgs, location="query")
 @bp.response(200, HistoryPage)
 def history(args: dict) -> dict:
     """The user's calls, newest first; `q` matches a name (phonebook names too) or any digits."""
-    args.pop("sort", None)
     return page_body(call_history.history(db(), api_user(), **args))
 
 
