@@ -1,4 +1,5 @@
-"""What a user changes about their own account: email, password, notifications, API tokens."""
+"""What a user changes about their own account: email, password, notifications, caller ID,
+API tokens."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control.errors import Invalid, NotFound
-from control.models import ApiToken, User
+from control.models import ApiToken, PhoneNumber, User
 from control.passwords import verify_password
-from control.services import accounts, audit, users
+from control.services import accounts, audit, numbers, users
 from control.validators import Errors, add, email, text
 
 
@@ -59,3 +60,14 @@ def revoke_token(session: Session, user: User, token_id: int) -> None:
     audit.write(session, user, "token.revoke", user, name=token.name)
     session.delete(token)
     session.flush()
+
+
+def caller_ids(session: Session, user: User) -> list[PhoneNumber]:
+    """Every number the user may present: the tenant's, never a do-not-use or released one."""
+    return numbers.usable_caller_ids(session, user.tenant_id)
+
+
+def choose_caller_id(session: Session, user: User, number_id: int | str | None) -> None:
+    """The caller ID of the user's next outbound calls (None: their line's default). The users
+    service checks the number and schedules the phone configuration's deploy."""
+    users.update_user(session, user.tenant_id, user.id, {"caller_id_number_id": number_id}, user)

@@ -158,3 +158,15 @@ def test_me_is_in_the_openapi_document(agent_api: ApiClient) -> None:
         "/api/v1/me/password",
     ):
         assert path in paths, path
+
+
+def test_caller_id(agent_api: ApiClient, demo) -> None:  # type: ignore[no-untyped-def]
+    choices = {c["number"]: c["id"] for c in agent_api.get("/api/v1/me/caller-ids").json}
+    assert "+12125550101" in choices and "+442071838750" not in choices
+    chosen = agent_api.patch("/api/v1/me", json={"caller_id_number_id": choices["+12125550101"]})
+    assert chosen.status_code == 200 and chosen.json["caller_id_number_id"] == choices["+12125550101"]
+    other = agent_api.patch("/api/v1/me", json={"caller_id_number_id": 999999})
+    assert other.status_code == 422 and "caller_id_number_id" in other.json["errors"]
+    assert (
+        agent_api.patch("/api/v1/me", json={"caller_id_number_id": None}).json["caller_id_number_id"] is None
+    )

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from control.db import unit_of_work
-from control.models import ApiToken, CallRecord, Contact, User
+from control.models import ApiToken, CallRecord, Contact, PhoneNumber, User
 from control.passwords import verify_password
 from tests.conftest import login
 from tests.web.call_data import add_calls
@@ -209,3 +209,29 @@ def test_admins_get_the_portal_for_themselves(admin_client, demo) -> None:  # ty
 def test_portal_needs_login(client, demo) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/portal/phonebook").status_code == 302
     assert client.get("/portal/").status_code == 302
+
+
+def test_caller_id_chooser(agent_client, demo) -> None:  # type: ignore[no-untyped-def]
+    with unit_of_work() as s:
+        ids = {n.e164: n.id for n in s.query(PhoneNumber).filter_by(tenant_id=demo["tenant_id"])}
+        s.query(PhoneNumber).filter_by(e164="+18005550199").one().do_not_use = True
+    page = agent_client.get("/portal/settings/").get_data(as_text=True)
+    assert "Your caller ID displays as:" in page
+    assert "+12125550101" in page and "+18005550199" not in page and "+442071838750" not in page  # pending
+    assert (
+        agent_client.post(
+            "/portal/settings/caller-id", data={"caller_id_number_id": ids["+12125550101"]}
+        ).status_code
+        == 302
+    )
+    with unit_of_work() as s:
+        assert s.get(User, demo["agent_id"]).caller_id_number_id == ids["+12125550101"]  # type: ignore[union-attr]
+    refused = agent_client.post(
+        "/portal/settings/caller-id", data={"caller_id_number_id": ids["+18005550199"]}
+    )
+    assert refused.status_code == 400 and "cannot be used as a caller ID" in refused.get_data(as_text=True)
+    assert (
+        agent_client.post("/portal/settings/caller-id", data={"caller_id_number_id": ""}).status_code == 302
+    )
+    with unit_of_work() as s:
+        assert s.get(User, demo["agent_id"]).caller_id_number_id is None  # type: ignore[union-attr]

@@ -10,7 +10,7 @@ from marshmallow import fields
 from control.services import call_history, contacts, my_account, phonebook, portal_contacts, users
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
-from web.api.schemas import Body, PageArgs, page_body, page_schema, required_text, text
+from web.api.schemas import Body, Id, PageArgs, page_body, page_schema, required_text, text
 from web.db import db, write
 
 bp = ApiBlueprint(
@@ -32,11 +32,21 @@ class Me(ma.Schema):
     role = fields.String()
     extension = fields.String(allow_none=True)
     notifications = fields.Boolean(metadata={"description": "Browser call notifications."})
+    caller_id_number_id = fields.Integer(
+        allow_none=True,
+        metadata={"description": "The chosen caller ID (GET /me/caller-ids); null: the line's default."},
+    )
 
 
 class MeInput(Body):
     email = text()
     notifications = fields.Boolean()
+    caller_id_number_id = Id(allow_none=True)
+
+
+class CallerId(ma.Schema):
+    id = fields.Integer()
+    number = fields.String(attribute="e164")
 
 
 class PasswordInput(Body):
@@ -112,14 +122,23 @@ def show():  # type: ignore[no-untyped-def]
 @bp.arguments(MeInput)
 @bp.response(200, Me)
 def update(data: dict):  # type: ignore[no-untyped-def]
-    """Change the email address or turn browser call notifications on or off."""
+    """Change the email address, browser call notifications or the caller ID."""
     me = api_user()
     with write() as s:
         if "email" in data:
             my_account.change_email(s, me, data)
         if "notifications" in data:
             my_account.set_notifications(s, me, data["notifications"])
+        if "caller_id_number_id" in data:
+            my_account.choose_caller_id(s, me, data["caller_id_number_id"])
     return me
+
+
+@bp.route("/caller-ids", methods=["GET"])
+@bp.response(200, CallerId(many=True))
+def caller_ids():  # type: ignore[no-untyped-def]
+    """The numbers the user may present as caller ID (never a do-not-use or released one)."""
+    return my_account.caller_ids(db(), api_user())
 
 
 @bp.route("/password", methods=["POST"])

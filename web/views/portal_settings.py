@@ -25,6 +25,7 @@ def _page(
         errors=errors or {},
         tokens=my_account.tokens(db(), me),
         new_token=new_token,
+        caller_ids=[(number.id, number.e164) for number in my_account.caller_ids(db(), me)],
         min_password=users.MIN_PASSWORD,
         max_password=users.MAX_PASSWORD,
     )
@@ -68,6 +69,18 @@ def notifications() -> Response | str:
     if request.headers.get("HX-Request"):
         return ""
     flash(f"Call notifications {'on' if on else 'off'}.", "success")
+    return redirect(url_for("portal_settings.index"))
+
+
+@bp.post("/caller-id")
+def caller_id():  # type: ignore[no-untyped-def]
+    raw = request.form.get("caller_id_number_id", "")
+    try:
+        with write() as s:
+            my_account.choose_caller_id(s, actor(), raw or None)
+    except Invalid as exc:
+        return _page(exc.errors)
+    flash("Caller ID saved: your next outbound calls show it.", "success")
     return redirect(url_for("portal_settings.index"))
 
 
