@@ -17,6 +17,7 @@ from control.services import contacts
 from tests.browser.conftest import serving
 from tests.browser.test_admin_ui_browser import OVERFLOW, screenshots, serious_violations  # noqa: F401
 from tests.web.call_data import add_calls
+from tests.web.portal_data import BOB, user_id
 
 pytestmark = pytest.mark.integration
 
@@ -154,4 +155,36 @@ def test_notifications_ask_for_permission_when_turned_on(portal, browser) -> Non
     assert page.evaluate("Notification.permission") == "granted"
     with unit_of_work() as s:
         assert s.get(User, portal["agent_id"]).notifications is True  # type: ignore[union-attr]
+
+    # alice's phone rings (her presence turns "ringing" on the live stream): a notification shows
+    page.goto(f"{portal['base']}/portal/phonebook")
+    page.evaluate(RECORD_NOTIFICATIONS)
+    ringing = {
+        "type": "presence",
+        "user_id": portal["agent_id"],
+        "state": "available",
+        "line_state": "ringing",
+    }
+    someone_else = ringing | {"user_id": user_id(BOB)}
+    deadline = time.monotonic() + 15
+    while not page.evaluate("window.__shown.length"):  # until the page's stream is connected
+        assert time.monotonic() < deadline, "no notification"
+        live.publish_all([(portal["tenant_id"], someone_else), (portal["tenant_id"], ringing)])
+        page.wait_for_timeout(200)
+    # the stream is connected: another user's ringing shows nothing, alice's own shows one
+    page.evaluate(
+        "window.__shown = []; window.__seen = 0;"
+        " document.addEventListener('live:message', () => { window.__seen += 1; })"
+    )
+    live.publish_all([(portal["tenant_id"], someone_else), (portal["tenant_id"], ringing)])
+    page.wait_for_function("window.__seen === 2")  # both handled (portal.js listens first)
+    assert page.evaluate("window.__shown") == ["Incoming call"]
     context.close()
+
+
+RECORD_NOTIFICATIONS = """() => {
+  const Real = window.Notification;
+  window.__shown = [];
+  window.Notification = function (title, options) { window.__shown.push(title); return new Real(title, options); };
+  window.Notification.permission = Real.permission;
+}"""

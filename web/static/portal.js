@@ -1,7 +1,21 @@
-// The portal's settings: browser call notifications ask for the Notification permission at the
-// moment the agent turns them on, and the choice is saved at once (the Save button is for no-JS).
+// The portal's browser call notifications: shown when the user's phone rings; in Settings, the
+// Notification permission is asked for at the moment the agent turns them on, and the choice is
+// saved at once (the Save button is for no-JS).
 (function () {
   "use strict";
+  // A browser notification when the user's phone starts ringing (their presence turns "ringing"
+  // on the live stream), if they turned notifications on and the browser allows them.
+  var notify = document.querySelector("[data-call-notify]");
+  if (notify) {
+    var me = Number(notify.dataset.callNotify);
+    document.addEventListener("live:message", function (event) {
+      var message = event.detail;
+      if (message.type !== "presence" || message.user_id !== me || message.line_state !== "ringing") { return; }
+      if (!("Notification" in window) || Notification.permission !== "granted") { return; }
+      new Notification("Incoming call", {body: "Your phone is ringing.", tag: "switchboard-ringing"});
+    });
+  }
+
   var toggle = document.querySelector("[data-notifications-toggle]");
   if (!toggle) { return; }
   var form = toggle.form;
