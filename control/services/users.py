@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from control import crypto, effects
@@ -49,6 +49,16 @@ def find_user_by_extension(session: Session, tenant_id: int, ext: str) -> User |
     return session.scalar(select(User).where(User.tenant_id == tenant_id, User.extension == ext))
 
 
+def search_clause(q: str) -> ColumnElement[bool]:
+    """Users whose name, email or extension contains `q`."""
+    pattern = like_pattern(q.strip().lower())
+    return or_(
+        func.lower(User.name).like(pattern, escape="\\"),
+        User.email.like(pattern, escape="\\"),
+        User.extension.like(pattern, escape="\\"),
+    )
+
+
 def list_users(
     session: Session,
     tenant_id: int,
@@ -62,15 +72,8 @@ def list_users(
     sort: str | None = None,
 ) -> Page[User]:
     stmt = select(User).where(User.tenant_id == tenant_id).options(selectinload(User.teams))
-    if q:
-        pattern = like_pattern(q.strip().lower())
-        stmt = stmt.where(
-            or_(
-                func.lower(User.name).like(pattern, escape="\\"),
-                User.email.like(pattern, escape="\\"),
-                User.extension.like(pattern, escape="\\"),
-            )
-        )
+    if q.strip():
+        stmt = stmt.where(search_clause(q))
     if status == "suspended":
         stmt = stmt.where(User.suspended.is_(True))
     elif status == "paused":
@@ -116,7 +119,7 @@ def _apply(session: Session, user: User, tenant_id: int, data: dict, *, creating
         add(errors, "avatar", "An avatar is an https:// address.")
     user.avatar = avatar or None
     password = str(data.get("password") or "")
-    if password and _password_ok(errors, password):
+    if password and check_password(errors, password):
         user.password_hash = hash_password(password)
     caller_id = optional_id(errors, data, "caller_id_number_id")
     if caller_id is not None:
@@ -138,16 +141,6 @@ def _apply(session: Session, user: User, tenant_id: int, data: dict, *, creating
             add(errors, "email", "Another user already has this email address.")
     extensions.check_free(session, errors, tenant_id, user.extension, own=user)
     return errors
-
-
-def _password_ok(errors: Errors, password: str) -> bool:
-    if len(password) < MIN_PASSWORD:
-        add(errors, "password", f"A password has at least {MIN_PASSWORD} characters.")
-    elif len(password) > MAX_PASSWORD:
-        add(errors, "password", f"A password has at most {MAX_PASSWORD} characters.")
-    else:
-        return True
-    return False
 
 
 def create_user(session: Session, tenant_id: int, data: dict, actor: User | None) -> User:
@@ -220,10 +213,21 @@ def set_flag(
     return user
 
 
+def check_password(errors: Errors, password: str) -> bool:
+    """The strength rules every new password follows (admin forms, the API, the agent's own change)."""
+    if len(password) < MIN_PASSWORD:
+        add(errors, "password", f"A password has at least {MIN_PASSWORD} characters.")
+    elif len(password) > MAX_PASSWORD:
+        add(errors, "password", f"A password has at most {MAX_PASSWORD} characters.")
+    else:
+        return True
+    return False
+
+
 def set_password(session: Session, tenant_id: int, user_id: int, password: str, actor: User | None) -> None:
     user = get_user(session, tenant_id, user_id)
     errors: Errors = {}
-    if not _password_ok(errors, password):
+    if not check_password(errors, password):
         raise Invalid(errors)
     user.password_hash = hash_password(password)
     end_sessions(session, user)

@@ -144,6 +144,8 @@
     var timers = {};
     source.onmessage = function (event) {
       var message = JSON.parse(event.data);
+      // Other scripts (the portal's call notifications) follow the same stream.
+      document.dispatchEvent(new CustomEvent("live:message", {detail: message}));
       if (message.type === "presence") {
         document.querySelectorAll('[data-presence-user="' + message.user_id + '"]').forEach(function (dot) {
           dot.className = "dot dot-" + message.state;

@@ -1,0 +1,73 @@
+"""What a user changes about their own account: email, password, notifications, caller ID,
+API tokens."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from control.errors import Invalid, NotFound
+from control.models import ApiToken, PhoneNumber, User
+from control.passwords import verify_password
+from control.services import accounts, audit, numbers, users
+from control.validators import Errors, add, email, text
+
+
+def change_email(session: Session, user: User, data: dict) -> None:
+    errors: Errors = {}
+    address = email(errors, data)
+    if not errors:
+        other = users.find_user_by_email(session, address)
+        if other is not None and other.id != user.id:
+            add(errors, "email", "Another user already has this email address.")
+    if errors:
+        raise Invalid(errors)
+    if address != user.email:
+        user.email = address
+        audit.write(session, user, "user.email", user)
+    session.flush()
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """The current password first; the new one by the same rules as everywhere (users.set_password)."""
+    if not verify_password(user.password_hash, current or ""):
+        raise Invalid("This is not your current password.", "current_password")
+    users.set_password(session, user.tenant_id, user.id, new or "", user)
+
+
+def set_notifications(session: Session, user: User, on: bool) -> None:
+    user.notifications = on
+    session.flush()
+
+
+def tokens(session: Session, user: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def create_token(session: Session, user: User, data: dict) -> str:
+    """A new personal token: shown once, stored as a digest."""
+    errors: Errors = {}
+    name = text(errors, data, "name", required=True, max_len=80)
+    if errors:
+        raise Invalid(errors)
+    return accounts.create_token(session, user, name)
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> None:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("token", token_id)
+    audit.write(session, user, "token.revoke", user, name=token.name)
+    session.delete(token)
+    session.flush()
+
+
+def caller_ids(session: Session, user: User) -> list[PhoneNumber]:
+    """Every number the user may present: the tenant's, never a do-not-use or released one."""
+    return numbers.usable_caller_ids(session, user.tenant_id)
+
+
+def choose_caller_id(session: Session, user: User, number_id: int | str | None) -> None:
+    """The caller ID of the user's next outbound calls (None: their line's default). The users
+    service checks the number and schedules the phone configuration's deploy."""
+    users.update_user(session, user.tenant_id, user.id, {"caller_id_number_id": number_id}, user)

@@ -1,0 +1,260 @@
+"""The token user's own portal data: profile and settings, phonebook, call history, favourites
+and personal tokens. Every route acts on the token's user only: another user's ids are 404."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Response, url_for
+from marshmallow import fields
+
+from control.services import call_history, contacts, my_account, phonebook, portal_contacts, users
+from web.api.bearer import api_user
+from web.api.blueprint import ApiBlueprint
+from web.api.schemas import Body, Id, PageArgs, page_body, page_schema, required_text, text
+from web.db import db, write
+
+bp = ApiBlueprint(
+    "me",
+    __name__,
+    description="The token user's own phonebook, history, favourites and settings.",
+    admin=False,
+)
+
+
+class SearchArgs(PageArgs):
+    q = fields.String(load_default="", metadata={"description": "A name or any digits of a number."})
+
+
+class Me(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    email = fields.String()
+    role = fields.String()
+    extension = fields.String(allow_none=True)
+    notifications = fields.Boolean(metadata={"description": "Browser call notifications."})
+    caller_id_number_id = fields.Integer(
+        allow_none=True,
+        metadata={"description": "The chosen caller ID (GET /me/caller-ids); null: the line's default."},
+    )
+
+
+class MeInput(Body):
+    email = text()
+    notifications = fields.Boolean()
+    caller_id_number_id = Id(allow_none=True)
+
+
+class CallerId(ma.Schema):
+    id = fields.Integer()
+    number = fields.String(attribute="e164")
+
+
+class PasswordInput(Body):
+    current_password = required_text()
+    password = required_text(metadata={"description": f"At least {users.MIN_PASSWORD} characters."})
+
+
+class PhonebookEntry(ma.Schema):
+    id = fields.Integer()
+    name = fields.Function(lambda c: c.display_name)
+    number = fields.Function(lambda c: c.numbers[0].e164 if c.numbers else "")
+    email = fields.String()
+    created_at = fields.DateTime()
+
+
+class PhonebookInput(Body):
+    name = text()
+    number = text(metadata={"description": "E.164 or national format of the tenant's country."})
+    email = text()
+
+
+class NewPhonebookEntry(PhonebookInput):
+    name = required_text()
+    number = required_text(metadata={"description": "E.164 or national format of the tenant's country."})
+
+
+class HistoryEntry(ma.Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"enum": list(call_history.KINDS)})
+    number = fields.String(metadata={"description": "The other party's number."})
+    name = fields.String(metadata={"description": "From the user's phonebook, else the number."})
+    contact_id = fields.Integer(allow_none=True, metadata={"description": "The phonebook entry, if any."})
+    line = fields.String(
+        metadata={"description": "Inbound: the number called; outbound: the caller ID shown."}
+    )
+    duration = fields.String(metadata={"description": "mm:ss"})
+    seconds = fields.Integer()
+    started_at = fields.DateTime()
+
+
+class Favourites(ma.Schema):
+    contact_ids = fields.List(fields.Integer())
+    user_ids = fields.List(fields.Integer())
+
+
+class Token(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True)
+
+
+class TokenInput(Body):
+    name = required_text()
+
+
+class NewToken(ma.Schema):
+    token = fields.String(metadata={"description": "Shown once; only its digest is stored."})
+
+
+PhonebookPage = page_schema(PhonebookEntry, "PhonebookPage")
+HistoryPage = page_schema(HistoryEntry, "HistoryPage")
+
+
+@bp.route("", methods=["GET"])
+@bp.response(200, Me)
+def show():  # type: ignore[no-untyped-def]
+    """The token's user."""
+    return api_user()
+
+
+@bp.route("", methods=["PATCH"])
+@bp.arguments(MeInput)
+@bp.response(200, Me)
+def update(data: dict):  # type: ignore[no-untyped-def]
+    """Change the email address, browser call notifications or the caller ID."""
+    me = api_user()
+    with write() as s:
+        if "email" in data:
+            my_account.change_email(s, me, data)
+        if "notifications" in data:
+            my_account.set_notifications(s, me, data["notifications"])
+        if "caller_id_number_id" in data:
+            my_account.choose_caller_id(s, me, data["caller_id_number_id"])
+    return me
+
+
+@bp.route("/caller-ids", methods=["GET"])
+@bp.response(200, CallerId(many=True))
+def caller_ids():  # type: ignore[no-untyped-def]
+    """The numbers the user may present as caller ID (never a do-not-use or released one)."""
+    return my_account.caller_ids(db(), api_user())
+
+
+@bp.route("/password", methods=["POST"])
+@bp.arguments(PasswordInput)
+@bp.response(204)
+def change_password(data: dict) -> Response:
+    """Change the password: the current one is required, the new one follows the usual rules."""
+    with write() as s:
+        my_account.change_password(s, api_user(), data["current_password"] or "", data["password"] or "")
+    return Response(status=204)
+
+
+@bp.route("/phonebook", methods=["GET"])
+@bp.arguments(SearchArgs, location="query")
+@bp.response(200, PhonebookPage)
+def phonebook_index(args: dict) -> dict:
+    """The user's phonebook by name; `q` matches a name or any digits of the number."""
+    return page_body(phonebook.list_entries(db(), api_user(), **args))
+
+
+@bp.route("/phonebook", methods=["POST"])
+@bp.arguments(NewPhonebookEntry)
+@bp.response(201, PhonebookEntry)
+def phonebook_create(data: dict):  # type: ignore[no-untyped-def]
+    with write() as s:
+        entry = phonebook.create_entry(s, api_user(), data)
+    return entry, {"Location": url_for(".phonebook_show", contact_id=entry.id)}
+
+
+@bp.route("/phonebook/<id:contact_id>", methods=["GET"])
+@bp.response(200, PhonebookEntry)
+def phonebook_show(contact_id: int):  # type: ignore[no-untyped-def]
+    return phonebook.get_entry(db(), api_user(), contact_id)
+
+
+@bp.route("/phonebook/<id:contact_id>", methods=["PATCH"])
+@bp.arguments(PhonebookInput)
+@bp.response(200, PhonebookEntry)
+def phonebook_update(data: dict, contact_id: int):  # type: ignore[no-untyped-def]
+    with write() as s:
+        return phonebook.update_entry(s, api_user(), contact_id, data)
+
+
+@bp.route("/phonebook/<id:contact_id>", methods=["DELETE"])
+@bp.response(204)
+def phonebook_delete(contact_id: int) -> Response:
+    with write() as s:
+        phonebook.delete_entry(s, api_user(), contact_id)
+    return Response(status=204)
+
+
+@bp.route("/history", methods=["GET"])
+@bp.arguments(SearchArgs, location="query")
+@bp.response(200, HistoryPage)
+def history(args: dict) -> dict:
+    """The user's calls, newest first; `q` matches a name (phonebook names too) or any digits."""
+    return page_body(call_history.history(db(), api_user(), **args))
+
+
+@bp.route("/favourites", methods=["GET"])
+@bp.response(200, Favourites)
+def favourites() -> dict:
+    """What the user starred: shared contacts and teammates (listed first in the portal)."""
+    contact_ids, user_ids = contacts.favourite_ids(db(), api_user().id)
+    return {"contact_ids": sorted(contact_ids), "user_ids": sorted(user_ids)}
+
+
+def _star(on: bool, *, contact_id: int | None = None, user_id: int | None = None) -> Response:
+    with write() as s:
+        portal_contacts.star(s, api_user(), contact_id=contact_id, favourite_user_id=user_id, on=on)
+    return Response(status=204)
+
+
+@bp.route("/favourites/contacts/<id:contact_id>", methods=["PUT"])
+@bp.response(204)
+def star_contact(contact_id: int) -> Response:
+    return _star(True, contact_id=contact_id)
+
+
+@bp.route("/favourites/contacts/<id:contact_id>", methods=["DELETE"])
+@bp.response(204)
+def unstar_contact(contact_id: int) -> Response:
+    return _star(False, contact_id=contact_id)
+
+
+@bp.route("/favourites/users/<id:user_id>", methods=["PUT"])
+@bp.response(204)
+def star_user(user_id: int) -> Response:
+    return _star(True, user_id=user_id)
+
+
+@bp.route("/favourites/users/<id:user_id>", methods=["DELETE"])
+@bp.response(204)
+def unstar_user(user_id: int) -> Response:
+    return _star(False, user_id=user_id)
+
+
+@bp.route("/tokens", methods=["GET"])
+@bp.response(200, Token(many=True))
+def tokens():  # type: ignore[no-untyped-def]
+    """The user's personal API tokens (never the tokens themselves, only their names and use)."""
+    return my_account.tokens(db(), api_user())
+
+
+@bp.route("/tokens", methods=["POST"])
+@bp.arguments(TokenInput)
+@bp.response(201, NewToken)
+def create_token(data: dict) -> dict:
+    with write() as s:
+        token = my_account.create_token(s, api_user(), data)
+    return {"token": token}
+
+
+@bp.route("/tokens/<id:token_id>", methods=["DELETE"])
+@bp.response(204)
+def revoke_token(token_id: int) -> Response:
+    with write() as s:
+        my_account.revoke_token(s, api_user(), token_id)
+    return Response(status=204)
