@@ -241,3 +241,12 @@ def freeswitch_sandbox():  # type: ignore[no-untyped-def]
     sandbox.ensure()
     sandbox.start()
     return sandbox
+
+
+@pytest.fixture(scope="module", params=["asterisk", "freeswitch"])
+def pbx(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """One scenario, two PBX kinds (style rule 13): the module's tests run on the sandbox
+    Asterisk, then on the sandbox FreeSWITCH (select one with -k asterisk / -k freeswitch)."""
+    from tests.integration.pbx_kinds import Pbx
+
+    return Pbx(request.param, request.getfixturevalue(f"{request.param}_sandbox"))
