@@ -441,7 +441,7 @@ def events_world(database_url: str, pbx: Pbx, workdir: Path) -> Iterator[EventsW
         stack.callback(watch.close)
         listener.start()
         stack.callback(listener.stop)
-        listener.wait_log("resynced after connect")
+        listener.wait_log("resynced after connect", timeout=30)
         yield EventsWorld(
             pbx=pbx,
             sipp=sipp,

@@ -211,14 +211,17 @@ def test_an_outbound_call_through_the_trunk(world: EventsWorld) -> None:
 
 
 def test_dialled_text_never_reaches_goto_or_dial_arguments(world: EventsWorld) -> None:
-    """Outbound patterns end in "." (any character): a number with "&" or "," would otherwise add
-    a Dial leg or Dial options. It is refused (484) before it is used, and nothing rings."""
+    """Outbound patterns end in "." (any character) on Asterisk: a number with "&" or "," would
+    otherwise add a Dial leg or Dial options. Neither PBX routes such text: the call is refused
+    (Asterisk: 484 before it is used) or never routed, and nothing rings."""
     trunk, ann = len(world.trunk.invites()), len(world.phones["1001"].invites())
     for dialled in ("+15550100&PJSIP/1001", "+15550100,1,U(x)", "155501000,5"):
-        result = world.sipp.call(dialled, caller="1003", password=world.secrets["1003"], hold=0.5, timeout=15)
-        assert not result.answered and result.final_code == 484, (dialled, result)
+        result = world.sipp.call(
+            dialled, caller="1003", password=world.secrets["1003"], cancel_after=0.5, timeout=15
+        )
+        assert not result.answered and (result.final_code or 0) >= 400, (dialled, result)
     assert len(world.trunk.invites()) == trunk, "nothing left through the trunk"
-    assert len(world.phones["1001"].invites()) == ann, "no extra Dial leg rang 1001"
+    assert len(world.phones["1001"].invites()) == ann, "no extra leg rang 1001"
 
 
 def test_a_lost_control_connection_during_a_call_is_resynchronised(world: EventsWorld) -> None:
