@@ -158,6 +158,7 @@ class Pbx:
 
     @property
     def expiry_within(self) -> float:
-        """How long the PBX may take to notice a lapsed registration: Asterisk sweeps every 30 s;
-        FreeSWITCH adds its late margin (60 s) to the Expires and sweeps every 30 s."""
+        """How long the PBX may take to notice a lapsed registration: Asterisk sweeps its
+        contacts every 30 s; FreeSWITCH keeps a registration a margin past its Expires before its
+        own periodic sweep drops it."""
         return 100.0 if self.is_freeswitch else 40.0
