@@ -70,7 +70,7 @@ class World(DeployWorld):
 
 
 @pytest.fixture(scope="module")
-def world(module_database_url: str, pbx: Pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(pbx_database_url: str, pbx: Pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     sandbox = pbx.sandbox
     workdir = tmp_path_factory.mktemp(f"deploy-{pbx.kind}")
     with sandbox.exclusive(), deploy_redis() as client:

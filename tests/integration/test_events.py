@@ -38,10 +38,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def world(
-    module_database_url: str, pbx: Pbx, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EventsWorld]:
-    with events_world(module_database_url, pbx, tmp_path_factory.mktemp(f"events-{pbx.kind}")) as built:
+def world(pbx_database_url: str, pbx: Pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventsWorld]:
+    with events_world(pbx_database_url, pbx, tmp_path_factory.mktemp(f"events-{pbx.kind}")) as built:
         yield built
 
 
