@@ -177,16 +177,14 @@ def _linked_id(headers: Headers, call_id: str, direction: str | None) -> str:
     return linked or call_id
 
 
-def _extension(headers: Headers) -> str | None:
-    return _local_part(
-        _first(
-            headers,
-            "Channel-Presence-ID",
-            "variable_presence_id",
-            "variable_dialed_user",
-            "variable_user_name",
-        )
-    )
+def _extension(headers: Headers, direction: str | None) -> str | None:
+    """The channel's own user. A bridge to user/<ext> sets `dialed_user` on both legs: on a leg
+    FreeSWITCH originated (outbound) it is that leg's user, on the caller's leg it is the callee
+    (a carrier's call to a line would otherwise look like a call made by the user it rang)."""
+    names = ["Channel-Presence-ID", "variable_presence_id", "variable_dialed_user", "variable_user_name"]
+    if direction != "outbound":
+        names.remove("variable_dialed_user")
+    return _local_part(_first(headers, *names))
 
 
 def _channel_common(headers: Headers, call_id: str) -> dict:
@@ -196,7 +194,7 @@ def _channel_common(headers: Headers, call_id: str) -> dict:
         "linked_id": _linked_id(headers, call_id, direction),
         "direction": _direction(direction),
         "channel_name": headers.get("Channel-Name"),
-        "extension": _extension(headers),
+        "extension": _extension(headers, direction),
         "caller_number": headers.get("Caller-Caller-ID-Number"),
         "caller_name": headers.get("Caller-Caller-ID-Name"),
         "destination_number": headers.get("Caller-Destination-Number"),

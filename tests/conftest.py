@@ -253,3 +253,20 @@ def freeswitch_sandbox():  # type: ignore[no-untyped-def]
     sandbox.ensure()
     sandbox.start()
     return sandbox
+
+
+@pytest.fixture(scope="module", params=["asterisk", "freeswitch"])
+def pbx(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """One scenario, two PBX kinds (style rule 13): the module's tests run on the sandbox
+    Asterisk, then on the sandbox FreeSWITCH (select one with -k asterisk / -k freeswitch)."""
+    from tests.integration.pbx_kinds import Pbx
+
+    return Pbx(request.param, request.getfixturevalue(f"{request.param}_sandbox"))
+
+
+@pytest.fixture(scope="module")
+def pbx_database_url(pbx, _migrated: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A clean database for a module's scenario on one PBX kind: the scenario is built anew for
+    each kind."""
+    with _clean_database(_migrated, tmp_path_factory.mktemp(f"module-db-{pbx.kind}")) as url:
+        yield url

@@ -21,6 +21,7 @@ from tests.integration.events_world import (
     EventsWorld,
     events_world,
 )
+from tests.integration.pbx_kinds import Pbx
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ OBSERVE_DOT = """(userId) => {
 
 @pytest.fixture()
 def world(database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path: Path) -> Iterator[EventsWorld]:
-    with events_world(database_url, asterisk_sandbox, tmp_path) as built:
+    with events_world(database_url, Pbx("asterisk", asterisk_sandbox), tmp_path) as built:
         yield built
 
 
@@ -86,7 +87,7 @@ def test_a_status_dot_follows_a_call_without_reload(
     phone = world.register("1001", answer_after=0.5)
     _wait_state(page, ann, "available")
 
-    call = world.sipp.start_call(LINE_A, caller=CONTACT_NUMBER, hold=2.0, timeout=20)
+    call = world.outside.start_call(LINE_A, caller=CONTACT_NUMBER, hold=2.0, timeout=20)
     _wait_state(page, ann, "in_call")
     result = call.wait()
     assert result.answered, result

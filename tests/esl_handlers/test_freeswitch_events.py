@@ -402,3 +402,27 @@ def test_a_hang_up_carries_the_ring_group_and_queue_the_dialplan_marked() -> Non
     assert isinstance(event, ChannelHangup) and (event.ring_group, event.queue) == ("600", "700")
     plain = normalise_freeswitch_event(hangup, "fs1")
     assert isinstance(plain, ChannelHangup) and (plain.ring_group, plain.queue) == (None, None)
+
+
+def test_a_carriers_leg_is_not_the_user_it_rang() -> None:
+    """A bridge to user/1001 sets variable_dialed_user on the caller's leg too. A carrier's leg
+    has no presence id or user name of its own: it stays without an extension (else a call to a
+    line is taken for a call the rung user made), while the leg FreeSWITCH originated to 1001 is
+    1001's even with its presence id gone."""
+    own = (b"Channel-Presence-ID: ", b"variable_presence_id: ", b"variable_user_name: ")
+
+    def anonymous(event: PlainEvent) -> PlainEvent:
+        kept = [line for line in event.body.split(b"\n") if not line.startswith(own)]
+        return PlainEvent(b"\n".join(kept))
+
+    legs = {
+        e["Call-Direction"]: e
+        for e in plain_events("events-call-answered.txt")
+        if e["Event-Name"] == "CHANNEL_HANGUP_COMPLETE"
+    }
+    caller = normalise_freeswitch_event(anonymous(legs["inbound"]), "fs1")
+    callee = normalise_freeswitch_event(anonymous(legs["outbound"]), "fs1")
+    assert legs["inbound"]["variable_dialed_user"] == "1001"
+    assert isinstance(caller, ChannelHangup) and caller.extension is None
+    assert isinstance(callee, ChannelHangup) and callee.extension == "1001"
+    assert normalise_freeswitch_event(legs["inbound"], "fs1").extension == "1000"

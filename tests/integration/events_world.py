@@ -1,9 +1,12 @@
-"""The event pipeline end to end, for integration and browser tests: a tenant built through the
-services and deployed to the sandbox Asterisk, `switchboard listen` running as a real process
-against it, sipp phones and a sipp trunk, and the live presence stream read from Redis.
+"""The event pipeline end to end, for integration and browser tests, on either PBX kind (a
+`pbx_kinds.Pbx`): a tenant built through the services and deployed to the sandbox, `switchboard
+listen` running as a real process against it, sipp phones, outside callers arriving where the
+carrier's calls do, a sipp trunk that answers outbound calls, and the live presence stream read
+from Redis.
 
-The listener reaches the AMI and PostgreSQL through `TcpProxy`s the tests can cut. The sandbox is
-held exclusively while the world exists and left with live -> versions/0.
+The listener reaches the PBX's control connection (AMI or ESL) and PostgreSQL through
+`TcpProxy`s the tests can cut. The sandbox is held exclusively while the world exists and left
+with live -> versions/0.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from sqlalchemy.orm import Session
 
 from control import config, db, live
 from control.models import ActivityItem, CallRecord, DeployRecord, RawEvent
-from control.render import environment
 from control.services import (
     contacts,
     deploys,
@@ -42,8 +44,9 @@ from control.services import (
     tenants,
     users,
 )
-from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.events_tcp_proxy import TcpProxy
+from tests.integration.pbx_kinds import Pbx
+from tests.integration.pbx_world import sandbox_node
 from tests.integration.sipp import Phone, SippSession
 from worker.deploys import run_deploy
 
@@ -57,8 +60,7 @@ CONTACT_NUMBER = "+14155550123"
 OUTSIDE_NUMBER = "+14155550188"
 ADMIN_EMAIL = "ops@events.example"
 ADMIN_PASSWORD = "events-admin-password"
-#: Registrations may be this short (seconds), so a test can watch one expire.
-MIN_EXPIRY = 2
+DOMAIN = "events.switchboard.test"
 
 T = TypeVar("T")
 
@@ -197,6 +199,12 @@ class ListenerCli:
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n--- listener log ---\n{self.log()[-4000:]}") from None
 
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer or a power cut would: no goodbye, nothing flushed."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
     def stop(self) -> None:
         process = self.process
         if process is None or process.poll() is not None:
@@ -215,14 +223,16 @@ class ListenerCli:
 
 @dataclass
 class EventsWorld:
-    sandbox: AsteriskSandbox
+    pbx: Pbx
     sipp: SippSession
+    #: callers from outside, arriving where the carrier's calls do
+    outside: SippSession
     tenant_id: int
     node_id: int
     ids: dict[str, int]
     secrets: dict[str, str]
     trunk: Phone
-    ami_proxy: TcpProxy
+    control_proxy: TcpProxy
     pg_proxy: TcpProxy
     listener: ListenerCli
     watch: LiveWatch
@@ -277,9 +287,7 @@ class EventsWorld:
         return read(rows)
 
 
-def _model(
-    trunk_port: int, ami_port: int, config_dir: Path
-) -> tuple[int, int, dict[str, int], dict[str, str]]:
+def _model(pbx: Pbx, trunk_port: int, control_port: int) -> tuple[int, int, dict[str, int], dict[str, str]]:
     """The tenant, as the admin would build it: people, three lines, a ring group, a contact."""
     with db.unit_of_work() as s:
         # Redis pub/sub ignores database numbers: other test runs on this machine publish on
@@ -292,7 +300,7 @@ def _model(
             s,
             {
                 "name": "events",
-                "domain": "events.switchboard.test",
+                "domain": DOMAIN,
                 "trunk_host": "127.0.0.1",
                 "trunk_port": trunk_port,
             },
@@ -379,40 +387,9 @@ def _model(
         secrets = {
             ext: users.sip_secret(s, tenant.id, ids[ext], None) for ext in ("1001", "1002", "1003", "1004")
         }
-        node_id = nodes.create_node(
-            s,
-            {
-                "name": NODE,
-                "kind": "asterisk",
-                "host": "127.0.0.1",
-                "port": ami_port,
-                "username": AsteriskSandbox.ami_user,
-                "secret": AsteriskSandbox.ami_secret,
-                "config_dir": str(config_dir),
-                "tenant_id": tenant.id,
-            },
-            None,
-        ).id
+        node = sandbox_node(pbx.sandbox, tenant.id, NODE) | {"port": control_port}
+        node_id = nodes.create_node(s, node, None).id
     return tenant.id, node_id, ids, secrets
-
-
-@contextlib.contextmanager
-def short_registrations() -> Iterator[None]:
-    """A site override of the endpoint template (the documented way to adapt a render) that lets
-    phones register for as little as MIN_EXPIRY seconds; Asterisk's default floor is 60 s."""
-    shipped = (environment.TEMPLATES_DIR / "asterisk" / "pjsip.d" / "user.conf").read_text()
-    override = environment.site_templates_dir() / "asterisk" / "pjsip.d" / "user.conf"
-    override.parent.mkdir(parents=True, exist_ok=True)
-    override.write_text(shipped.rstrip("\n") + f"\nminimum_expiration = {MIN_EXPIRY}\n")
-    environment._environment.cache_clear()
-    try:
-        yield
-    finally:
-        override.unlink()
-        for folder in (override.parent, override.parent.parent):
-            if not any(folder.iterdir()):
-                folder.rmdir()
-        environment._environment.cache_clear()
 
 
 def deploy(node_id: int) -> None:
@@ -430,7 +407,7 @@ def proxied_database_url(url: str, port: int) -> str:
 
 
 @contextlib.contextmanager
-def events_world(database_url: str, sandbox: AsteriskSandbox, workdir: Path) -> Iterator[EventsWorld]:
+def events_world(database_url: str, pbx: Pbx, workdir: Path) -> Iterator[EventsWorld]:
     """Everything up and the listener connected and resynchronised; torn down in reverse."""
     if not database_url.startswith("postgresql"):
         raise AssertionError(
@@ -438,19 +415,21 @@ def events_world(database_url: str, sandbox: AsteriskSandbox, workdir: Path) -> 
         )
     pg = make_url(database_url)
     pg_proxy = TcpProxy(pg.host or "127.0.0.1", pg.port or 5432)
-    ami_proxy = TcpProxy(sandbox.ami_host, sandbox.ami_port)
+    sandbox = pbx.sandbox
+    control_proxy = TcpProxy(*pbx.control_address)
     spool_dir = config.settings().data_dir / "spool" / NODE
     shutil.rmtree(spool_dir, ignore_errors=True)
     with contextlib.ExitStack() as stack:
         stack.callback(pg_proxy.close)
-        stack.callback(ami_proxy.close)
+        stack.callback(control_proxy.close)
         stack.enter_context(sandbox.exclusive())
         sandbox.reset()
         stack.callback(sandbox.reset)
-        sipp = stack.enter_context(SippSession(workdir / "sipp"))
+        sipp = stack.enter_context(pbx.phones(workdir / "sipp", DOMAIN))
+        outside = stack.enter_context(pbx.outside(workdir / "outside"))
         trunk = sipp.phone("trunk", "", answer_after=0.3, register=False)
-        tenant_id, node_id, ids, secrets = _model(trunk.port, ami_proxy.port, sandbox.config_dir)
-        with short_registrations():
+        tenant_id, node_id, ids, secrets = _model(pbx, trunk.port, control_proxy.port)
+        with pbx.short_registrations():
             deploy(node_id)
         env = {
             **os.environ,
@@ -462,16 +441,17 @@ def events_world(database_url: str, sandbox: AsteriskSandbox, workdir: Path) -> 
         stack.callback(watch.close)
         listener.start()
         stack.callback(listener.stop)
-        listener.wait_log("resynced after connect")
+        listener.wait_log("resynced after connect", timeout=30)
         yield EventsWorld(
-            sandbox=sandbox,
+            pbx=pbx,
             sipp=sipp,
+            outside=outside,
             tenant_id=tenant_id,
             node_id=node_id,
             ids=ids,
             secrets=secrets,
             trunk=trunk,
-            ami_proxy=ami_proxy,
+            control_proxy=control_proxy,
             pg_proxy=pg_proxy,
             listener=listener,
             watch=watch,

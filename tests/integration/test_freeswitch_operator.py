@@ -1,11 +1,12 @@
 """The operator's path on a real FreeSWITCH, as deploy/freeswitch/README.md walks it: the stock
-configuration wired by install.sh (the sandbox does exactly that), a tenant and its node in
-Switchboard, the first deploy verified and live, phones registering as users of the tenant's
-SIP domain, and calls routed by what was deployed: extension to extension, ring group 600, queue
-700, a DID arriving from the trunk on the external profile, a paused line.
+configuration wired by install.sh (the sandbox does exactly that), a tenant and its node added
+with `switchboard node add`, the first deploy with `switchboard deploy NODE --wait` verified and
+live, phones registering as users of the tenant's SIP domain, queue 700 answering with hold music,
+and nothing logged as an error along the way.
 
-One scenario per module (pbx_world.build_model, the same as the Asterisk deploy tests); the
-sandbox is held exclusively and left with live -> versions/0 at the end.
+How the deployed model routes calls (extensions, ring groups, queues, a line's DID from the
+trunk, a paused line) is test_deploy.py's, on both PBX kinds with the same model
+(pbx_world.build_model). The sandbox is held exclusively and left with live -> versions/0.
 """
 
 from __future__ import annotations
@@ -18,12 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from control import db
-from control.services import lines
 from tests.integration.freeswitch_sandbox import XML_CURL_UNREACHABLE, FreeswitchSandbox
 from tests.integration.pbx_sandbox import LogMark
 from tests.integration.pbx_world import (
-    LINE_NUMBER,
     TENANT,
     DeployWorld,
     Model,
@@ -31,7 +29,6 @@ from tests.integration.pbx_world import (
     add_node_with_cli,
     build_model,
     cli_with_a_worker,
-    group_600_rings_both_at_once,
 )
 from tests.integration.sipp import Phone, SippSession
 from tests.worker.rq_support import deploy_redis
@@ -47,7 +44,6 @@ class World(DeployWorld, SippCalls):
     sandbox: FreeswitchSandbox
     model: Model
     phones_sipp: SippSession
-    trunk: SippSession
     phones: dict[str, Phone] = field(default_factory=dict)
     started: LogMark | None = None
 
@@ -69,14 +65,12 @@ def world(
             SippSession(
                 workdir / "phones", sip_port=sandbox.sip_internal_port, domain=model.domain
             ) as phones,
-            SippSession(workdir / "trunk", sip_port=sandbox.sip_external_port) as trunk,
         ):
-            world = World(client, node_id, sandbox, model, phones, trunk, started=mark)
+            world = World(client, node_id, sandbox, model, phones, started=mark)
             try:
                 yield world
             finally:
                 phones.close()
-                trunk.close()
                 sandbox.reset()
 
 
@@ -127,18 +121,6 @@ def test_phones_register_as_users_of_the_tenant_domain(world: World) -> None:
     assert {f"1001@{world.model.domain}", f"1002@{world.model.domain}"} <= registered
 
 
-def test_an_extension_call_rings_the_other_phone_only(world: World) -> None:
-    started = time.time()
-    result = world.call("1002", cancel_after=1.5, timeout=20)
-    assert result.outcome == "cancelled", result
-    assert len(world.invites("1002", started)) == 1
-    assert world.invites("1001", started) == []
-
-
-def test_ring_group_600_rings_both_members_at_once(world: World) -> None:
-    group_600_rings_both_at_once(world)
-
-
 def test_queue_700_offers_its_call_to_the_active_member_only(world: World) -> None:
     # mod_callcenter answers the caller (hold music) before it offers the call: the caller holds
     # the answered call for 4 s, then hangs up.
@@ -149,26 +131,6 @@ def test_queue_700_offers_its_call_to_the_active_member_only(world: World) -> No
     assert result.answered, result
     assert len(world.invites("1001", started)) >= 1
     assert world.invites("1002", started) == [], "1002's membership is inactive"
-
-
-def test_a_did_from_the_trunk_follows_the_line_and_a_paused_line_refuses(world: World) -> None:
-    started = time.time()
-    result = world.trunk.call(LINE_NUMBER, caller="15551234567", cancel_after=1.5, timeout=20)
-    assert result.outcome == "cancelled", result
-    assert len(world.invites("1001", started)) == 1, "the line goes to 601, whose first member is 1001"
-    assert world.invites("1002", started) == []
-
-    with db.unit_of_work() as s:
-        lines.set_status(s, world.model.tenant_id, world.model.ids["line"], "paused", None)
-    record = world.deploy()
-    assert record.result == "success", record.error
-    assert record.diff_summary["parts"] == ["dialplan"], "only what changed is reloaded"
-    assert record.diff_summary["objects_checked"] >= 1
-
-    started = time.time()
-    refused = world.trunk.call(LINE_NUMBER, caller="15551234567", timeout=15)
-    assert refused.outcome == "rejected" and refused.final_code == 480, refused
-    assert world.invites("1001", started) == [] and world.invites("1002", started) == []
 
 
 def test_freeswitch_logged_no_error_along_the_way(world: World) -> None:

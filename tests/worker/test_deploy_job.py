@@ -1,6 +1,6 @@
 """The deploy job end to end on a real Redis with real (forking) rq workers, against the
 FreeSWITCH stand-in behind the fake event socket; the Asterisk side is proven with the sandbox
-in tests/integration/test_deploy_asterisk.py."""
+in tests/integration/test_deploy.py."""
 
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
-"""Issue 5 against the real Asterisk: `switchboard listen` turns sipp calls into call records,
-presence and activity in PostgreSQL, survives a lost AMI connection and a database outage.
+"""The event pipeline against a real PBX, on each PBX kind (the `pbx` fixture): `switchboard
+listen` turns sipp calls into call records, presence and activity in PostgreSQL; it survives a
+lost control connection, a database outage, being killed mid-call and the PBX restarting mid-call,
+with nothing lost or duplicated and each call ending when the PBX says it did.
 
-One world per module (see events_world): users 1001 Ann (answers), 1002 Ben (never answers),
-1003 Cat (calls), 1004 Dan (registers briefly); lines A -> Ann, B -> Ben, C -> ring group 600
-(Ann + Ben in parallel), queue 700 (Ann); a sipp trunk that answers outbound calls.
+One world per module and PBX kind (see events_world): users 1001 Ann (answers), 1002 Ben (never
+answers), 1003 Cat (calls), 1004 Dan (registers briefly); lines A -> Ann, B -> Ben, C -> ring
+group 600 (Ann + Ben in parallel), queue 700 (Ann); outside callers arrive where the carrier's
+calls do; a sipp trunk answers outbound calls.
 """
 
 from __future__ import annotations
@@ -17,13 +20,11 @@ import pytest
 from sqlalchemy import func, select
 
 from control.models import LiveChannel, PresenceState, SipRegistration
-from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.events_world import (
     CONTACT_NUMBER,
     LINE_A,
     LINE_B,
     LINE_C,
-    MIN_EXPIRY,
     NODE,
     OUTSIDE_NUMBER,
     EventsWorld,
@@ -31,15 +32,14 @@ from tests.integration.events_world import (
     read,
     wait_for,
 )
+from tests.integration.pbx_kinds import MIN_EXPIRY, Pbx
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def world(
-    module_database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EventsWorld]:
-    with events_world(module_database_url, asterisk_sandbox, tmp_path_factory.mktemp("events")) as built:
+def world(pbx_database_url: str, pbx: Pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventsWorld]:
+    with events_world(pbx_database_url, pbx, tmp_path_factory.mktemp(f"events-{pbx.kind}")) as built:
         yield built
 
 
@@ -82,7 +82,7 @@ def test_an_answered_inbound_call_on_a_line(world: EventsWorld) -> None:
     ann = world.user_id("1001")
     since = world.watch.mark()
     started = time.time()
-    result = world.sipp.call(LINE_A, caller=CONTACT_NUMBER, hold=1.5, timeout=20)
+    result = world.outside.call(LINE_A, caller=CONTACT_NUMBER, hold=1.5, timeout=20)
     assert result.answered, result
     record = world.wait_record("the answered call's record", lambda r: r.callee_number.endswith(LINE_A[1:]))
     assert record.direction == "inbound" and record.missed is False
@@ -105,8 +105,8 @@ def _last_record_id(world: EventsWorld) -> int:
 
 
 def test_a_short_registration_appears_then_expires(world: EventsWorld) -> None:
-    """Dan registers for MIN_EXPIRY seconds and never refreshes: Asterisk expires the contact
-    (its expiry sweep runs every 30 s, so the check comes at the end of the module)."""
+    """Dan registers for MIN_EXPIRY seconds and never refreshes: the PBX expires the registration
+    (its sweep runs every 30 s or so, so the check comes near the end of the module)."""
     dan = world.user_id("1004")
     since = world.watch.mark()
     world.register("1004", answer_after=0.5, expires=MIN_EXPIRY)
@@ -120,7 +120,7 @@ def test_a_missed_call_on_a_line(world: EventsWorld) -> None:
     ben = world.user_id("1002")
     since = world.watch.mark()
     after = _last_record_id(world)
-    result = world.sipp.call(LINE_B, caller=CONTACT_NUMBER, cancel_after=1.5, timeout=20)
+    result = world.outside.call(LINE_B, caller=CONTACT_NUMBER, cancel_after=1.5, timeout=20)
     assert result.outcome == "cancelled", result
     record = world.wait_record("the missed call's record", lambda r: r.id > after)
     assert record.direction == "inbound" and record.missed is True
@@ -139,7 +139,7 @@ def test_a_call_through_a_ring_group(world: EventsWorld) -> None:
     ann, ben = world.user_id("1001"), world.user_id("1002")
     since = world.watch.mark()
     after = _last_record_id(world)
-    result = world.sipp.call(LINE_C, caller="+12025550111", hold=1.0, timeout=20)
+    result = world.outside.call(LINE_C, caller="+12025550111", hold=1.0, timeout=20)
     assert result.answered, result
     record = world.wait_record("the ring group call's record", lambda r: r.id > after)
     assert record.direction == "inbound" and record.missed is False
@@ -155,7 +155,7 @@ def test_a_ring_group_call_nobody_takes_is_missed_by_every_member(world: EventsW
     ann, ben = world.user_id("1001"), world.user_id("1002")
     after = _last_record_id(world)
     # Ann would answer after 0.8 s of ringing: the caller gives up before that.
-    result = world.sipp.call(LINE_C, caller=CONTACT_NUMBER, cancel_after=0.1, timeout=20)
+    result = world.outside.call(LINE_C, caller=CONTACT_NUMBER, cancel_after=0.1, timeout=20)
     assert result.outcome == "cancelled", result
     record = world.wait_record("the missed ring group call's record", lambda r: r.id > after)
     assert record.direction == "inbound" and record.missed is True and record.answered_by_user_id is None
@@ -171,8 +171,9 @@ def test_a_call_through_a_queue(world: EventsWorld) -> None:
     ann, cat = world.user_id("1001"), world.user_id("1003")
     since = world.watch.mark()
     after = _last_record_id(world)
-    call = world.sipp.start_call("700", caller="1003", password=world.secrets["1003"], hold=1.0)
-    result = call.wait()
+    # The caller stays on long enough for Ann to answer the offer (after 0.8 s of ringing): a
+    # FreeSWITCH queue answers the caller with hold music before it offers the call.
+    result = world.sipp.call("700", caller="1003", password=world.secrets["1003"], hold=3.0, timeout=20)
     assert result.answered, result
     record = world.wait_record("the queue call's record", lambda r: r.id > after)
     assert record.direction == "internal" and record.missed is False
@@ -208,18 +209,21 @@ def test_an_outbound_call_through_the_trunk(world: EventsWorld) -> None:
 
 
 def test_dialled_text_never_reaches_goto_or_dial_arguments(world: EventsWorld) -> None:
-    """Outbound patterns end in "." (any character): a number with "&" or "," would otherwise add
-    a Dial leg or Dial options. It is refused (484) before it is used, and nothing rings."""
+    """Outbound patterns end in "." (any character) on Asterisk: a number with "&" or "," would
+    otherwise add a Dial leg or Dial options. Neither PBX routes such text: the call is refused
+    (Asterisk: 484 before it is used) or never routed, and nothing rings."""
     trunk, ann = len(world.trunk.invites()), len(world.phones["1001"].invites())
     for dialled in ("+15550100&PJSIP/1001", "+15550100,1,U(x)", "155501000,5"):
-        result = world.sipp.call(dialled, caller="1003", password=world.secrets["1003"], hold=0.5, timeout=15)
-        assert not result.answered and result.final_code == 484, (dialled, result)
+        result = world.sipp.call(
+            dialled, caller="1003", password=world.secrets["1003"], cancel_after=0.5, timeout=15
+        )
+        assert not result.answered and (result.final_code or 0) >= 400, (dialled, result)
     assert len(world.trunk.invites()) == trunk, "nothing left through the trunk"
-    assert len(world.phones["1001"].invites()) == ann, "no extra Dial leg rang 1001"
+    assert len(world.phones["1001"].invites()) == ann, "no extra leg rang 1001"
 
 
-def test_a_lost_ami_connection_during_a_call_is_resynchronised(world: EventsWorld) -> None:
-    """The AMI connection drops while Ann's phone rings and stays down while she answers: the
+def test_a_lost_control_connection_during_a_call_is_resynchronised(world: EventsWorld) -> None:
+    """The AMI or ESL connection drops while Ann's phone rings and stays down while she answers: the
     listener reconnects with backoff, the resync finds the answered call, and the record made at
     the live hang-up is complete."""
     ann = world.user_id("1001")
@@ -227,12 +231,16 @@ def test_a_lost_ami_connection_during_a_call_is_resynchronised(world: EventsWorl
     after = _last_record_id(world)
     invites = len(world.phones["1001"].invites())
     resyncs = world.listener.count("resynced after connect")
-    call = world.sipp.start_call(LINE_A, caller=CONTACT_NUMBER, hold=5.0, timeout=20)
+    result_started = time.time()
+    call = world.outside.start_call(LINE_A, caller=CONTACT_NUMBER, hold=5.0, timeout=20)
     world.phones["1001"].wait_for_invites(invites + 1)
-    cut = world.ami_proxy.refuse()
-    assert cut == 1, "the listener's one AMI connection"
-    time.sleep(1.3)  # Ann answers (after 0.8 s of ringing) while nobody listens
-    world.ami_proxy.accept()
+    cut = world.control_proxy.refuse()
+    assert cut == 1, "the listener's one control connection"
+    wait_for(
+        "Ann to answer while nobody listens",
+        lambda: [e for e in world.phones["1001"].events() if e.kind == "ANSWER" and e.at >= result_started],
+    )
+    world.control_proxy.accept()
     world.listener.wait_log("resynced after connect", resyncs + 1)
     world.watch.wait_presence(ann, "in_call", since)
     result = call.wait()
@@ -248,11 +256,19 @@ def test_a_lost_ami_connection_during_a_call_is_resynchronised(world: EventsWorl
     assert read(lambda s: s.scalar(select(func.count()).select_from(LiveChannel))) == 0
 
 
-def _spooled_ids(world: EventsWorld) -> list[str]:
+def _spooled(world: EventsWorld) -> list[dict]:
     spool = world.spool_dir / "events.spool"
     if not spool.exists():
         return []
-    return [orjson.loads(line)["event_id"] for line in spool.read_bytes().splitlines() if line.strip()]
+    return [orjson.loads(line) for line in spool.read_bytes().splitlines() if line.strip()]
+
+
+def _spooled_ids(world: EventsWorld) -> list[str]:
+    return [item["event_id"] for item in _spooled(world) if "event_id" in item]
+
+
+def _spooled_kinds(world: EventsWorld) -> list[str]:
+    return [item.get("type", "") for item in _spooled(world)]
 
 
 def test_calls_during_a_database_outage_arrive_from_the_spool(world: EventsWorld) -> None:
@@ -265,8 +281,8 @@ def test_calls_during_a_database_outage_arrive_from_the_spool(world: EventsWorld
     world.pg_proxy.refuse()
     try:
         calls = [
-            world.sipp.start_call(LINE_A, caller=CONTACT_NUMBER, hold=1.0, timeout=20),
-            world.sipp.start_call(LINE_B, caller="+12025550111", cancel_after=1.0, timeout=20),
+            world.outside.start_call(LINE_A, caller=CONTACT_NUMBER, hold=1.0, timeout=20),
+            world.outside.start_call(LINE_B, caller="+12025550111", cancel_after=1.0, timeout=20),
             world.sipp.start_call(
                 OUTSIDE_NUMBER, caller="1003", password=world.secrets["1003"], hold=1.0, timeout=20
             ),
@@ -276,14 +292,14 @@ def test_calls_during_a_database_outage_arrive_from_the_spool(world: EventsWorld
         # Six channels hung up: all of them are on disk before the database comes back.
         wait_for(
             "every hang-up in the spool",
-            lambda: sum(i.startswith("Hangup:") for i in _spooled_ids(world)) >= 6,
+            lambda: sum(kind == "ChannelHangup" for kind in _spooled_kinds(world)) >= 6,
             timeout=10,
         )
         assert _last_record_id(world) == after, "nothing reached the database meanwhile"
         spooled = _spooled_ids(world)
     finally:
         world.pg_proxy.accept()
-    assert len(spooled) == len(set(spooled)) >= 20, [
+    assert len(spooled) == len(set(spooled)) >= 12, [
         line
         for line in (world.spool_dir / "events.spool").read_bytes().splitlines()
         if spooled.count(orjson.loads(line)["event_id"]) > 1
@@ -321,57 +337,114 @@ def test_calls_during_a_database_outage_arrive_from_the_spool(world: EventsWorld
 def test_the_short_registration_expired(world: EventsWorld) -> None:
     dan = world.user_id("1004")
     since = world.marks["dan registered"]
-    world.watch.wait_presence(dan, "offline", since, timeout=40)
+    world.watch.wait_presence(dan, "offline", since, timeout=world.pbx.expiry_within)
     assert world.watch.presence(dan, since) == ["available", "offline"], world.watch.describe(dan)
     assert _registered(world, "1004") == 0
     assert _presence(world, "1004").line_state == "unregistered"
-    removed = [
-        r.payload["raw"].get("ContactStatus")
+    states = [
+        r.payload.get("state")
         for r in world.raw_events()
         if r.kind == "Registration" and r.payload.get("extension") == "1004"
     ]
     # The expiry is an event of its own (a resync's snapshot may also list the contact before it).
-    assert "Removed" in removed, removed
-
-
-def _kept_ends(world: EventsWorld) -> list[str]:
-    """The AstDB keys the hang-up handler wrote and nobody pruned yet."""
-    return [
-        line
-        for line in world.sandbox.cli("database show switchboard_ended").splitlines()
-        if "/switchboard_ended/" in line
-    ]
+    assert states[0] == "registered" and states[-1] in ("expired", "unregistered"), states
 
 
 def test_a_hang_up_while_the_listener_is_down_takes_the_pbxs_end_billsec_and_cause(
     world: EventsWorld,
 ) -> None:
-    """Ann answers while the listener listens; the AMI connection is cut, the caller hangs up,
-    and the listener is back only seconds later. The record ends at the BYE, not at the
-    reconnect: Asterisk kept the channel's end, billsec and cause in AstDB (the endpoints' hang-up
-    handler), the resync read them, then pruned them."""
+    """Ann answers while the listener listens; the control connection is cut, the caller hangs
+    up, and the listener is back only seconds later. The record ends at the BYE, not at the
+    reconnect: the PBX kept the channel's end, billsec and cause (Asterisk in AstDB from the
+    endpoints' hang-up handler, FreeSWITCH in mod_hash from the dialplan's hang-up hook), the
+    resync read them, then pruned them."""
     ann = world.user_id("1001")
     since = world.watch.mark()
     after = _last_record_id(world)
     resyncs = world.listener.count("resynced after connect")
-    call = world.sipp.start_call(LINE_A, caller=CONTACT_NUMBER, hold=3.0, timeout=20)
+    call = world.outside.start_call(LINE_A, caller=CONTACT_NUMBER, hold=3.0, timeout=20)
     world.watch.wait_presence(ann, "in_call", since)
-    assert world.ami_proxy.refuse() == 1, "the listener's one AMI connection"
+    assert world.control_proxy.refuse() == 1, "the listener's one control connection"
     result = call.wait()
     assert result.answered and result.ended_at is not None and result.answered_at is not None, result
-    wait_for("Asterisk to keep the ended channels", lambda: _kept_ends(world))
+    wait_for("the PBX to keep the ended channels", world.pbx.kept_ends)
     wait_for("the listener to stay away 2.5 s past the BYE", lambda: time.time() > result.ended_at + 2.5, 10)
-    world.ami_proxy.accept()
-    world.listener.wait_log("resynced after connect", resyncs + 1)
+    world.control_proxy.accept()
+    world.listener.wait_log("resynced after connect", resyncs + 1, timeout=30)
     record = world.wait_record("the record of the call that ended unseen", lambda r: r.id > after)
     assert record.missed is False and record.answered_by_user_id == ann
     assert record.ended_at is not None and abs(record.ended_at - _naive(result.ended_at)).total_seconds() < 1
     talked = result.ended_at - result.answered_at
     assert abs(record.billsec - talked) <= 1, (record.billsec, talked)
     assert record.hangup_cause == "NORMAL_CLEARING"
-    wait_for("the kept ends pruned", lambda: not _kept_ends(world))
+    wait_for("the kept ends pruned", lambda: not world.pbx.kept_ends())
     world.watch.wait_presence(ann, "available", since)
     assert read(lambda s: s.scalar(select(func.count()).select_from(LiveChannel))) == 0
+
+
+def _answered_channels(world: EventsWorld) -> int:
+    return read(
+        lambda s: (
+            s.scalar(select(func.count()).where(LiveChannel.node == NODE, LiveChannel.answered.is_(True)))
+            or 0
+        )
+    )
+
+
+def _raw_event_ids(world: EventsWorld, call_key: str) -> list[str]:
+    return [r.event_id for r in world.raw_events(call_key)]
+
+
+def test_the_listener_killed_mid_call_loses_nothing_and_duplicates_nothing(world: EventsWorld) -> None:
+    """`switchboard listen` is killed (SIGKILL) while Ann talks and the call ends before it is
+    started again: the new listener's resync makes the one record, ended at the BYE."""
+    ann = world.user_id("1001")
+    since = world.watch.mark()
+    after = _last_record_id(world)
+    call = world.outside.start_call(LINE_A, caller=CONTACT_NUMBER, hold=3.0, timeout=20)
+    world.watch.wait_presence(ann, "in_call", since)
+    world.listener.kill()
+    result = call.wait()
+    assert result.answered and result.ended_at is not None and result.answered_at is not None, result
+    resyncs = world.listener.count("resynced after connect")
+    world.listener.start()
+    world.listener.wait_log("resynced after connect", resyncs + 1, timeout=30)
+    record = world.wait_record("the record of the call that ended unseen", lambda r: r.id > after, 15)
+    assert record.missed is False and record.answered_by_user_id == ann
+    assert record.line_id == world.ids["line_a"]
+    assert record.ended_at is not None and abs(record.ended_at - _naive(result.ended_at)).total_seconds() < 1
+    assert abs(record.billsec - (result.ended_at - result.answered_at)) <= 1
+    assert record.hangup_cause == "NORMAL_CLEARING"
+    assert world.activity(record.id) == {("answered", ann, None), ("answered", None, world.ids["line_a"])}
+    keys = _raw_event_ids(world, record.call_key)
+    assert len(keys) == len(set(keys)), "no raw event twice"
+    assert [r.id for r in world.records() if r.id > after] == [record.id], "one record, not two"
+    world.watch.wait_presence(ann, "available", since)
+    wait_for("no live channel left", lambda: _answered_channels(world) == 0)
+
+
+def test_the_pbx_restarted_mid_call_loses_nothing_and_duplicates_nothing(world: EventsWorld) -> None:
+    """The PBX restarts while Cat and Ann talk: the call has one record, ended when the PBX went
+    down, no raw event twice, no live channel left once the listener is back."""
+    after = _last_record_id(world)
+    connects = world.listener.count(world.pbx.listener_connected)
+    call = world.sipp.start_call("1001", caller="1003", password=world.secrets["1003"], hold=30.0, timeout=40)
+    wait_for("the answered call in the live channels", lambda: _answered_channels(world) >= 2)
+    restarted_at = time.time()
+    world.pbx.sandbox.restart()
+    call.wait()
+    world.listener.wait_log(world.pbx.listener_connected, connects + 1, timeout=60)
+    record = world.wait_record("the record of the call cut by the restart", lambda r: r.id > after, 30)
+    assert record.ended_at is not None and record.missed is False
+    assert record.caller_user_id == world.user_id("1003") and record.answered_by_user_id == world.user_id(
+        "1001"
+    )
+    assert abs(record.ended_at - _naive(restarted_at)).total_seconds() < 2, (record.ended_at, restarted_at)
+    assert record.hangup_cause, "the cause the PBX gave as it shut down"
+    wait_for("no live channel left", lambda: _answered_channels(world) == 0, 30)
+    keys = _raw_event_ids(world, record.call_key)
+    assert len(keys) == len(set(keys)), "no raw event twice"
+    assert [r.id for r in world.records() if r.id > after] == [record.id], "one record, not two"
 
 
 def test_the_listener_ran_without_errors(world: EventsWorld) -> None:
