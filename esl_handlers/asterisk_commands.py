@@ -19,7 +19,6 @@ _DIALLED = re.compile(r"\+?\d{2,16}")
 _E164 = re.compile(r"\+\d{6,15}")
 _CHANNEL_ID = re.compile(r"[0-9a-f]{32}")
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}")
-_QUEUE = re.compile(r"queue-\d{2,8}")
 _UNIQUEID = re.compile(r"[0-9.]{1,40}")
 
 
@@ -77,11 +76,11 @@ def message(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def queue_pause(extension: str, queue: str, paused: bool, reason: str) -> dict[str, Any]:
+def queue_pause(extension: str, queue_extension: str, paused: bool, reason: str) -> dict[str, Any]:
     return {
         "Action": "QueuePause",
         "Interface": names.ast_interface(_check(_EXTENSION, extension, "extension")),
-        "Queue": _check(_QUEUE, queue, "queue"),
+        "Queue": names.ast_queue(_check(_EXTENSION, queue_extension, "queue extension")),
         "Paused": "true" if paused else "false",
         "Reason": reason,
     }
@@ -95,7 +94,7 @@ def dnd(params: dict[str, Any]) -> list[dict[str, Any]]:
         {"Action": "DBPut", "Family": names.AST_DND_FAMILY, "Key": extension, "Val": "1" if on else "0"}
     ]
     for queue in params.get("queues", []):
-        actions.append(queue_pause(extension, queue["name"], queue["paused"] is True, "dnd"))
+        actions.append(queue_pause(extension, queue["extension"], queue["paused"] is True, "dnd"))
     return actions
 
 

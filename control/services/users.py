@@ -186,6 +186,11 @@ def set_flag(
     if flag not in ("routing_paused", "suspended", "dnd"):
         raise Invalid(f"Unknown flag {flag}.", "flag")
     user = get_user(session, tenant_id, user_id)
+    if flag == "dnd":
+        from control.services.dnd import apply_dnd  # dnd builds on this module
+
+        apply_dnd(session, user, value, actor)
+        return user
     if flag == "suspended" and value and actor is not None and actor.id == user.id:
         raise Invalid("You cannot suspend yourself.", "suspended")
     setattr(user, flag, value)

@@ -178,3 +178,102 @@ def test_a_cut_connection_during_an_originate_rings_once_and_is_never_resent(
     assert _finished(follow.get_json()["id"]).state == "ok"
     ann.wait_for_invites(invites + 2)
     assert len(ann.invites()) == invites + 2, "exactly one INVITE per command"
+
+
+def _calls_reaching_ann(world: EventsWorld) -> dict[str, int]:
+    """A direct call, a ring-group call and a queue call; how many INVITEs each brought Ann."""
+    ann, ben = world.phones["1001"], world.phones["1002"]
+    reached: dict[str, int] = {}
+    before = len(ann.invites())
+    direct = world.sipp.call(
+        "1001", caller="1003", password=world.secrets["1003"], cancel_after=1.0, timeout=20
+    )
+    reached["direct"] = len(ann.invites()) - before
+    reached["direct_code"] = direct.final_code or 0
+    before, ben_before = len(ann.invites()), len(ben.invites())
+    world.sipp.call("600", caller="1003", password=world.secrets["1003"], cancel_after=1.0, timeout=20)
+    ben.wait_for_invites(ben_before + 1)
+    reached["group"] = len(ann.invites()) - before
+    before = len(ann.invites())
+    # the queue offers no call to a member still ringing from the last one (ringinuse=no)
+    wait_for("Ann's phone idle again", lambda: "Not in use" in world.sandbox.cli("queue show queue-700"))
+    world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
+    reached["queue"] = len(ann.invites()) - before
+    return reached
+
+
+def _ringing_phones(world: EventsWorld) -> None:
+    """From here on Ann's and Ben's phones ring until the caller gives up: a call counts as
+    reaching Ann by her INVITE, and nothing stays up between calls."""
+    if world.phones["1001"].uas.running():
+        world.phones["1001"].close()
+        world.register("1001", answer_after=None)
+        # whatever the earlier scenarios left ringing at the old phone ends here
+        world.sandbox.cli("channel request hangup all")
+        wait_for(
+            "no channel up", lambda: "0 active channels" in world.sandbox.cli("core show channels count")
+        )
+    if "1002" not in world.phones:
+        world.register("1002", answer_after=None)
+    _registered(world, "1002")
+
+
+def test_do_not_disturb_applies_at_once_and_survives_a_deploy(world: EventsWorld, api: Api) -> None:
+    from tests.integration.events_world import deploy
+
+    _ringing_phones(world)
+    ann = world.user_id("1001")
+    deploys_before = world.sandbox.live_version()
+    since = world.watch.mark()
+    on = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": True})
+    assert on.status_code == 200, on.get_json()
+    assert on.get_json()["dnd"] is True and on.get_json()["presence"] == "unavailable"
+    (command,) = on.get_json()["commands"]
+    assert _finished(command["id"]).state == "ok", _command(command["id"]).answer
+    world.watch.wait_presence(ann, "unavailable", since)
+    reached = _calls_reaching_ann(world)
+    assert reached == {"direct": 0, "direct_code": 486, "group": 0, "queue": 0}, reached
+
+    off = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": False})
+    assert _finished(off.get_json()["commands"][0]["id"]).state == "ok"
+    world.watch.wait_presence(ann, "available", since)
+    reached = _calls_reaching_ann(world)
+    assert reached["direct"] == 1 and reached["direct_code"] == 487, reached
+    assert reached["group"] == 1 and reached["queue"] == 1, reached
+    assert world.sandbox.live_version() == deploys_before, "no deploy in between"
+
+    on = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": True})
+    assert _finished(on.get_json()["commands"][0]["id"]).state == "ok"
+    deploy(world.node_id)
+    reached = _calls_reaching_ann(world)
+    assert reached == {"direct": 0, "direct_code": 486, "group": 0, "queue": 0}, reached
+    off = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": False})
+    assert _finished(off.get_json()["commands"][0]["id"]).state == "ok"
+    bad = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": "yes"})
+    assert bad.status_code == 422 and "dnd" in bad.get_json()["errors"]
+
+
+def test_queue_presence_applies_at_once(world: EventsWorld, api: Api) -> None:
+    _ringing_phones(world)
+    ann, queue = world.user_id("1001"), world.ids["700"]
+    phone = world.phones["1001"]
+    answer = api.put(f"/api/v1/queues/{queue}/members/{ann}", {"active": False})
+    assert answer.status_code == 200, answer.get_json()
+    command = wait_for("the queue pause command", lambda: _last_command("queue_pause"))
+    assert _finished(command.id).state == "ok", _command(command.id).answer
+    before = len(phone.invites())
+    world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
+    assert len(phone.invites()) == before, "an inactive member is not offered the queue's calls"
+    answer = api.put(f"/api/v1/queues/{queue}/members/{ann}", {"active": True})
+    command = wait_for(
+        "the unpause command", lambda: (c := _last_command("queue_pause")) and c.id != command.id and c
+    )
+    assert _finished(command.id).state == "ok"
+    world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
+    assert len(phone.invites()) == before + 1
+
+
+def _last_command(kind: str) -> Command | None:
+    from sqlalchemy import select
+
+    return read(lambda s: s.scalar(select(Command).where(Command.kind == kind).order_by(Command.id.desc())))

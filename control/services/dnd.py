@@ -1,0 +1,63 @@
+"""Do Not Disturb, live: the model's state, then one command per node of the tenant.
+
+On each node the command sets what the rendered dialplan checks (Asterisk: AstDB
+switchboard-dnd/<extension>) and pauses the user in every queue (unpauses, when turned off, the
+memberships that are active). No deploy is needed; the next deploy renders the same state from
+the model, so rendered config and live state agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from control import effects
+from control.errors import Invalid
+from control.models import Command, Tenant, User
+from control.services import audit, commands, config_changes
+from control.services.queues import member_paused, memberships
+from control.services.users import get_user
+
+
+def queue_states(session: Session, user: User) -> list[dict]:
+    return [
+        {"extension": queue.extension, "paused": member_paused(user, member)}
+        for queue, member in memberships(session, user.tenant_id, user.id)
+    ]
+
+
+def set_dnd(session: Session, actor: User, user_id: int, on: bool) -> tuple[User, list[Command]]:
+    """An agent for themselves, an admin for anyone of the tenant."""
+    user = get_user(session, actor.tenant_id, user_id)
+    commands.authorise(actor, user)
+    return user, apply_dnd(session, user, on, actor)
+
+
+def apply_dnd(session: Session, user: User, on: bool, actor: User | None) -> list[Command]:
+    if not user.extension:
+        raise Invalid(f"{user.name} has no extension.", "dnd")
+    user.dnd = on
+    session.flush()
+    audit.write(session, actor, "user.dnd", user, value=on)
+    effects.record(session, effects.PresenceChanged(user.tenant_id, user.id))
+    # The next deploy renders the same state (the dialplan's default, the queue members' pause).
+    config_changes.changed(session, user.tenant_id, config_changes.DIALPLAN, config_changes.QUEUES)
+    tenant = session.get(Tenant, user.tenant_id)
+    params = {
+        "extension": user.extension,
+        "on": on,
+        "queues": queue_states(session, user),
+        "domain": tenant.domain if tenant else "",
+    }
+    return [
+        commands.record(
+            session,
+            node=node,
+            kind="dnd",
+            actor=actor,
+            user=user,
+            target="on" if on else "off",
+            params=params,
+            audit_target=user,
+        )
+        for node in commands.tenant_nodes(session, user.tenant_id)
+    ]
