@@ -54,8 +54,13 @@ def originate(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def message(params: dict[str, Any]) -> dict[str, Any]:
-    """A text: to a number through the trunk, or to a user's endpoint (all its contacts)."""
+def message(params: dict[str, Any], command_id: int) -> dict[str, Any]:
+    """A text: to a number through the trunk, or to a user's endpoint (all its contacts).
+
+    MessageSend over AMI would carry the body on one action line, and AMI lines end at 1,024
+    bytes: a Local channel into AST_TEXT_OUT carries it instead, base64-encoded in chunks, and
+    sends it from the dialplan; its status comes back as a UserEvent (AST_TEXT_SENT_EVENT).
+    """
     sender = _check(_E164, params.get("from"), "from number")
     body = params.get("body")
     if not isinstance(body, str):
@@ -68,11 +73,25 @@ def message(params: dict[str, Any]) -> dict[str, Any]:
         host = _check(_HOST, params.get("trunk_host"), "trunk host")
         port = int(params.get("trunk_port") or 5060)
         to = f"pjsip:{names.AST_TRUNK}/sip:{number}@{host}:{port}"
+    encoded = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    size = names.AST_TEXT_CHUNK
+    chunks = [encoded[i : i + size] for i in range(0, len(encoded), size)]
+    if len(chunks) > names.AST_TEXT_CHUNKS:
+        raise BadCommand("the text is too long for the PBX")
+    variables = [f"SB_TEXT_B64_{n}={chunk}" for n, chunk in enumerate(chunks, start=1)]
     return {
-        "Action": "MessageSend",
-        "To": to,
-        "From": f"<sip:{sender}@{host}>",
-        "Base64Body": base64.b64encode(body.encode("utf-8")).decode("ascii"),
+        "Action": "Originate",
+        "Channel": f"Local/send@{names.AST_TEXT_OUT}/n",
+        "Application": "Wait",
+        "Data": "1",
+        "Timeout": "10000",
+        "Async": "true",
+        "Variable": [
+            f"SB_TEXT_TO={to}",
+            f"SB_TEXT_FROM=<sip:{sender}@{host}>",
+            f"SB_COMMAND={command_id}",
+            *variables,
+        ],
     }
 
 
@@ -127,17 +146,24 @@ def transfer(channel: str, target: str) -> dict[str, Any]:
     }
 
 
-def actions_for(kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def actions_for(kind: str, params: dict[str, Any], command_id: int) -> list[dict[str, Any]]:
     """The actions of a command that needs no lookup first (hang-up and transfer do)."""
     if kind == "originate":
         return [originate(params)]
     if kind == "message":
-        return [message(params)]
+        return [message(params, command_id)]
     if kind == "dnd":
         return dnd(params)
     if kind == "queue_pause":
         return pause(params)
     raise BadCommand(f"unknown command kind {kind!r}")
+
+
+#: AMI filters that keep the text-sending Local channel's events (it is no call) from the listener
+EXCLUDE_FILTERS = tuple(
+    f"action(exclude),header({header}),regex(^Local/send@{names.AST_TEXT_OUT})"
+    for header in ("Channel", "DestChannel", "Device")
+)
 
 
 def answer_of(response: Any) -> tuple[bool, str]:

@@ -32,7 +32,6 @@ from panoramisk import Manager
 from panoramisk.message import Message
 
 from control.events import CallEvent, EventSink, Snapshot
-from control.render.names import AST_TEXT_EVENT
 from esl_handlers.asterisk_events import (
     CONSUMED_EVENTS,
     EVENT_CLASSES,
@@ -154,8 +153,8 @@ class AsteriskListener:
             if manager.subscribed:  # before that, the resync queued on subscribing covers it
                 self._queue.put_nowait(_Resync(manager, "FullyBooted"))
             return
-        if name == "UserEvent" and self.commands is not None and message.get("UserEvent") == AST_TEXT_EVENT:
-            self.commands.on_text_event(message)
+        if name == "UserEvent" and self.commands is not None:
+            self.commands.on_user_event(message)
             return
         if name not in _CONSUMED:
             self.stats.count_rejected("unknown", self.config.node, name)
@@ -338,6 +337,12 @@ class AsteriskListener:
                     "%s: AMI Filter refused (%s); events unfiltered", config.node, response.get("Message")
                 )
                 break
+        if self.commands is not None:
+            from esl_handlers.asterisk_commands import EXCLUDE_FILTERS
+
+            for criteria in EXCLUDE_FILTERS:
+                action = {"Action": "Filter", "Operation": "Add", "MatchCriteria": criteria}
+                await asyncio.wait_for(manager.send_action(action), config.command_timeout)
         mask = EVENT_CLASSES + (",user" if self.commands else "")
         action = {"Action": "Events", "EventMask": mask}
         response = await asyncio.wait_for(manager.send_action(action), config.command_timeout)

@@ -28,6 +28,7 @@ import redis.asyncio as aioredis
 from control import command_channel, live
 from control.db import unit_of_work
 from control.redis_conn import redis_url
+from control.render import names
 from control.services import commands, texts
 from esl_handlers import asterisk_commands as ami
 
@@ -57,6 +58,8 @@ class AsteriskCommandExecutor:
         self.send_timeout = send_timeout
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commands-{node}")
         self._texts: asyncio.Queue = asyncio.Queue()
+        #: texts sent, waiting for the dialplan's delivery status, by command id
+        self._deliveries: dict[str, asyncio.Future] = {}
         self.sent = 0
 
     # --- the database, in a thread -------------------------------------------------------------
@@ -84,8 +87,16 @@ class AsteriskCommandExecutor:
 
     # --- inbound texts ---------------------------------------------------------------------------
 
-    def on_text_event(self, message: Any) -> None:
-        """From the listener's reader: a UserEvent SwitchboardText (never blocks)."""
+    def on_user_event(self, message: Any) -> None:
+        """From the listener's reader: an inbound text, or a sent text's status (never blocks)."""
+        name = message.get("UserEvent")
+        if name == names.AST_TEXT_SENT_EVENT:
+            waiting = self._deliveries.get(str(message.get("Command") or ""))
+            if waiting is not None and not waiting.done():
+                waiting.set_result(str(message.get("Status") or ""))
+            return
+        if name != names.AST_TEXT_EVENT:
+            return
         self._texts.put_nowait(
             (
                 _decode64(message.get("From64")),
@@ -116,9 +127,11 @@ class AsteriskCommandExecutor:
     async def _send(self, manager: Any, action: dict[str, Any], as_list: bool | None = False) -> Any:
         return await asyncio.wait_for(manager.send_action(action, as_list=as_list), self.send_timeout)
 
-    async def _actions(self, manager: Any, kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _actions(
+        self, manager: Any, kind: str, params: dict[str, Any], command_id: int
+    ) -> list[dict[str, Any]]:
         if kind not in ("hangup", "transfer"):
-            return ami.actions_for(kind, params)
+            return ami.actions_for(kind, params, command_id)
         listing = await self._send(manager, {"Action": "CoreShowChannels"}, as_list=None)
         channel = ami.channel_of(params["call_id"], listing if isinstance(listing, list) else [listing])
         if channel is None:
@@ -131,23 +144,31 @@ class AsteriskCommandExecutor:
         command_id = int(command["id"])
         if not await self._in_db(self._claim, command_id):
             return  # already sent, or expired (recorded as failed)
-        state, answer = await self._run(command["kind"], command.get("params") or {})
+        state, answer = await self._run(command["kind"], command.get("params") or {}, command_id)
         await self._in_db(self._finish, command_id, state, answer)
         log.info("%s: command %s (%s) %s: %s", self.node, command_id, command["kind"], state, answer)
 
-    async def _run(self, kind: str, params: dict[str, Any]) -> tuple[str, str]:
+    async def _run(self, kind: str, params: dict[str, Any], command_id: int) -> tuple[str, str]:
         manager = await self._connection()
         if manager is None:
             return "failed", f"not connected to the PBX within {self.send_timeout:.0f} s"
         answers: list[str] = []
         sent = False
+        delivery: asyncio.Future | None = None
+        if kind == "message":
+            delivery = self._deliveries[str(command_id)] = asyncio.get_running_loop().create_future()
         try:
-            for action in await self._actions(manager, kind, params):
+            for action in await self._actions(manager, kind, params, command_id):
                 sent = True
                 self.sent += 1
                 accepted, said = ami.answer_of(await self._send(manager, action))
                 answers.append(said)
                 if not accepted:
+                    return "failed", "; ".join(answers)
+            if delivery is not None:
+                status = await asyncio.wait_for(delivery, self.send_timeout)
+                answers.append(f"MessageSend: {status}")
+                if status != "SUCCESS":
                     return "failed", "; ".join(answers)
         except (ami.BadCommand, LookupError) as exc:
             return "failed", str(exc)
@@ -157,6 +178,8 @@ class AsteriskCommandExecutor:
         except TimeoutError:
             answers.append(f"no answer from the PBX within {self.send_timeout:.0f} s")
             return "failed", "; ".join(answers)
+        finally:
+            self._deliveries.pop(str(command_id), None)
         return "ok", "; ".join(answers)
 
     # --- the stream ----------------------------------------------------------------------------

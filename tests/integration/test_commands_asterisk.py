@@ -277,3 +277,62 @@ def _last_command(kind: str) -> Command | None:
     from sqlalchemy import select
 
     return read(lambda s: s.scalar(select(Command).where(Command.kind == kind).order_by(Command.id.desc())))
+
+
+TRICKY = 'Grüße, «Zoë» said "hi", $5 ${EXTEN} $[1+1] ;x=1 \\ done. 漢字 '
+
+
+def test_a_text_reaches_the_trunk_with_the_exact_body(world: EventsWorld, api: Api) -> None:
+    body = (TRICKY * 40)[: 1600 - 2] + "\n!"
+    assert len(body) == 1600
+    received = len(world.trunk.texts())
+    since = world.watch.mark()
+    answer = api.post(
+        "/api/v1/messages", {"line_id": world.ids["line_a"], "to": OUTSIDE_NUMBER, "body": body}
+    )
+    assert answer.status_code == 202, answer.get_json()
+    command = _finished(answer.get_json()["id"])
+    assert command.state == "ok", command.answer
+    texts = world.trunk.wait_for_texts(received + 1)
+    assert texts[-1] == body
+    wait_for("the sent text on the line's activity", lambda: world.watch.activity_ids(since))
+    # the Local channel that carried the text is no call: none of its events reach the listener
+    leaked = [e for e in world.raw_events() if "switchboard-text-out" in str(e.payload)]
+    assert not leaked, [(e.kind, e.payload.get("raw")) for e in leaked]
+    too_long = api.post(
+        "/api/v1/messages", {"line_id": world.ids["line_a"], "to": OUTSIDE_NUMBER, "body": body + "x"}
+    )
+    assert too_long.status_code == 422 and "body" in too_long.get_json()["errors"]
+
+
+def test_a_text_to_an_extension_reaches_the_phone(world: EventsWorld, api: Api) -> None:
+    if "1002" not in world.phones:
+        world.register("1002", answer_after=None)
+    _registered(world, "1002")
+    ben = world.phones["1002"]
+    received = len(ben.texts())
+    answer = api.post("/api/v1/messages", {"line_id": world.ids["line_a"], "to": "1002", "body": TRICKY})
+    assert answer.status_code == 202, answer.get_json()
+    assert _finished(answer.get_json()["id"]).state == "ok"
+    assert ben.wait_for_texts(received + 1)[-1] == TRICKY
+
+
+def test_an_inbound_text_shows_on_the_line_within_a_second(world: EventsWorld) -> None:
+    from sqlalchemy import select
+
+    from control.models import ActivityItem, TextMessage
+    from tests.integration.events_world import CONTACT_NUMBER, LINE_A
+
+    since = world.watch.mark()
+    code = world.sipp.send_text(LINE_A, caller=CONTACT_NUMBER, text="Call me back, please: ${EXTEN}")
+    assert code in (200, 202), code
+    sent_at = __import__("time").time()
+    ids = wait_for("the inbound text's live activity", lambda: world.watch.activity_ids(since), timeout=5)
+    arrived = next(m.at for m in world.watch.messages[since:] if m.data.get("type") == "activity")
+    assert arrived - sent_at < 1.0
+    item = read(lambda s: s.get(ActivityItem, ids[-1]))
+    assert item.kind == "text" and item.line_id == world.ids["line_a"]
+    message = read(lambda s: s.scalar(select(TextMessage).where(TextMessage.id == item.text_message_id)))
+    assert message.direction == "inbound" and message.contact_id == world.ids["contact"]
+    assert message.body == "Call me back, please: ${EXTEN}"
+    assert message.from_number == CONTACT_NUMBER and message.to_number == LINE_A
