@@ -336,3 +336,48 @@ def test_an_inbound_text_shows_on_the_line_within_a_second(world: EventsWorld) -
     assert message.direction == "inbound" and message.contact_id == world.ids["contact"]
     assert message.body == "Call me back, please: ${EXTEN}"
     assert message.from_number == CONTACT_NUMBER and message.to_number == LINE_A
+
+
+def _leg_of(api: Api, user_id: int) -> dict:
+    def find() -> dict | None:
+        legs = api.get("/api/v1/live-calls").get_json()["legs"]
+        return next((leg for leg in legs if leg["user_id"] == user_id and leg["answered"]), None)
+
+    return wait_for(f"user {user_id}'s answered leg in /live-calls", find)
+
+
+def test_hang_up_a_live_call(world: EventsWorld, api: Api) -> None:
+    if "1003" not in world.phones:
+        world.register("1003", answer_after=0.3)
+    _registered(world, "1003")
+    call = world.sipp.start_call("1003", caller="1004", password=world.secrets["1004"], hold=30, timeout=40)
+    leg = _leg_of(api, world.user_id("1003"))
+    answer = api.post(f"/api/v1/live-calls/{leg['id']}/hangup", {})
+    assert answer.status_code == 202, answer.get_json()
+    assert _finished(answer.get_json()["id"]).state == "ok"
+    result = call.wait()
+    assert result.answered and result.hung_up_by == "callee", result
+    assert result.ended_at - result.answered_at < 10, "ended by the hang-up, not by the caller"
+    gone = api.post(f"/api/v1/live-calls/{leg['id']}/hangup", {})
+    assert gone.status_code in (202, 404)
+
+
+def test_blind_transfer_of_a_live_call(world: EventsWorld, api: Api) -> None:
+    if "1003" not in world.phones:
+        world.register("1003", answer_after=0.3)
+    if "1002" not in world.phones:
+        world.register("1002", answer_after=None)
+    _registered(world, "1002")
+    ben = world.phones["1002"]
+    invites = len(ben.invites())
+    call = world.sipp.start_call("1003", caller="1004", password=world.secrets["1004"], hold=8, timeout=40)
+    cat_leg = _leg_of(api, world.user_id("1003"))
+    legs = api.get("/api/v1/live-calls").get_json()["legs"]
+    caller_leg = next(
+        leg for leg in legs if leg["call_key"] == cat_leg["call_key"] and leg["id"] != cat_leg["id"]
+    )
+    answer = api.post(f"/api/v1/live-calls/{caller_leg['id']}/transfer", {"target": "1002"})
+    assert answer.status_code == 202, answer.get_json()
+    assert _finished(answer.get_json()["id"]).state == "ok", _command(answer.get_json()["id"]).answer
+    ben.wait_for_invites(invites + 1)
+    call.wait()
