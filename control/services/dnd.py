@@ -29,18 +29,21 @@ def set_dnd(session: Session, actor: User, user_id: int, on: bool) -> tuple[User
     """An agent for themselves, an admin for anyone of the tenant."""
     user = get_user(session, actor.tenant_id, user_id)
     commands.authorise(actor, user)
+    if not user.extension:
+        raise Invalid(f"{user.name} has no extension.", "dnd")
     return user, apply_dnd(session, user, on, actor)
 
 
 def apply_dnd(session: Session, user: User, on: bool, actor: User | None) -> list[Command]:
-    if not user.extension:
-        raise Invalid(f"{user.name} has no extension.", "dnd")
+    """The model's state, then (for a user with a phone) one command per node."""
     user.dnd = on
     session.flush()
     audit.write(session, actor, "user.dnd", user, value=on)
     effects.record(session, effects.PresenceChanged(user.tenant_id, user.id))
     # The next deploy renders the same state (the dialplan's default, the queue members' pause).
     config_changes.changed(session, user.tenant_id, config_changes.DIALPLAN, config_changes.QUEUES)
+    if not user.extension:
+        return []
     tenant = session.get(Tenant, user.tenant_id)
     params = {
         "extension": user.extension,
