@@ -9,36 +9,19 @@ second action. Text bodies travel base64-encoded (MessageSend Base64Body).
 from __future__ import annotations
 
 import base64
-import re
 from typing import Any
 
 from control.render import names
-
-_EXTENSION = re.compile(r"\d{2,8}")
-_DIALLED = re.compile(r"\+?\d{2,16}")
-_E164 = re.compile(r"\+\d{6,15}")
-_CHANNEL_ID = re.compile(r"[0-9a-f]{32}")
-_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}")
-_UNIQUEID = re.compile(r"[0-9.]{1,40}")
-
-
-class BadCommand(ValueError):
-    """A parameter that does not have the shape the service guarantees: never sent."""
-
-
-def _check(pattern: re.Pattern[str], value: Any, what: str) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise BadCommand(f"bad {what}: {value!r}")
-    return value
+from esl_handlers.command_values import CALL_ID, CHANNEL_ID, DIALLED, E164, EXTENSION, HOST, BadCommand, check
 
 
 def originate(params: dict[str, Any]) -> dict[str, Any]:
     """Ring the user's endpoint; once answered it continues in AST_ORIGINATE at the target."""
-    endpoint = _check(_EXTENSION, params.get("endpoint"), "endpoint")
-    target = _check(_DIALLED, params.get("target"), "target")
+    endpoint = check(EXTENSION, params.get("endpoint"), "endpoint")
+    target = check(DIALLED, params.get("target"), "target")
     caller_id = params.get("caller_id") or ""
     if caller_id:
-        _check(_E164, caller_id, "caller ID")
+        check(E164, caller_id, "caller ID")
     seconds = int(params.get("ring_seconds", 30))
     return {
         "Action": "Originate",
@@ -49,7 +32,7 @@ def originate(params: dict[str, Any]) -> dict[str, Any]:
         "CallerID": f"<{target}>",
         "Timeout": str(max(5, min(seconds, 120)) * 1000),
         "Async": "true",
-        "ChannelId": _check(_CHANNEL_ID, params.get("channel_id"), "channel id"),
+        "ChannelId": check(CHANNEL_ID, params.get("channel_id"), "channel id"),
         "Variable": [f"SB_ORIGINATE_EXT={endpoint}", f"SB_ORIGINATE_CID={caller_id}"],
     }
 
@@ -61,16 +44,16 @@ def message(params: dict[str, Any], command_id: int) -> dict[str, Any]:
     bytes: a Local channel into AST_TEXT_OUT carries it instead, base64-encoded in chunks, and
     sends it from the dialplan; its status comes back as a UserEvent (AST_TEXT_SENT_EVENT).
     """
-    sender = _check(_E164, params.get("from"), "from number")
+    sender = check(E164, params.get("from"), "from number")
     body = params.get("body")
     if not isinstance(body, str):
         raise BadCommand("a text needs a body")
     if params.get("to_kind") == "extension":
-        to = "pjsip:" + _check(_EXTENSION, params.get("to"), "extension")
-        host = _check(_HOST, params.get("domain"), "domain")
+        to = "pjsip:" + check(EXTENSION, params.get("to"), "extension")
+        host = check(HOST, params.get("domain"), "domain")
     else:
-        number = _check(_E164, params.get("to"), "to number")
-        host = _check(_HOST, params.get("trunk_host"), "trunk host")
+        number = check(E164, params.get("to"), "to number")
+        host = check(HOST, params.get("trunk_host"), "trunk host")
         port = int(params.get("trunk_port") or 5060)
         to = f"pjsip:{names.AST_TRUNK}/sip:{number}@{host}:{port}"
     encoded = base64.b64encode(body.encode("utf-8")).decode("ascii")
@@ -98,8 +81,8 @@ def message(params: dict[str, Any], command_id: int) -> dict[str, Any]:
 def queue_pause(extension: str, queue_extension: str, paused: bool, reason: str) -> dict[str, Any]:
     return {
         "Action": "QueuePause",
-        "Interface": names.ast_interface(_check(_EXTENSION, extension, "extension")),
-        "Queue": names.ast_queue(_check(_EXTENSION, queue_extension, "queue extension")),
+        "Interface": names.ast_interface(check(EXTENSION, extension, "extension")),
+        "Queue": names.ast_queue(check(EXTENSION, queue_extension, "queue extension")),
         "Paused": "true" if paused else "false",
         "Reason": reason,
     }
@@ -107,7 +90,7 @@ def queue_pause(extension: str, queue_extension: str, paused: bool, reason: str)
 
 def dnd(params: dict[str, Any]) -> list[dict[str, Any]]:
     """The live Do Not Disturb entry the rendered dialplan checks, then every queue's pause."""
-    extension = _check(_EXTENSION, params.get("extension"), "extension")
+    extension = check(EXTENSION, params.get("extension"), "extension")
     on = params.get("on") is True
     actions: list[dict[str, Any]] = [
         {"Action": "DBPut", "Family": names.AST_DND_FAMILY, "Key": extension, "Val": "1" if on else "0"}
@@ -125,7 +108,7 @@ def pause(params: dict[str, Any]) -> list[dict[str, Any]]:
 
 def channel_of(uniqueid: str, channels: list[Any]) -> str | None:
     """The channel name of a call leg (CoreShowChannels entries) by its Uniqueid."""
-    _check(_UNIQUEID, uniqueid, "call id")
+    check(CALL_ID, uniqueid, "call id")
     for entry in channels:
         if entry.get("Event") == "CoreShowChannel" and entry.get("Uniqueid") == uniqueid:
             return str(entry.get("Channel"))
@@ -141,7 +124,7 @@ def transfer(channel: str, target: str) -> dict[str, Any]:
         "Action": "Redirect",
         "Channel": channel,
         "Context": names.AST_INTERNAL,
-        "Exten": _check(_DIALLED, target, "transfer target"),
+        "Exten": check(DIALLED, target, "transfer target"),
         "Priority": "1",
     }
 

@@ -26,11 +26,12 @@ import redis
 import redis.asyncio as aioredis
 
 from control import command_channel, live
-from control.db import unit_of_work
 from control.redis_conn import redis_url
 from control.render import names
-from control.services import commands, texts
+from control.services import commands
 from esl_handlers import asterisk_commands as ami
+from esl_handlers import command_records as records
+from esl_handlers.command_values import BadCommand
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +68,6 @@ class AsteriskCommandExecutor:
     async def _in_db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
 
-    @staticmethod
-    def _claim(command_id: int) -> bool:
-        with unit_of_work() as session:
-            return commands.claim(session, command_id)
-
-    @staticmethod
-    def _finish(command_id: int, state: str, answer: str) -> None:
-        with unit_of_work() as session:
-            commands.finish(session, command_id, state, answer)
-
-    def _abandon(self) -> list[int]:
-        with unit_of_work() as session:
-            return commands.abandon_in_flight(session, self.node)
-
-    def _receive_text(self, sender: str, recipient: str, body: str) -> None:
-        with unit_of_work() as session:
-            texts.receive(session, self.node, sender, recipient, body)
-
     # --- inbound texts ---------------------------------------------------------------------------
 
     def on_user_event(self, message: Any) -> None:
@@ -109,7 +92,7 @@ class AsteriskCommandExecutor:
         while True:
             sender, recipient, body = await self._texts.get()
             try:
-                await self._in_db(self._receive_text, sender, recipient, body)
+                await self._in_db(records.receive_text, self.node, sender, recipient, body)
             except Exception:
                 log.exception("%s: an inbound text could not be recorded", self.node)
 
@@ -142,10 +125,10 @@ class AsteriskCommandExecutor:
 
     async def execute(self, command: dict[str, Any]) -> None:
         command_id = int(command["id"])
-        if not await self._in_db(self._claim, command_id):
+        if not await self._in_db(records.claim, command_id):
             return  # already sent, or expired (recorded as failed)
         state, answer = await self._run(command["kind"], command.get("params") or {}, command_id)
-        await self._in_db(self._finish, command_id, state, answer)
+        await self._in_db(records.finish, command_id, state, answer)
         log.info("%s: command %s (%s) %s: %s", self.node, command_id, command["kind"], state, answer)
 
     async def _run(self, kind: str, params: dict[str, Any], command_id: int) -> tuple[str, str]:
@@ -170,7 +153,7 @@ class AsteriskCommandExecutor:
                 answers.append(f"MessageSend: {status}")
                 if status != "SUCCESS":
                     return "failed", "; ".join(answers)
-        except (ami.BadCommand, LookupError) as exc:
+        except (BadCommand, LookupError) as exc:
             return "failed", str(exc)
         except ConnectionError:
             answers.append("the AMI connection was lost before the answer")
@@ -187,7 +170,7 @@ class AsteriskCommandExecutor:
     async def run(self) -> None:
         command_channel.register_command_handlers()
         live.register_publish_handlers()
-        abandoned = await self._in_db(self._abandon)
+        abandoned = await self._in_db(records.abandon_in_flight, self.node)
         if abandoned:
             log.warning(
                 "%s: commands %s were in flight at the last stop: marked unknown", self.node, abandoned

@@ -87,7 +87,9 @@ def originate(session: Session, actor: User, data: dict) -> Command:
     node = commands.phone_node(session, user)
     commands.check_rate(session, actor)
     assert user.extension is not None
+    tenant = session.get(Tenant, user.tenant_id)
     params = {
+        "domain": tenant.domain if tenant else "",
         "endpoint": user.extension,
         "target": target,
         "caller_id": chosen or "",
