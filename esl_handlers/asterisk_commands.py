@@ -9,10 +9,16 @@ second action. Text bodies travel base64-encoded (MessageSend Base64Body).
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from control.render import names
 from esl_handlers.command_values import CALL_ID, CHANNEL_ID, DIALLED, E164, EXTENSION, HOST, BadCommand, check
+
+#: the Local channel that carries a text out (its events are no call)
+TEXT_CHANNEL_PREFIX = f"Local/send@{names.AST_TEXT_OUT}"
+#: a channel name as CoreShowChannels lists it (PJSIP/1001-00000006, Local/x@ctx-0000;1)
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9_./@;+-]{1,120}")
 
 
 def originate(params: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +70,7 @@ def message(params: dict[str, Any], command_id: int) -> dict[str, Any]:
     variables = [f"SB_TEXT_B64_{n}={chunk}" for n, chunk in enumerate(chunks, start=1)]
     return {
         "Action": "Originate",
-        "Channel": f"Local/send@{names.AST_TEXT_OUT}/n",
+        "Channel": f"{TEXT_CHANNEL_PREFIX}/n",
         "Application": "Wait",
         "Data": "1",
         "Timeout": "10000",
@@ -120,13 +126,12 @@ def hangup(channel: str) -> dict[str, Any]:
 
 
 def transfer(channel: str, target: str) -> dict[str, Any]:
-    return {
-        "Action": "Redirect",
-        "Channel": channel,
-        "Context": names.AST_INTERNAL,
-        "Exten": check(DIALLED, target, "transfer target"),
-        "Priority": "1",
-    }
+    """Blind transfer through the CLI's `channel redirect` (the Command action): Redirect would
+    need the AMI `call` write class, which also allows Setvar on any channel."""
+    if not _CHANNEL_NAME.fullmatch(channel):
+        raise BadCommand(f"bad channel name: {channel!r}")
+    exten = check(DIALLED, target, "transfer target")
+    return {"Action": "Command", "Command": f"channel redirect {channel} {names.AST_INTERNAL},{exten},1"}
 
 
 def actions_for(kind: str, params: dict[str, Any], command_id: int) -> list[dict[str, Any]]:
@@ -144,13 +149,17 @@ def actions_for(kind: str, params: dict[str, Any], command_id: int) -> list[dict
 
 #: AMI filters that keep the text-sending Local channel's events (it is no call) from the listener
 EXCLUDE_FILTERS = tuple(
-    f"action(exclude),header({header}),regex(^Local/send@{names.AST_TEXT_OUT})"
+    f"action(exclude),header({header}),regex(^{TEXT_CHANNEL_PREFIX})"
     for header in ("Channel", "DestChannel", "Device")
 )
 
 
 def answer_of(response: Any) -> tuple[bool, str]:
     """(accepted, what the PBX said) of one action's response."""
+    if response.get("Response") == "Follows" or "Output" in response:  # a Command action
+        output = response.get("Output") or ""
+        text = "\n".join(output) if isinstance(output, list) else str(output)
+        return not re.search(r"(?i)\b(no such|unable|failed|usage)\b", text), f"Command: {text.strip()}"
     accepted = response.get("Response") == "Success"
     text = response.get("Message") or response.get("Response") or ""
     return accepted, f"{response.get('Response', '?')}: {text}" if text != response.get("Response") else text

@@ -137,6 +137,7 @@ class AsteriskListener:
         self._last_received = 0.0
         #: the connection commands are sent over: logged in and subscribed, else None
         self.manager: _SupervisedManager | None = None
+        self._tasks: set[asyncio.Task] = set()
         self.commands: Any = None
         if config.commands:
             from esl_handlers.command_executor import AsteriskCommandExecutor
@@ -156,6 +157,8 @@ class AsteriskListener:
         if name == "UserEvent" and self.commands is not None:
             self.commands.on_user_event(message)
             return
+        if self.commands is not None and self.commands.carries_a_text(message):
+            return  # the Local channel that sends a text is no call
         if name not in _CONSUMED:
             self.stats.count_rejected("unknown", self.config.node, name)
             return
@@ -375,6 +378,10 @@ class AsteriskListener:
             manager.subscribed = True
             self.manager = manager
             self._queue.put_nowait(_Resync(manager, "connect"))
+            if self.commands is not None:
+                restoring = asyncio.create_task(self.commands.restore(manager))
+                self._tasks.add(restoring)
+                restoring.add_done_callback(self._tasks.discard)
             await self._watch(manager, lost)
             self.stats.disconnects += 1
         finally:

@@ -68,6 +68,14 @@ class AsteriskCommandExecutor:
     async def _in_db(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
 
+    @staticmethod
+    def carries_a_text(message: Any) -> bool:
+        """An event of the Local channel that sends a text (the AMI filters drop most of them)."""
+        return any(
+            str(message.get(header) or "").startswith(ami.TEXT_CHANNEL_PREFIX)
+            for header in ("Channel", "DestChannel", "Device")
+        )
+
     # --- inbound texts ---------------------------------------------------------------------------
 
     def on_user_event(self, message: Any) -> None:
@@ -164,6 +172,23 @@ class AsteriskCommandExecutor:
         finally:
             self._deliveries.pop(str(command_id), None)
         return "ok", "; ".join(answers)
+
+    async def restore(self, manager: Any) -> None:
+        """On every connect: the model's Do Not Disturb and queue pauses, again (a restarted
+        Asterisk reloads queues.conf as last deployed; AstDB may be gone with its disk)."""
+        try:
+            states = await self._in_db(records.live_state, self.node)
+            refused = 0
+            for params in states:
+                for action in ami.dnd(params):
+                    accepted, _ = ami.answer_of(await self._send(manager, action))
+                    refused += not accepted
+        except (ConnectionError, TimeoutError, BadCommand) as exc:
+            log.warning("%s: restoring DND and queue pauses failed: %r", self.node, exc)
+            return
+        log.info(
+            "%s: DND and queue pauses restored for %d users (%d refused)", self.node, len(states), refused
+        )
 
     # --- the stream ----------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ executors run them in a worker thread). Each is one unit of work, effects dispat
 from __future__ import annotations
 
 from control.db import unit_of_work
-from control.services import commands, texts
+from control.services import commands, dnd, texts
 
 
 def claim(command_id: int) -> bool:
@@ -25,3 +25,8 @@ def abandon_in_flight(node: str) -> list[int]:
 def receive_text(node: str, sender: str, recipient: str, body: str) -> None:
     with unit_of_work() as session:
         texts.receive(session, node, sender, recipient, body)
+
+
+def live_state(node: str) -> list[dict]:
+    with unit_of_work() as session:
+        return dnd.live_state(session, node)

@@ -8,11 +8,12 @@ the model, so rendered config and live state agree.
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from control import effects
 from control.errors import Invalid
-from control.models import Command, Tenant, User
+from control.models import Command, PbxNode, Tenant, User
 from control.services import audit, commands, config_changes
 from control.services.queues import member_paused, memberships
 from control.services.users import get_user
@@ -63,4 +64,26 @@ def apply_dnd(session: Session, user: User, on: bool, actor: User | None) -> lis
             audit_target=user,
         )
         for node in commands.tenant_nodes(session, user.tenant_id)
+    ]
+
+
+def live_state(session: Session, node_name: str) -> list[dict]:
+    """What a node must hold for every user with a phone of its tenant (the parameters of a "dnd"
+    command): re-applied whenever the listener connects, so a PBX restart keeps the state."""
+    node = session.scalar(select(PbxNode).where(PbxNode.name == node_name))
+    if node is None:
+        return []
+    tenant = session.get(Tenant, node.tenant_id)
+    people = session.scalars(
+        select(User).where(User.tenant_id == node.tenant_id, User.extension.is_not(None)).order_by(User.id)
+    )
+    return [
+        {
+            "extension": user.extension,
+            "on": user.dnd,
+            "queues": queue_states(session, user),
+            "domain": tenant.domain if tenant else "",
+        }
+        for user in people
+        if user.extension
     ]

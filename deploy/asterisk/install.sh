@@ -7,7 +7,7 @@ MARK_BEGIN='; >>> switchboard AMI user: managed by switchboard deploy/asterisk/i
 MARK_END='; <<< switchboard AMI user'
 INCLUDED=(pjsip.conf extensions.conf queues.conf)
 AMI_READ='system,call,agent,cdr,user'
-AMI_WRITE='system,call,command,originate,agent,reporting,message'
+AMI_WRITE='system,command,originate,agent,reporting,message'
 
 usage() {
   cat <<'EOF'

@@ -10,34 +10,19 @@ import redis
 from sqlalchemy import select
 
 from control import command_channel, db
-from control.models import AuditLog, Command, PresenceState, SipRegistration
+from control.models import AuditLog, Command
 from control.redis_conn import redis_client
-from control.services import nodes, numbers
+from control.services import numbers
 from control.services.queues import memberships
 from tests.api.conftest import ApiClient
+from tests.command_nodes import add_node
 
 NODE = "api-commands-node"
 
 
 @pytest.fixture()
 def node(demo: dict) -> str:
-    with db.unit_of_work() as s:
-        nodes.create_node(
-            s,
-            {
-                "name": NODE,
-                "kind": "asterisk",
-                "host": "127.0.0.1",
-                "port": 5038,
-                "username": "switchboard",
-                "secret": "a-long-ami-secret",
-                "config_dir": "/tmp/unused",
-                "tenant_id": demo["tenant_id"],
-            },
-            None,
-        )
-        s.add(SipRegistration(node=NODE, user_id=demo["agent_id"], contact="sip:1001@127.0.0.1:5999"))
-        s.add(PresenceState(user_id=demo["agent_id"], line_state="idle", registrations=1, active_calls=0))
+    add_node(demo["tenant_id"], NODE, demo["agent_id"])
     try:
         redis_client().delete(command_channel.stream(NODE))
     except redis.RedisError:

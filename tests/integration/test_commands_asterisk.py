@@ -381,3 +381,26 @@ def test_blind_transfer_of_a_live_call(world: EventsWorld, api: Api) -> None:
     assert _finished(answer.get_json()["id"]).state == "ok", _command(answer.get_json()["id"]).answer
     ben.wait_for_invites(invites + 1)
     call.wait()
+
+
+def test_do_not_disturb_and_queue_pauses_survive_a_pbx_restart(world: EventsWorld, api: Api) -> None:
+    """Deployed while Ann is available, then DND on live, then Asterisk restarts: it comes back
+    with the deployed queues.conf (Ann unpaused) and the listener puts the model's state back."""
+    from tests.integration.events_world import deploy
+
+    _ringing_phones(world)
+    ann = world.user_id("1001")
+    deploy(world.node_id)
+    on = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": True})
+    assert _finished(on.get_json()["commands"][0]["id"]).state == "ok"
+    restored = world.listener.count("DND and queue pauses restored")
+    world.sandbox.restart()
+    world.listener.wait_log("DND and queue pauses restored", restored + 1, timeout=60)
+    for extension in ("1001", "1002"):
+        assert world.phones[extension].register() == 200
+    reached = _calls_reaching_ann(world)
+    assert reached == {"direct": 0, "direct_code": 486, "group": 0, "queue": 0}, reached
+    off = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": False})
+    assert _finished(off.get_json()["commands"][0]["id"]).state == "ok"
+    reached = _calls_reaching_ann(world)
+    assert (reached["direct"], reached["group"], reached["queue"]) == (1, 1, 1), reached

@@ -5,31 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from control import db
-from control.models import Command, Line, PresenceState, SipRegistration, Tenant
-from control.services import nodes
+from control.models import Command, Line, Tenant
+from tests.command_nodes import add_node
 
 NODE = "web-commands-node"
 
 
 def _node(demo: dict, registered_user: int | None = None) -> None:
-    with db.unit_of_work() as s:
-        nodes.create_node(
-            s,
-            {
-                "name": NODE,
-                "kind": "asterisk",
-                "host": "127.0.0.1",
-                "port": 5038,
-                "username": "switchboard",
-                "secret": "a-long-ami-secret",
-                "config_dir": "/tmp/unused",
-                "tenant_id": demo["tenant_id"],
-            },
-            None,
-        )
-        if registered_user:
-            s.add(SipRegistration(node=NODE, user_id=registered_user, contact="sip:x@127.0.0.1:5999"))
-            s.add(PresenceState(user_id=registered_user, line_state="idle", registrations=1, active_calls=0))
+    add_node(demo["tenant_id"], NODE, *([registered_user] if registered_user else []))
 
 
 def _commands() -> list[Command]:
