@@ -12,7 +12,7 @@ from sqlalchemy import select
 from control import command_channel, db
 from control.models import AuditLog, Command
 from control.redis_conn import redis_client
-from control.services import numbers
+from control.services import commands, numbers
 from control.services.queues import memberships
 from tests.api.conftest import ApiClient
 from tests.command_nodes import add_node
@@ -109,3 +109,26 @@ def test_dnd_records_one_command_per_node_and_shows_unavailable(
         queues = [q.extension for q, _ in memberships(s, demo["tenant_id"], demo["agent_id"])]
     assert queues, "Alice is in the demo's queues"
     assert entry["params"]["queues"] == [{"extension": ext, "paused": True} for ext in queues]
+
+
+def test_a_command_is_claimed_once_and_an_old_one_expires(agent_api: ApiClient, node: str) -> None:
+    from datetime import timedelta
+
+    first = agent_api.post("/api/v1/calls", json={"target": "1002"}).json["id"]
+    second = agent_api.post("/api/v1/calls", json={"target": "1002"}).json["id"]
+    with db.unit_of_work() as s:
+        old = s.get(Command, second)
+        assert old is not None
+        old.created_at -= commands.EXPIRES_AFTER + timedelta(seconds=1)
+    with db.unit_of_work() as s:
+        assert commands.claim(s, first) is True
+    with db.unit_of_work() as s:
+        assert commands.claim(s, first) is False, "never sent twice"
+        assert commands.claim(s, second) is False
+    with db.unit_of_work() as s:
+        assert s.get(Command, first).state == "sending"
+        expired = s.get(Command, second)
+        assert expired.state == "failed" and expired.answer.startswith("expired")
+        assert commands.abandon_in_flight(s, node) == [first]
+    with db.unit_of_work() as s:
+        assert s.get(Command, first).state == "unknown"
