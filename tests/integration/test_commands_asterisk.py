@@ -118,6 +118,15 @@ def test_click_to_call_rings_the_user_then_dials_the_target_with_the_chosen_call
     invite = [m for m in world.trunk.uas.messages() if not m.sent and m.method == "INVITE"][-1]
     assert LINE_B in invite.headers["from"], invite.headers
     assert OUTSIDE_NUMBER in invite.start_line
+    wait_for(
+        "the command's result on the live stream",
+        lambda: any(
+            m.data.get("type") == "command"
+            and m.data.get("command_id") == body["id"]
+            and m.data["state"] == "ok"
+            for m in list(world.watch.messages)
+        ),
+    )
     shown = api.get(f"/api/v1/commands/{body['id']}").get_json()
     assert shown["state"] == "ok" and shown["finished_at"].endswith("Z")
     # both sipp ends hold the call until a BYE: end it on the PBX

@@ -19,12 +19,15 @@ bp = Blueprint("commands", __name__, url_prefix="/commands")
 def _back() -> Response:
     target = request.form.get("next") or request.referrer or url_for("dashboard.index")
     parts = urlsplit(target)
-    # only back to a page of this site
-    return redirect(
-        parts.path + (f"?{parts.query}" if parts.query else "")
-        if not parts.netloc or parts.netloc == request.host
-        else "/"
-    )
+    path = parts.path
+    # only back to a page of this site (never //host or /\\host, which browsers take as a host)
+    if (
+        (parts.netloc and parts.netloc != request.host)
+        or not path.startswith("/")
+        or path[1:2] in ("/", "\\")
+    ):
+        return redirect("/")
+    return redirect(path + (f"?{parts.query}" if parts.query else ""))
 
 
 def _problem(exc: Exception) -> str:
