@@ -81,7 +81,9 @@ def test_bad_input_names_the_field_and_sends_nothing(api: ApiClient, demo: dict,
         assert field in answer.json["errors"], (body, answer.json)
     nobody = api.post("/api/v1/calls", json={"user_id": demo["admin_id"], "target": "1002"})
     assert nobody.status_code == 409 and nobody.json["message"] == "no registered phone"
-    assert api.put(f"/api/v1/users/{demo['agent_id']}/dnd", json={"dnd": "true"}).status_code == 422
+    for loose in ("true", 1, 0, None):
+        answer = api.put(f"/api/v1/users/{demo['agent_id']}/dnd", json={"dnd": loose})
+        assert answer.status_code == 422 and "dnd" in answer.json["errors"], loose
     long_text = api.post("/api/v1/messages", json={"line_id": 1, "to": "+14155550123", "body": "x" * 1601})
     assert long_text.status_code == 422 and "body" in long_text.json["errors"]
     assert _stream(node) == []
@@ -132,3 +134,26 @@ def test_a_command_is_claimed_once_and_an_old_one_expires(agent_api: ApiClient, 
         assert commands.abandon_in_flight(s, node) == [first]
     with db.unit_of_work() as s:
         assert s.get(Command, first).state == "unknown"
+
+
+def test_an_agent_takes_themselves_out_of_a_queue(agent_api: ApiClient, demo: dict, node: str) -> None:
+    with db.unit_of_work() as s:
+        (queue, _), *_ = memberships(s, demo["tenant_id"], demo["agent_id"])
+        queue_id, queue_ext = queue.id, queue.extension
+    answer = agent_api.put(f"/api/v1/users/{demo['agent_id']}/queues/{queue_id}", json={"active": False})
+    assert answer.status_code == 200, answer.json
+    assert answer.json == {"user_id": demo["agent_id"], "queue_id": queue_id, "active": False}
+    (entry,) = _stream(node)
+    assert entry["kind"] == "queue_pause"
+    assert entry["params"] | {"domain": ""} == {
+        "extension": "1001",
+        "queue": queue_ext,
+        "paused": True,
+        "domain": "",
+    }
+    other = agent_api.put(f"/api/v1/users/{demo['admin_id']}/queues/{queue_id}", json={"active": False})
+    assert other.status_code in (403, 404)
+    assert (
+        agent_api.put(f"/api/v1/users/{demo['agent_id']}/queues/{queue_id}", json={"active": 0}).status_code
+        == 422
+    )
