@@ -13,33 +13,21 @@ import re
 from typing import Any
 
 from control.render import names
+from esl_handlers.command_values import CALL_ID, CHANNEL_ID, DIALLED, E164, EXTENSION, HOST, BadCommand, check
 
-_EXTENSION = re.compile(r"\d{2,8}")
-_DIALLED = re.compile(r"\+?\d{2,16}")
-_E164 = re.compile(r"\+\d{6,15}")
-_CHANNEL_ID = re.compile(r"[0-9a-f]{32}")
-_HOST = re.compile(r"[A-Za-z0-9.-]{1,253}")
-_QUEUE = re.compile(r"queue-\d{2,8}")
-_UNIQUEID = re.compile(r"[0-9.]{1,40}")
-
-
-class BadCommand(ValueError):
-    """A parameter that does not have the shape the service guarantees: never sent."""
-
-
-def _check(pattern: re.Pattern[str], value: Any, what: str) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise BadCommand(f"bad {what}: {value!r}")
-    return value
+#: the Local channel that carries a text out (its events are no call)
+TEXT_CHANNEL_PREFIX = f"Local/send@{names.AST_TEXT_OUT}"
+#: a channel name as CoreShowChannels lists it (PJSIP/1001-00000006, Local/x@ctx-0000;1)
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9_./@;+-]{1,120}")
 
 
 def originate(params: dict[str, Any]) -> dict[str, Any]:
     """Ring the user's endpoint; once answered it continues in AST_ORIGINATE at the target."""
-    endpoint = _check(_EXTENSION, params.get("endpoint"), "endpoint")
-    target = _check(_DIALLED, params.get("target"), "target")
+    endpoint = check(EXTENSION, params.get("endpoint"), "endpoint")
+    target = check(DIALLED, params.get("target"), "target")
     caller_id = params.get("caller_id") or ""
     if caller_id:
-        _check(_E164, caller_id, "caller ID")
+        check(E164, caller_id, "caller ID")
     seconds = int(params.get("ring_seconds", 30))
     return {
         "Action": "Originate",
@@ -50,38 +38,57 @@ def originate(params: dict[str, Any]) -> dict[str, Any]:
         "CallerID": f"<{target}>",
         "Timeout": str(max(5, min(seconds, 120)) * 1000),
         "Async": "true",
-        "ChannelId": _check(_CHANNEL_ID, params.get("channel_id"), "channel id"),
+        "ChannelId": check(CHANNEL_ID, params.get("channel_id"), "channel id"),
         "Variable": [f"SB_ORIGINATE_EXT={endpoint}", f"SB_ORIGINATE_CID={caller_id}"],
     }
 
 
-def message(params: dict[str, Any]) -> dict[str, Any]:
-    """A text: to a number through the trunk, or to a user's endpoint (all its contacts)."""
-    sender = _check(_E164, params.get("from"), "from number")
+def message(params: dict[str, Any], command_id: int) -> dict[str, Any]:
+    """A text: to a number through the trunk, or to a user's endpoint (all its contacts).
+
+    MessageSend over AMI would carry the body on one action line, and AMI lines end at 1,024
+    bytes: a Local channel into AST_TEXT_OUT carries it instead, base64-encoded in chunks, and
+    sends it from the dialplan; its status comes back as a UserEvent (AST_TEXT_SENT_EVENT).
+    """
+    sender = check(E164, params.get("from"), "from number")
     body = params.get("body")
     if not isinstance(body, str):
         raise BadCommand("a text needs a body")
     if params.get("to_kind") == "extension":
-        to = "pjsip:" + _check(_EXTENSION, params.get("to"), "extension")
-        host = _check(_HOST, params.get("domain"), "domain")
+        to = "pjsip:" + check(EXTENSION, params.get("to"), "extension")
+        host = check(HOST, params.get("domain"), "domain")
     else:
-        number = _check(_E164, params.get("to"), "to number")
-        host = _check(_HOST, params.get("trunk_host"), "trunk host")
+        number = check(E164, params.get("to"), "to number")
+        host = check(HOST, params.get("trunk_host"), "trunk host")
         port = int(params.get("trunk_port") or 5060)
         to = f"pjsip:{names.AST_TRUNK}/sip:{number}@{host}:{port}"
+    encoded = base64.b64encode(body.encode("utf-8")).decode("ascii")
+    size = names.AST_TEXT_CHUNK
+    chunks = [encoded[i : i + size] for i in range(0, len(encoded), size)]
+    if len(chunks) > names.AST_TEXT_CHUNKS:
+        raise BadCommand("the text is too long for the PBX")
+    variables = [f"SB_TEXT_B64_{n}={chunk}" for n, chunk in enumerate(chunks, start=1)]
     return {
-        "Action": "MessageSend",
-        "To": to,
-        "From": f"<sip:{sender}@{host}>",
-        "Base64Body": base64.b64encode(body.encode("utf-8")).decode("ascii"),
+        "Action": "Originate",
+        "Channel": f"{TEXT_CHANNEL_PREFIX}/n",
+        "Application": "Wait",
+        "Data": "1",
+        "Timeout": "10000",
+        "Async": "true",
+        "Variable": [
+            f"SB_TEXT_TO={to}",
+            f"SB_TEXT_FROM=<sip:{sender}@{host}>",
+            f"SB_COMMAND={command_id}",
+            *variables,
+        ],
     }
 
 
-def queue_pause(extension: str, queue: str, paused: bool, reason: str) -> dict[str, Any]:
+def queue_pause(extension: str, queue_extension: str, paused: bool, reason: str) -> dict[str, Any]:
     return {
         "Action": "QueuePause",
-        "Interface": names.ast_interface(_check(_EXTENSION, extension, "extension")),
-        "Queue": _check(_QUEUE, queue, "queue"),
+        "Interface": names.ast_interface(check(EXTENSION, extension, "extension")),
+        "Queue": names.ast_queue(check(EXTENSION, queue_extension, "queue extension")),
         "Paused": "true" if paused else "false",
         "Reason": reason,
     }
@@ -89,13 +96,13 @@ def queue_pause(extension: str, queue: str, paused: bool, reason: str) -> dict[s
 
 def dnd(params: dict[str, Any]) -> list[dict[str, Any]]:
     """The live Do Not Disturb entry the rendered dialplan checks, then every queue's pause."""
-    extension = _check(_EXTENSION, params.get("extension"), "extension")
+    extension = check(EXTENSION, params.get("extension"), "extension")
     on = params.get("on") is True
     actions: list[dict[str, Any]] = [
         {"Action": "DBPut", "Family": names.AST_DND_FAMILY, "Key": extension, "Val": "1" if on else "0"}
     ]
     for queue in params.get("queues", []):
-        actions.append(queue_pause(extension, queue["name"], queue["paused"] is True, "dnd"))
+        actions.append(queue_pause(extension, queue["extension"], queue["paused"] is True, "dnd"))
     return actions
 
 
@@ -107,7 +114,7 @@ def pause(params: dict[str, Any]) -> list[dict[str, Any]]:
 
 def channel_of(uniqueid: str, channels: list[Any]) -> str | None:
     """The channel name of a call leg (CoreShowChannels entries) by its Uniqueid."""
-    _check(_UNIQUEID, uniqueid, "call id")
+    check(CALL_ID, uniqueid, "call id")
     for entry in channels:
         if entry.get("Event") == "CoreShowChannel" and entry.get("Uniqueid") == uniqueid:
             return str(entry.get("Channel"))
@@ -119,21 +126,20 @@ def hangup(channel: str) -> dict[str, Any]:
 
 
 def transfer(channel: str, target: str) -> dict[str, Any]:
-    return {
-        "Action": "Redirect",
-        "Channel": channel,
-        "Context": names.AST_INTERNAL,
-        "Exten": _check(_DIALLED, target, "transfer target"),
-        "Priority": "1",
-    }
+    """Blind transfer through the CLI's `channel redirect` (the Command action): Redirect would
+    need the AMI `call` write class, which also allows Setvar on any channel."""
+    if not _CHANNEL_NAME.fullmatch(channel):
+        raise BadCommand(f"bad channel name: {channel!r}")
+    exten = check(DIALLED, target, "transfer target")
+    return {"Action": "Command", "Command": f"channel redirect {channel} {names.AST_INTERNAL},{exten},1"}
 
 
-def actions_for(kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+def actions_for(kind: str, params: dict[str, Any], command_id: int) -> list[dict[str, Any]]:
     """The actions of a command that needs no lookup first (hang-up and transfer do)."""
     if kind == "originate":
         return [originate(params)]
     if kind == "message":
-        return [message(params)]
+        return [message(params, command_id)]
     if kind == "dnd":
         return dnd(params)
     if kind == "queue_pause":
@@ -141,8 +147,19 @@ def actions_for(kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     raise BadCommand(f"unknown command kind {kind!r}")
 
 
+#: AMI filters that keep the text-sending Local channel's events (it is no call) from the listener
+EXCLUDE_FILTERS = tuple(
+    f"action(exclude),header({header}),regex(^{TEXT_CHANNEL_PREFIX})"
+    for header in ("Channel", "DestChannel", "Device")
+)
+
+
 def answer_of(response: Any) -> tuple[bool, str]:
     """(accepted, what the PBX said) of one action's response."""
+    if response.get("Response") == "Follows" or "Output" in response:  # a Command action
+        output = response.get("Output") or ""
+        text = "\n".join(output) if isinstance(output, list) else str(output)
+        return not re.search(r"(?i)\b(no such|unable|failed|usage)\b", text), f"Command: {text.strip()}"
     accepted = response.get("Response") == "Success"
     text = response.get("Message") or response.get("Response") or ""
     return accepted, f"{response.get('Response', '?')}: {text}" if text != response.get("Response") else text

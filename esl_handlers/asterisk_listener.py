@@ -147,6 +147,7 @@ class AsteriskListener:
         self._last_received = 0.0
         #: the connection commands are sent over: logged in and subscribed, else None
         self.manager: _SupervisedManager | None = None
+        self._tasks: set[asyncio.Task] = set()
         self.commands: Any = None
         if config.commands:
             from esl_handlers.command_executor import AsteriskCommandExecutor
@@ -163,9 +164,11 @@ class AsteriskListener:
             if manager.subscribed:  # before that, the resync queued on subscribing covers it
                 self._queue.put_nowait(_Resync(manager, "FullyBooted"))
             return
-        if name == "UserEvent" and self.commands is not None and message.get("UserEvent") == AST_TEXT_EVENT:
-            self.commands.on_text_event(message)
+        if name == "UserEvent" and self.commands is not None:
+            self.commands.on_user_event(message)
             return
+        if self.commands is not None and self.commands.carries_a_text(message):
+            return  # the Local channel that sends a text is no call
         if name not in _CONSUMED:
             self.stats.count_rejected("unknown", self.config.node, name)
             return
@@ -376,6 +379,12 @@ class AsteriskListener:
                     "%s: AMI Filter refused (%s); events unfiltered", config.node, response.get("Message")
                 )
                 break
+        if self.commands is not None:
+            from esl_handlers.asterisk_commands import EXCLUDE_FILTERS
+
+            for criteria in EXCLUDE_FILTERS:
+                action = {"Action": "Filter", "Operation": "Add", "MatchCriteria": criteria}
+                await asyncio.wait_for(manager.send_action(action), config.command_timeout)
         mask = EVENT_CLASSES + (",user" if self.commands else "")
         action = {"Action": "Events", "EventMask": mask}
         response = await asyncio.wait_for(manager.send_action(action), config.command_timeout)
@@ -408,6 +417,10 @@ class AsteriskListener:
             manager.subscribed = True
             self.manager = manager
             self._queue.put_nowait(_Resync(manager, "connect"))
+            if self.commands is not None:
+                restoring = asyncio.create_task(self.commands.restore(manager))
+                self._tasks.add(restoring)
+                restoring.add_done_callback(self._tasks.discard)
             await self._watch(manager, lost)
             self.stats.disconnects += 1
         finally:

@@ -26,10 +26,12 @@ import redis
 import redis.asyncio as aioredis
 
 from control import command_channel, live
-from control.db import unit_of_work
 from control.redis_conn import redis_url
-from control.services import commands, texts
+from control.render import names
+from control.services import commands
 from esl_handlers import asterisk_commands as ami
+from esl_handlers import command_records as records
+from esl_handlers.command_values import BadCommand
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,8 @@ class AsteriskCommandExecutor:
         self.send_timeout = send_timeout
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commands-{node}")
         self._texts: asyncio.Queue = asyncio.Queue()
+        #: texts sent, waiting for the dialplan's delivery status, by command id
+        self._deliveries: dict[str, asyncio.Future] = {}
         self.sent = 0
 
     # --- the database, in a thread -------------------------------------------------------------
@@ -65,27 +69,25 @@ class AsteriskCommandExecutor:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
 
     @staticmethod
-    def _claim(command_id: int) -> bool:
-        with unit_of_work() as session:
-            return commands.claim(session, command_id)
-
-    @staticmethod
-    def _finish(command_id: int, state: str, answer: str) -> None:
-        with unit_of_work() as session:
-            commands.finish(session, command_id, state, answer)
-
-    def _abandon(self) -> list[int]:
-        with unit_of_work() as session:
-            return commands.abandon_in_flight(session, self.node)
-
-    def _receive_text(self, sender: str, recipient: str, body: str) -> None:
-        with unit_of_work() as session:
-            texts.receive(session, self.node, sender, recipient, body)
+    def carries_a_text(message: Any) -> bool:
+        """An event of the Local channel that sends a text (the AMI filters drop most of them)."""
+        return any(
+            str(message.get(header) or "").startswith(ami.TEXT_CHANNEL_PREFIX)
+            for header in ("Channel", "DestChannel", "Device")
+        )
 
     # --- inbound texts ---------------------------------------------------------------------------
 
-    def on_text_event(self, message: Any) -> None:
-        """From the listener's reader: a UserEvent SwitchboardText (never blocks)."""
+    def on_user_event(self, message: Any) -> None:
+        """From the listener's reader: an inbound text, or a sent text's status (never blocks)."""
+        name = message.get("UserEvent")
+        if name == names.AST_TEXT_SENT_EVENT:
+            waiting = self._deliveries.get(str(message.get("Command") or ""))
+            if waiting is not None and not waiting.done():
+                waiting.set_result(str(message.get("Status") or ""))
+            return
+        if name != names.AST_TEXT_EVENT:
+            return
         self._texts.put_nowait(
             (
                 _decode64(message.get("From64")),
@@ -98,7 +100,7 @@ class AsteriskCommandExecutor:
         while True:
             sender, recipient, body = await self._texts.get()
             try:
-                await self._in_db(self._receive_text, sender, recipient, body)
+                await self._in_db(records.receive_text, self.node, sender, recipient, body)
             except Exception:
                 log.exception("%s: an inbound text could not be recorded", self.node)
 
@@ -116,9 +118,11 @@ class AsteriskCommandExecutor:
     async def _send(self, manager: Any, action: dict[str, Any], as_list: bool | None = False) -> Any:
         return await asyncio.wait_for(manager.send_action(action, as_list=as_list), self.send_timeout)
 
-    async def _actions(self, manager: Any, kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _actions(
+        self, manager: Any, kind: str, params: dict[str, Any], command_id: int
+    ) -> list[dict[str, Any]]:
         if kind not in ("hangup", "transfer"):
-            return ami.actions_for(kind, params)
+            return ami.actions_for(kind, params, command_id)
         listing = await self._send(manager, {"Action": "CoreShowChannels"}, as_list=None)
         channel = ami.channel_of(params["call_id"], listing if isinstance(listing, list) else [listing])
         if channel is None:
@@ -129,27 +133,35 @@ class AsteriskCommandExecutor:
 
     async def execute(self, command: dict[str, Any]) -> None:
         command_id = int(command["id"])
-        if not await self._in_db(self._claim, command_id):
+        if not await self._in_db(records.claim, command_id):
             return  # already sent, or expired (recorded as failed)
-        state, answer = await self._run(command["kind"], command.get("params") or {})
-        await self._in_db(self._finish, command_id, state, answer)
+        state, answer = await self._run(command["kind"], command.get("params") or {}, command_id)
+        await self._in_db(records.finish, command_id, state, answer)
         log.info("%s: command %s (%s) %s: %s", self.node, command_id, command["kind"], state, answer)
 
-    async def _run(self, kind: str, params: dict[str, Any]) -> tuple[str, str]:
+    async def _run(self, kind: str, params: dict[str, Any], command_id: int) -> tuple[str, str]:
         manager = await self._connection()
         if manager is None:
             return "failed", f"not connected to the PBX within {self.send_timeout:.0f} s"
         answers: list[str] = []
         sent = False
+        delivery: asyncio.Future | None = None
+        if kind == "message":
+            delivery = self._deliveries[str(command_id)] = asyncio.get_running_loop().create_future()
         try:
-            for action in await self._actions(manager, kind, params):
+            for action in await self._actions(manager, kind, params, command_id):
                 sent = True
                 self.sent += 1
                 accepted, said = ami.answer_of(await self._send(manager, action))
                 answers.append(said)
                 if not accepted:
                     return "failed", "; ".join(answers)
-        except (ami.BadCommand, LookupError) as exc:
+            if delivery is not None:
+                status = await asyncio.wait_for(delivery, self.send_timeout)
+                answers.append(f"MessageSend: {status}")
+                if status != "SUCCESS":
+                    return "failed", "; ".join(answers)
+        except (BadCommand, LookupError) as exc:
             return "failed", str(exc)
         except ConnectionError:
             answers.append("the AMI connection was lost before the answer")
@@ -157,14 +169,33 @@ class AsteriskCommandExecutor:
         except TimeoutError:
             answers.append(f"no answer from the PBX within {self.send_timeout:.0f} s")
             return "failed", "; ".join(answers)
+        finally:
+            self._deliveries.pop(str(command_id), None)
         return "ok", "; ".join(answers)
+
+    async def restore(self, manager: Any) -> None:
+        """On every connect: the model's Do Not Disturb and queue pauses, again (a restarted
+        Asterisk reloads queues.conf as last deployed; AstDB may be gone with its disk)."""
+        try:
+            states = await self._in_db(records.live_state, self.node)
+            refused = 0
+            for params in states:
+                for action in ami.dnd(params):
+                    accepted, _ = ami.answer_of(await self._send(manager, action))
+                    refused += not accepted
+        except (ConnectionError, TimeoutError, BadCommand) as exc:
+            log.warning("%s: restoring DND and queue pauses failed: %r", self.node, exc)
+            return
+        log.info(
+            "%s: DND and queue pauses restored for %d users (%d refused)", self.node, len(states), refused
+        )
 
     # --- the stream ----------------------------------------------------------------------------
 
     async def run(self) -> None:
         command_channel.register_command_handlers()
         live.register_publish_handlers()
-        abandoned = await self._in_db(self._abandon)
+        abandoned = await self._in_db(records.abandon_in_flight, self.node)
         if abandoned:
             log.warning(
                 "%s: commands %s were in flight at the last stop: marked unknown", self.node, abandoned

@@ -105,6 +105,15 @@ class _ListenerESL(InboundESL):
         super().receive_events()
         self._fail_pending(ConnectionError("connection closed"))
 
+    def send_raw(self, wire: bytes) -> Any:
+        """A complete command as bytes (``sendevent`` with a body), its reply awaited like send()."""
+        if not self.connected:
+            raise NotConnectedError()
+        reply = gevent.event.AsyncResult()
+        self._commands_sent.append(reply)
+        self.sock.sendall(wire)
+        return reply.get()
+
     def _fail_pending(self, exc: BaseException) -> None:
         pending, self._commands_sent = self._commands_sent, []
         for result in pending:
@@ -148,7 +157,15 @@ class FreeSwitchListener:
         self._live.set()
         self._pool = ThreadPool(1)
         self._last_frame = time.monotonic()
-        self._esl: _ListenerESL | None = None
+        #: the connection commands are sent over: subscribed and resynchronised, else None
+        self.esl: _ListenerESL | None = None
+        self.commands: Any = None
+        if config.commands:
+            from esl_handlers.freeswitch_command_executor import FreeswitchCommandExecutor
+
+            self.commands = FreeswitchCommandExecutor(
+                config.node, lambda: self.esl, self.stop, config.command_timeout
+            )
 
     # --- reader side (runs on greenswitch's reader greenlet) --------------------------------
 
@@ -156,6 +173,8 @@ class FreeSwitchListener:
         self._last_frame = time.monotonic()
 
     def _on_event_body(self, body: bytes) -> None:
+        if self.commands is not None and self.commands.on_event(body):
+            return  # a command's result (BACKGROUND_JOB), not a call event
         self.stats.received += 1
         if self._queue.full():
             self.stats.reader_waits += 1
@@ -203,8 +222,8 @@ class FreeSwitchListener:
                 if events:
                     self._pool.apply(self._submit_all, (events,))
                     kept = [e.call_id for e in events if isinstance(e, ChannelHangup) and kept_end_of(e.raw)]
-                    if kept and self._esl is not None:
-                        gevent.spawn(self._forget_kept_ends, self._esl, kept)
+                    if kept and self.esl is not None:
+                        gevent.spawn(self._forget_kept_ends, self.esl, kept)
             finally:
                 for _ in batch:
                     queue.task_done()
@@ -296,6 +315,8 @@ class FreeSwitchListener:
             log.info("%s: connected to FreeSWITCH %s:%s", config.node, config.host, config.port)
             try:
                 self._command(esl, SUBSCRIBE_COMMAND)
+                if self.commands is not None:
+                    self._command(esl, "event plain BACKGROUND_JOB")
                 for header, value in config.esl_filters:
                     self._command(esl, f"filter {header} {value}")
                 snapshot = self._read_snapshot(esl)
@@ -311,9 +332,13 @@ class FreeSwitchListener:
                 self.stats.disconnects += 1
                 return
             self._live.set()
-            self._esl = esl
-            self._watch(esl)
-            self._esl = None
+            self.esl = esl
+            try:
+                self._watch(esl)
+            finally:
+                self.esl = None
+                if self.commands is not None:
+                    self.commands.connection_lost()
             esl.close()
             self.stats.disconnects += 1
         finally:
@@ -341,6 +366,7 @@ class FreeSwitchListener:
         """Connect, resync, stream; reconnect with backoff; until ``stop`` is set."""
         config = self.config
         worker = gevent.spawn(self._work)
+        executor = gevent.spawn(self.commands.run) if self.commands is not None else None
         backoff = Backoff(config.backoff_initial, config.backoff_max)
         try:
             while not self.stop.is_set():
@@ -358,6 +384,9 @@ class FreeSwitchListener:
             with gevent.Timeout(max(config.command_timeout, 1.0), False):
                 self._queue.join()
             worker.kill()
+            if executor is not None:
+                executor.join(timeout=max(config.command_timeout, 1.0))
+                executor.kill()
             self._pool.kill()
         return self.stats
 

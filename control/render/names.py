@@ -28,6 +28,12 @@ AST_ORIGINATE = "switchboard-originate"
 AST_MESSAGES = "switchboard-messages"
 #: the UserEvent the message context raises for each inbound text
 AST_TEXT_EVENT = "SwitchboardText"
+#: Texts out: a Local channel into this context sends the MESSAGE, then raises AST_TEXT_SENT_EVENT
+AST_TEXT_OUT = "switchboard-text-out"
+AST_TEXT_SENT_EVENT = "SwitchboardTextSent"
+#: body chunks (SB_TEXT_B64_1 ...) of at most this many base64 characters, as many as rendered
+AST_TEXT_CHUNK = 900
+AST_TEXT_CHUNKS = 10
 
 
 def fs_queue(extension: str, domain: str) -> str:

@@ -172,12 +172,20 @@ def claim(session: Session, command_id: int) -> bool:
     """queued -> sending, once: True if this caller may send the command now.
 
     A command already claimed (a replayed stream entry, a second executor) is not sent again;
-    one that waited longer than EXPIRES_AFTER fails instead of reaching the PBX late.
+    one that waited longer than EXPIRES_AFTER fails instead of reaching the PBX late. One
+    UPDATE in the usual case: the send waits for it.
     """
     now = utcnow()
+    claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(Command)
+        .where(Command.id == command_id, Command.state == "queued", Command.created_at >= now - EXPIRES_AFTER)
+        .values(state="sending", sent_at=now)
+    )
+    if claimed.rowcount:
+        return True
     expired: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(Command)
-        .where(Command.id == command_id, Command.state == "queued", Command.created_at < now - EXPIRES_AFTER)
+        .where(Command.id == command_id, Command.state == "queued")
         .values(
             state="failed", answer="expired: the node's listener did not pick it up in time", finished_at=now
         )
@@ -186,13 +194,7 @@ def claim(session: Session, command_id: int) -> bool:
         command = session.get(Command, command_id)
         if command is not None:
             effects.record(session, effects.CommandFinished(command.tenant_id, command.id))
-        return False
-    claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(Command)
-        .where(Command.id == command_id, Command.state == "queued")
-        .values(state="sending", sent_at=now)
-    )
-    return bool(claimed.rowcount)
+    return False
 
 
 def finish(session: Session, command_id: int, state: str, answer: str) -> Command | None:

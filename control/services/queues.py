@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 from control.errors import Conflict, Invalid, NotFound
 from control.models import Line, Queue, QueueMember, User
 from control.models.queues import QUEUE_STRATEGIES
-from control.services import audit, config_changes, destinations, extensions
+from control.services import audit, commands, config_changes, destinations, extensions
 from control.services.listing import Page, like_pattern, paginate
 from control.services.tenants import get_tenant
 from control.validators import (
@@ -151,6 +151,11 @@ def memberships(session: Session, tenant_id: int, user_id: int) -> list[tuple[Qu
     return [(q, m) for q, m in rows]
 
 
+def member_paused(user: User, member: QueueMember) -> bool:
+    """Paused in a queue: an inactive membership, or the user on DND or with routing paused."""
+    return not member.active or user.dnd or user.routing_paused
+
+
 def set_membership_active(
     session: Session, tenant_id: int, queue_id: int, user_id: int, active: bool, actor: User | None
 ) -> QueueMember:
@@ -165,6 +170,25 @@ def set_membership_active(
     session.flush()
     audit.write(session, actor, "queue.member_active", queue, user_id=user_id, active=active)
     config_changes.changed(session, tenant_id, config_changes.QUEUES)
+    user = session.get(User, user_id)
+    if user is not None and user.extension:
+        # Live at once on every node (QueuePause); the next deploy renders the same pause.
+        params = {
+            "extension": user.extension,
+            "queue": queue.extension,
+            "paused": member_paused(user, member),
+        }
+        for node in commands.tenant_nodes(session, tenant_id):
+            commands.record(
+                session,
+                node=node,
+                kind="queue_pause",
+                actor=actor,
+                user=user,
+                target=queue.extension,
+                params=params,
+                audit_target=queue,
+            )
     return member
 
 

@@ -159,6 +159,7 @@ def create_user(session: Session, tenant_id: int, data: dict, actor: User | None
 
 def update_user(session: Session, tenant_id: int, user_id: int, data: dict, actor: User | None) -> User:
     user = get_user(session, tenant_id, user_id)
+    dnd_before = user.dnd
     merged = _current(user) | dict(data)
     demoting_self = actor is not None and actor.id == user.id and user.role == "admin"
     with session.no_autoflush:
@@ -170,6 +171,10 @@ def update_user(session: Session, tenant_id: int, user_id: int, data: dict, acto
     if data.get("password"):
         end_sessions(session, user)
     session.flush()
+    if user.dnd != dnd_before:
+        from control.services.dnd import apply_dnd  # dnd builds on this module
+
+        apply_dnd(session, user, user.dnd, actor)  # live on the PBX at once
     audit.write(session, actor, "user.update", user, fields=sorted(k for k in data if k != "password"))
     config_changes.changed(
         session, tenant_id, config_changes.ENDPOINTS, config_changes.DIALPLAN, config_changes.QUEUES
@@ -199,6 +204,11 @@ def set_flag(
     if flag not in ("routing_paused", "suspended", "dnd"):
         raise Invalid(f"Unknown flag {flag}.", "flag")
     user = get_user(session, tenant_id, user_id)
+    if flag == "dnd":
+        from control.services.dnd import apply_dnd  # dnd builds on this module
+
+        apply_dnd(session, user, value, actor)
+        return user
     if flag == "suspended" and value and actor is not None and actor.id == user.id:
         raise Invalid("You cannot suspend yourself.", "suspended")
     setattr(user, flag, value)

@@ -10,7 +10,7 @@ SIP_END='; <<< switchboard SIP transports'
 SIP_PREFIX='switchboard-transport-'
 INCLUDED=(pjsip.conf extensions.conf queues.conf)
 AMI_READ='system,call,agent,cdr,user'
-AMI_WRITE='system,call,command,originate,agent,reporting,message'
+AMI_WRITE='system,command,originate,agent,reporting,message'
 
 usage() {
   cat <<'EOF'

@@ -48,6 +48,14 @@ def split_raw_frames(data: bytes) -> list[bytes]:
     return frames
 
 
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value.strip())
+    return 0
+
+
 def _frame_reply(text: str) -> bytes:
     return f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode()
 
@@ -81,6 +89,8 @@ class Session:
     api_replied_at: list[float] = field(default_factory=list)
     cut_by_server: bool = False
     closed: threading.Event = field(default_factory=threading.Event)
+    #: bodies of commands that carry one (sendevent), in order
+    bodies: list[bytes] = field(default_factory=list)
 
 
 class FakeEslServer:
@@ -95,6 +105,7 @@ class FakeEslServer:
         api_delay: float = 0.0,
         chunk_delay: float = 0.0,
         stream_after: str = "event plain",
+        bgapi_results: dict[str, str] | None = None,
     ) -> None:
         server_frames = split_raw_frames(fixture_bytes("esl-session-auth.server.txt"))
         self.auth_request = server_frames[0]
@@ -111,6 +122,10 @@ class FakeEslServer:
         self.api_delay = api_delay
         self.chunk_delay = chunk_delay
         self.stream_after = stream_after
+        #: bgapi results by command prefix ("originate" -> "+OK <uuid>\n"); default "+OK\n"
+        self.bgapi_results = bgapi_results or {}
+        #: while set, bgapi is acknowledged but its BACKGROUND_JOB event never comes
+        self.hold_jobs = threading.Event()
         self.sessions: list[Session] = []
         self._resume_frame = 0
         self._lock = threading.Lock()
@@ -169,6 +184,18 @@ class FakeEslServer:
             time.sleep(0.01)
         raise AssertionError(f"no session received {command!r} within {timeout} s")
 
+    def drop(self) -> None:
+        """Cut every open connection (FreeSWITCH restarting, a network cut); keep listening."""
+        for connection in list(self._connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def commands_seen(self, prefix: str) -> list[str]:
+        """Commands of every session that start with `prefix`, in order."""
+        return [c for session in self.sessions for c in session.commands if c.startswith(prefix)]
+
     def wait_for_sessions(self, count: int, timeout: float = 10.0) -> list[Session]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -206,7 +233,13 @@ class FakeEslServer:
         buffer = b""
         while self._running.is_set():
             while b"\n\n" in buffer:
-                raw, buffer = buffer.split(b"\n\n", 1)
+                raw, rest = buffer.split(b"\n\n", 1)
+                length = _content_length(raw)
+                if len(rest) < length:
+                    break  # the body is still on its way
+                if length:
+                    session.bodies.append(rest[:length])
+                buffer = rest[length:]
                 yield raw.decode()
             try:
                 data = connection.recv(65536)
@@ -248,6 +281,10 @@ class FakeEslServer:
                         reply = api_response(f"-ERR {name} Command not found!\n".encode())
                     self._send(connection, reply)
                     session.api_replied_at.append(time.monotonic())
+                elif command.startswith("bgapi "):
+                    self._background_job(connection, command)
+                elif command.startswith("sendevent "):
+                    self._send(connection, _frame_reply("+OK 0b6ce2ad-5b2a-4b7e-9f6e-0c2f0e1d2a3b"))
                 elif command == "exit":
                     self._send(connection, _frame_reply("+OK bye"))
                     return
@@ -266,6 +303,22 @@ class FakeEslServer:
             except OSError:
                 pass
             session.closed.set()
+
+    def _background_job(self, connection: socket.socket, command: str) -> None:
+        """`+OK Job-UUID`, then the job's result as a BACKGROUND_JOB event (unless held)."""
+        line, _, headers = command.partition("\n")
+        job = next((h.split(": ", 1)[1] for h in headers.split("\n") if h.startswith("Job-UUID: ")), "")
+        self._send(connection, _frame_reply(f"+OK Job-UUID: {job}"))
+        if self.hold_jobs.is_set():
+            return
+        name = line.split(" ")[1]
+        result = next((r for prefix, r in self.bgapi_results.items() if name.startswith(prefix)), "+OK\n")
+        data = result.encode()
+        body = (
+            f"Event-Name: BACKGROUND_JOB\nJob-UUID: {job}\nJob-Command: {name}\n"
+            f"Content-Length: {len(data)}\n\n"
+        ).encode() + data
+        self._send(connection, event_plain_frame(body))
 
     def _stream(self, connection: socket.socket, session: Session) -> None:
         """Send event frames from the resume point; cut the first session after K bytes."""

@@ -132,6 +132,26 @@ def read_message_log(path: Path) -> list[SipMessage]:
     return messages
 
 
+def received_texts(path: Path) -> list[str]:
+    """Bodies of the MESSAGE requests a sipp -trace_msg file shows as received, byte-exact
+    (Content-Length bytes after the blank line)."""
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    bodies = []
+    for match in re.finditer(rb"(?m)^MESSAGE sip:\S+ SIP/2\.0\r?\n", raw):
+        head_end = raw.find(b"\r\n\r\n", match.end())
+        separator = 4
+        if head_end < 0:
+            head_end, separator = raw.find(b"\n\n", match.end()), 2
+        headers = raw[match.end() : head_end].decode(errors="replace")
+        length = re.search(r"(?im)^(?:Content-Length|l)\s*:\s*(\d+)", headers)
+        start = head_end + separator
+        size = int(length.group(1)) if length else 0
+        bodies.append(raw[start : start + size].decode("utf-8"))
+    return bodies
+
+
 class SippProcess:
     """One sipp run: its files live in `workdir` under `name`; the process is bounded in time."""
 
@@ -328,6 +348,19 @@ class Phone:
     def invites(self) -> list[float]:
         """Arrival time (epoch seconds) of every INVITE this phone received, oldest first."""
         return [event.at for event in self.events() if event.kind == "INVITE"]
+
+    def texts(self) -> list[str]:
+        """The bodies of the MESSAGEs this phone received (UTF-8), oldest first."""
+        return received_texts(self.uas.message_file)
+
+    def wait_for_texts(self, count: int = 1, timeout: float = 10.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            texts = self.texts()
+            if len(texts) >= count:
+                return texts
+            time.sleep(0.05)
+        raise SippError(f"phone {self.user} received {len(self.texts())} text(s), expected {count}")
 
     def wait_for_invites(self, count: int = 1, timeout: float = 10.0) -> list[float]:
         deadline = time.monotonic() + timeout
@@ -592,6 +625,36 @@ class SippSession:
             cancel_after=cancel_after,
             timeout=timeout,
         ).wait()
+
+    def send_text(self, number: str, *, caller: str, text: str, timeout: float = 10.0) -> int | None:
+        """An out-of-call MESSAGE to `number` at the PBX, from `caller` (like the trunk); the
+        final response code. `text`: one line of plain text."""
+        process = self._spawn(
+            f"text-{caller}-{number}",
+            [
+                "-sf",
+                self._scenario("uac_message.xml"),
+                "-i",
+                LOCAL_IP,
+                "-p",
+                str(free_udp_port()),
+                self.target,
+                "-s",
+                number,
+                "-key",
+                "caller",
+                caller,
+                "-key",
+                "text",
+                text,
+                "-m",
+                "1",
+            ],
+            lifetime=timeout,
+        )
+        process.wait(timeout + 5)
+        finals = [m.status for m in process.messages() if not m.sent and m.status and m.status >= 200]
+        return finals[-1] if finals else None
 
     def close(self) -> None:
         for phone in self.phones:

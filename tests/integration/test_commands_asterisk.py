@@ -118,6 +118,15 @@ def test_click_to_call_rings_the_user_then_dials_the_target_with_the_chosen_call
     invite = [m for m in world.trunk.uas.messages() if not m.sent and m.method == "INVITE"][-1]
     assert LINE_B in invite.headers["from"], invite.headers
     assert OUTSIDE_NUMBER in invite.start_line
+    wait_for(
+        "the command's result on the live stream",
+        lambda: any(
+            m.data.get("type") == "command"
+            and m.data.get("command_id") == body["id"]
+            and m.data["state"] == "ok"
+            for m in list(world.watch.messages)
+        ),
+    )
     shown = api.get(f"/api/v1/commands/{body['id']}").get_json()
     assert shown["state"] == "ok" and shown["finished_at"].endswith("Z")
     # both sipp ends hold the call until a BYE: end it on the PBX
@@ -178,3 +187,229 @@ def test_a_cut_connection_during_an_originate_rings_once_and_is_never_resent(
     assert _finished(follow.get_json()["id"]).state == "ok"
     ann.wait_for_invites(invites + 2)
     assert len(ann.invites()) == invites + 2, "exactly one INVITE per command"
+
+
+def _calls_reaching_ann(world: EventsWorld) -> dict[str, int]:
+    """A direct call, a ring-group call and a queue call; how many INVITEs each brought Ann."""
+    ann, ben = world.phones["1001"], world.phones["1002"]
+    reached: dict[str, int] = {}
+    before = len(ann.invites())
+    direct = world.sipp.call(
+        "1001", caller="1003", password=world.secrets["1003"], cancel_after=1.0, timeout=20
+    )
+    reached["direct"] = len(ann.invites()) - before
+    reached["direct_code"] = direct.final_code or 0
+    before, ben_before = len(ann.invites()), len(ben.invites())
+    world.sipp.call("600", caller="1003", password=world.secrets["1003"], cancel_after=1.0, timeout=20)
+    ben.wait_for_invites(ben_before + 1)
+    reached["group"] = len(ann.invites()) - before
+    before = len(ann.invites())
+    # the queue offers no call to a member still ringing from the last one (ringinuse=no)
+    wait_for("Ann's phone idle again", lambda: "Not in use" in world.sandbox.cli("queue show queue-700"))
+    world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
+    reached["queue"] = len(ann.invites()) - before
+    return reached
+
+
+def _ringing_phones(world: EventsWorld) -> None:
+    """From here on Ann's and Ben's phones ring until the caller gives up: a call counts as
+    reaching Ann by her INVITE, and nothing stays up between calls."""
+    if world.phones["1001"].uas.running():
+        world.phones["1001"].close()
+        world.register("1001", answer_after=None)
+        # whatever the earlier scenarios left ringing at the old phone ends here
+        world.sandbox.cli("channel request hangup all")
+        wait_for(
+            "no channel up", lambda: "0 active channels" in world.sandbox.cli("core show channels count")
+        )
+    if "1002" not in world.phones:
+        world.register("1002", answer_after=None)
+    _registered(world, "1002")
+
+
+def test_do_not_disturb_applies_at_once_and_survives_a_deploy(world: EventsWorld, api: Api) -> None:
+    from tests.integration.events_world import deploy
+
+    _ringing_phones(world)
+    ann = world.user_id("1001")
+    deploys_before = world.sandbox.live_version()
+    since = world.watch.mark()
+    on = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": True})
+    assert on.status_code == 200, on.get_json()
+    assert on.get_json()["dnd"] is True and on.get_json()["presence"] == "unavailable"
+    (command,) = on.get_json()["commands"]
+    assert _finished(command["id"]).state == "ok", _command(command["id"]).answer
+    world.watch.wait_presence(ann, "unavailable", since)
+    reached = _calls_reaching_ann(world)
+    assert reached == {"direct": 0, "direct_code": 486, "group": 0, "queue": 0}, reached
+
+    off = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": False})
+    assert _finished(off.get_json()["commands"][0]["id"]).state == "ok"
+    world.watch.wait_presence(ann, "available", since)
+    reached = _calls_reaching_ann(world)
+    assert reached["direct"] == 1 and reached["direct_code"] == 487, reached
+    assert reached["group"] == 1 and reached["queue"] == 1, reached
+    assert world.sandbox.live_version() == deploys_before, "no deploy in between"
+
+    on = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": True})
+    assert _finished(on.get_json()["commands"][0]["id"]).state == "ok"
+    deploy(world.node_id)
+    reached = _calls_reaching_ann(world)
+    assert reached == {"direct": 0, "direct_code": 486, "group": 0, "queue": 0}, reached
+    off = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": False})
+    assert _finished(off.get_json()["commands"][0]["id"]).state == "ok"
+    bad = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": "yes"})
+    assert bad.status_code == 422 and "dnd" in bad.get_json()["errors"]
+
+
+def test_queue_presence_applies_at_once(world: EventsWorld, api: Api) -> None:
+    _ringing_phones(world)
+    ann, queue = world.user_id("1001"), world.ids["700"]
+    phone = world.phones["1001"]
+    answer = api.put(f"/api/v1/queues/{queue}/members/{ann}", {"active": False})
+    assert answer.status_code == 200, answer.get_json()
+    command = wait_for("the queue pause command", lambda: _last_command("queue_pause"))
+    assert _finished(command.id).state == "ok", _command(command.id).answer
+    before = len(phone.invites())
+    world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
+    assert len(phone.invites()) == before, "an inactive member is not offered the queue's calls"
+    answer = api.put(f"/api/v1/queues/{queue}/members/{ann}", {"active": True})
+    command = wait_for(
+        "the unpause command", lambda: (c := _last_command("queue_pause")) and c.id != command.id and c
+    )
+    assert _finished(command.id).state == "ok"
+    world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
+    assert len(phone.invites()) == before + 1
+
+
+def _last_command(kind: str) -> Command | None:
+    from sqlalchemy import select
+
+    return read(lambda s: s.scalar(select(Command).where(Command.kind == kind).order_by(Command.id.desc())))
+
+
+TRICKY = 'Grüße, «Zoë» said "hi", $5 ${EXTEN} $[1+1] ;x=1 \\ done. 漢字 '
+
+
+def test_a_text_reaches_the_trunk_with_the_exact_body(world: EventsWorld, api: Api) -> None:
+    body = (TRICKY * 40)[: 1600 - 2] + "\n!"
+    assert len(body) == 1600
+    received = len(world.trunk.texts())
+    since = world.watch.mark()
+    answer = api.post(
+        "/api/v1/messages", {"line_id": world.ids["line_a"], "to": OUTSIDE_NUMBER, "body": body}
+    )
+    assert answer.status_code == 202, answer.get_json()
+    command = _finished(answer.get_json()["id"])
+    assert command.state == "ok", command.answer
+    texts = world.trunk.wait_for_texts(received + 1)
+    assert texts[-1] == body
+    wait_for("the sent text on the line's activity", lambda: world.watch.activity_ids(since))
+    # the Local channel that carried the text is no call: none of its events reach the listener
+    leaked = [e for e in world.raw_events() if "switchboard-text-out" in str(e.payload)]
+    assert not leaked, [(e.kind, e.payload.get("raw")) for e in leaked]
+    too_long = api.post(
+        "/api/v1/messages", {"line_id": world.ids["line_a"], "to": OUTSIDE_NUMBER, "body": body + "x"}
+    )
+    assert too_long.status_code == 422 and "body" in too_long.get_json()["errors"]
+
+
+def test_a_text_to_an_extension_reaches_the_phone(world: EventsWorld, api: Api) -> None:
+    if "1002" not in world.phones:
+        world.register("1002", answer_after=None)
+    _registered(world, "1002")
+    ben = world.phones["1002"]
+    received = len(ben.texts())
+    answer = api.post("/api/v1/messages", {"line_id": world.ids["line_a"], "to": "1002", "body": TRICKY})
+    assert answer.status_code == 202, answer.get_json()
+    assert _finished(answer.get_json()["id"]).state == "ok"
+    assert ben.wait_for_texts(received + 1)[-1] == TRICKY
+
+
+def test_an_inbound_text_shows_on_the_line_within_a_second(world: EventsWorld) -> None:
+    from sqlalchemy import select
+
+    from control.models import ActivityItem, TextMessage
+    from tests.integration.events_world import CONTACT_NUMBER, LINE_A
+
+    since = world.watch.mark()
+    code = world.sipp.send_text(LINE_A, caller=CONTACT_NUMBER, text="Call me back, please: ${EXTEN}")
+    assert code in (200, 202), code
+    sent_at = __import__("time").time()
+    ids = wait_for("the inbound text's live activity", lambda: world.watch.activity_ids(since), timeout=5)
+    arrived = next(m.at for m in world.watch.messages[since:] if m.data.get("type") == "activity")
+    assert arrived - sent_at < 1.0
+    item = read(lambda s: s.get(ActivityItem, ids[-1]))
+    assert item.kind == "text" and item.line_id == world.ids["line_a"]
+    message = read(lambda s: s.scalar(select(TextMessage).where(TextMessage.id == item.text_message_id)))
+    assert message.direction == "inbound" and message.contact_id == world.ids["contact"]
+    assert message.body == "Call me back, please: ${EXTEN}"
+    assert message.from_number == CONTACT_NUMBER and message.to_number == LINE_A
+
+
+def _leg_of(api: Api, user_id: int) -> dict:
+    def find() -> dict | None:
+        legs = api.get("/api/v1/live-calls").get_json()["legs"]
+        return next((leg for leg in legs if leg["user_id"] == user_id and leg["answered"]), None)
+
+    return wait_for(f"user {user_id}'s answered leg in /live-calls", find)
+
+
+def test_hang_up_a_live_call(world: EventsWorld, api: Api) -> None:
+    if "1003" not in world.phones:
+        world.register("1003", answer_after=0.3)
+    _registered(world, "1003")
+    call = world.sipp.start_call("1003", caller="1004", password=world.secrets["1004"], hold=30, timeout=40)
+    leg = _leg_of(api, world.user_id("1003"))
+    answer = api.post(f"/api/v1/live-calls/{leg['id']}/hangup", {})
+    assert answer.status_code == 202, answer.get_json()
+    assert _finished(answer.get_json()["id"]).state == "ok"
+    result = call.wait()
+    assert result.answered and result.hung_up_by == "callee", result
+    assert result.ended_at - result.answered_at < 10, "ended by the hang-up, not by the caller"
+    gone = api.post(f"/api/v1/live-calls/{leg['id']}/hangup", {})
+    assert gone.status_code in (202, 404)
+
+
+def test_blind_transfer_of_a_live_call(world: EventsWorld, api: Api) -> None:
+    if "1003" not in world.phones:
+        world.register("1003", answer_after=0.3)
+    if "1002" not in world.phones:
+        world.register("1002", answer_after=None)
+    _registered(world, "1002")
+    ben = world.phones["1002"]
+    invites = len(ben.invites())
+    call = world.sipp.start_call("1003", caller="1004", password=world.secrets["1004"], hold=8, timeout=40)
+    cat_leg = _leg_of(api, world.user_id("1003"))
+    legs = api.get("/api/v1/live-calls").get_json()["legs"]
+    caller_leg = next(
+        leg for leg in legs if leg["call_key"] == cat_leg["call_key"] and leg["id"] != cat_leg["id"]
+    )
+    answer = api.post(f"/api/v1/live-calls/{caller_leg['id']}/transfer", {"target": "1002"})
+    assert answer.status_code == 202, answer.get_json()
+    assert _finished(answer.get_json()["id"]).state == "ok", _command(answer.get_json()["id"]).answer
+    ben.wait_for_invites(invites + 1)
+    call.wait()
+
+
+def test_do_not_disturb_and_queue_pauses_survive_a_pbx_restart(world: EventsWorld, api: Api) -> None:
+    """Deployed while Ann is available, then DND on live, then Asterisk restarts: it comes back
+    with the deployed queues.conf (Ann unpaused) and the listener puts the model's state back."""
+    from tests.integration.events_world import deploy
+
+    _ringing_phones(world)
+    ann = world.user_id("1001")
+    deploy(world.node_id)
+    on = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": True})
+    assert _finished(on.get_json()["commands"][0]["id"]).state == "ok"
+    restored = world.listener.count("DND and queue pauses restored")
+    world.sandbox.restart()
+    world.listener.wait_log("DND and queue pauses restored", restored + 1, timeout=60)
+    for extension in ("1001", "1002"):
+        assert world.phones[extension].register() == 200
+    reached = _calls_reaching_ann(world)
+    assert reached == {"direct": 0, "direct_code": 486, "group": 0, "queue": 0}, reached
+    off = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": False})
+    assert _finished(off.get_json()["commands"][0]["id"]).state == "ok"
+    reached = _calls_reaching_ann(world)
+    assert (reached["direct"], reached["group"], reached["queue"]) == (1, 1, 1), reached

@@ -293,7 +293,7 @@ def test_ami_rejects_a_wrong_secret(clean_log: AsteriskSandbox) -> None:
 def test_ami_user_gets_only_the_permissions_switchboard_needs(clean_log: AsteriskSandbox) -> None:
     shown = clean_log.cli(f"manager show user {clean_log.ami_user}")
     assert "read perm: system,call,agent,user,cdr" in shown
-    assert "write perm: system,call,command,agent,reporting,originate,message" in shown
+    assert "write perm: system,command,agent,reporting,originate,message" in shown
     ami = RawAmi(clean_log.ami_host, clean_log.ami_port)
     try:
         ami.action("Login", Username=clean_log.ami_user, Secret=clean_log.ami_secret)
@@ -343,7 +343,7 @@ def test_install_twice_on_a_stock_config_changes_nothing_the_second_time(
     assert f"secret = {secret}\n" in manager
     assert "deny = 0.0.0.0/0.0.0.0\npermit = 10.0.0.0/255.0.0.0\n" in manager
     assert "read = system,call,agent,cdr,user\n" in manager
-    assert "write = system,call,command,originate,agent,reporting,message\n" in manager
+    assert "write = system,command,originate,agent,reporting,message\n" in manager
     assert (confdir / "manager.conf").stat().st_mode & 0o007 == 0
     for name in ("pjsip.conf", "extensions.conf", "queues.conf"):
         lines = (confdir / name).read_text().splitlines()

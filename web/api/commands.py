@@ -27,6 +27,15 @@ def utc(**kwargs: object) -> fields.DateTime:
     return fields.DateTime(format=UTC_FORMAT, metadata={"format": "date-time"}, **kwargs)  # type: ignore[arg-type]
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: not 0, 1, "true" or "yes" (0 == False in Python's sets)."""
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class Command(ma.Schema):
     id = fields.Integer()
     kind = fields.String(metadata={"enum": list(COMMAND_KINDS)})

@@ -1,0 +1,157 @@
+"""The command executor of one FreeSWITCH node, inside its listener process (gevent).
+
+The same contract as the Asterisk executor (esl_handlers/command_executor.py): commands from the
+node's Redis stream, claimed once in the database before they are written to the listener's ESL
+connection, every send with a timeout, the answer recorded. Waiting commands go out as ``bgapi``
+with a Job-UUID; their result is the BACKGROUND_JOB event of that Job-UUID, which the listener
+hands here instead of to the normaliser. A connection lost after the send leaves the command's
+fate unknown: it is marked so, never re-sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import gevent.event
+import orjson
+import redis
+from gevent.threadpool import ThreadPool
+
+from control import command_channel, live
+from control.redis_conn import redis_url
+from control.services import commands
+from esl_handlers import command_records as records
+from esl_handlers import freeswitch_commands as fs
+from esl_handlers.command_values import BadCommand
+
+log = logging.getLogger(__name__)
+
+_JOB_MARK = b"Event-Name: BACKGROUND_JOB"
+
+
+class FreeswitchCommandExecutor:
+    def __init__(
+        self,
+        node: str,
+        connection: Callable[[], Any],
+        stop: gevent.event.Event,
+        send_timeout: float = commands.SEND_TIMEOUT,
+    ) -> None:
+        self.node = node
+        self.connection = connection
+        self.stop = stop
+        self.send_timeout = send_timeout
+        self._jobs: dict[str, gevent.event.AsyncResult] = {}
+        self._pool = ThreadPool(1)
+
+    # --- from the listener's reader ---------------------------------------------------------------
+
+    def on_event(self, body: bytes) -> bool:
+        """True if the event was a command's result (then it is not a call event)."""
+        if _JOB_MARK not in body:
+            return False
+        job = fs.background_job(body)
+        if job is None:
+            return False
+        waiting = self._jobs.get(job[0])
+        if waiting is not None and not waiting.ready():
+            waiting.set(job[1])
+        return True
+
+    def connection_lost(self) -> None:
+        for waiting in list(self._jobs.values()):
+            if not waiting.ready():
+                waiting.set_exception(ConnectionError("ESL connection lost before the result"))
+
+    # --- sending --------------------------------------------------------------------------------
+
+    def _wait_connection(self) -> Any:
+        deadline = time.monotonic() + self.send_timeout
+        while time.monotonic() < deadline and not self.stop.is_set():
+            esl = self.connection()
+            if esl is not None and esl.connected:
+                return esl
+            gevent.sleep(0.05)
+        return None
+
+    def _send(self, esl: Any, command: fs.EslCommand) -> str:
+        waiting = None
+        if command.job_uuid:
+            waiting = self._jobs[command.job_uuid] = gevent.event.AsyncResult()
+        try:
+            with gevent.Timeout(self.send_timeout, TimeoutError):
+                reply = esl.send_raw(command.wire)
+                said = str(reply.headers.get("Reply-Text") or reply.data or "")
+                if waiting is None or said.startswith("-ERR"):
+                    return said
+                return str(waiting.get())
+        finally:
+            if command.job_uuid:
+                self._jobs.pop(command.job_uuid, None)
+
+    def _run(self, kind: str, params: dict[str, Any]) -> tuple[str, str]:
+        esl = self._wait_connection()
+        if esl is None:
+            return "failed", f"not connected to the PBX within {self.send_timeout:.0f} s"
+        answers: list[str] = []
+        sent = False
+        try:
+            for command in fs.commands_for(kind, params):
+                sent = True
+                said = self._send(esl, command).strip()
+                answers.append(said)
+                if not fs.accepted(said):
+                    return "failed", "; ".join(answers)
+        except BadCommand as exc:
+            return "failed", str(exc)
+        except (ConnectionError, OSError):
+            answers.append("the ESL connection was lost before the answer")
+            return ("unknown" if sent else "failed"), "; ".join(answers)
+        except TimeoutError:
+            answers.append(f"no answer from the PBX within {self.send_timeout:.0f} s")
+            return "failed", "; ".join(answers)
+        return "ok", "; ".join(answers)
+
+    def execute(self, command: dict[str, Any]) -> None:
+        command_id = int(command["id"])
+        if not self._pool.apply(records.claim, (command_id,)):
+            return
+        state, answer = self._run(command["kind"], command.get("params") or {})
+        self._pool.apply(records.finish, (command_id, state, answer))
+        log.info("%s: command %s (%s) %s: %s", self.node, command_id, command["kind"], state, answer)
+
+    # --- the stream -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        command_channel.register_command_handlers()
+        live.register_publish_handlers()
+        abandoned = self._pool.apply(records.abandon_in_flight, (self.node,))
+        if abandoned:
+            log.warning(
+                "%s: commands %s were in flight at the last stop: marked unknown", self.node, abandoned
+            )
+        client = redis.Redis.from_url(redis_url())
+        stream = command_channel.stream(self.node)
+        last = f"{int((time.time() - commands.EXPIRES_AFTER.total_seconds()) * 1000)}-0"
+        try:
+            while not self.stop.is_set():
+                try:
+                    batches = client.xread({stream: last}, count=100, block=500)
+                except (redis.RedisError, OSError) as exc:
+                    log.warning("%s: reading commands failed: %r", self.node, exc)
+                    self.stop.wait(1)
+                    continue
+                for _, entries in batches or []:
+                    for entry_id, fields in entries:
+                        last = entry_id
+                        try:
+                            self.execute(orjson.loads(fields[b"command"]))
+                        except Exception:
+                            log.exception("%s: command entry %s failed", self.node, entry_id)
+        finally:
+            client.close()
+            self._pool.kill()
