@@ -37,7 +37,6 @@ from panoramisk import Manager
 from panoramisk.message import Message
 
 from control.events import CallEvent, ChannelHangup, EventSink, Snapshot
-from control.render.names import AST_TEXT_EVENT
 from esl_handlers.asterisk_events import (
     CONSUMED_EVENTS,
     EVENT_CLASSES,
