@@ -1,5 +1,5 @@
-"""What a user changes about their own account: email, password, notifications, caller ID,
-API tokens."""
+"""What a user changes about their own account: email, notifications, caller ID, API tokens
+(the password: accounts.change_own_password)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from control.errors import Invalid, NotFound
 from control.models import ApiToken, PhoneNumber, User
-from control.passwords import verify_password
 from control.services import accounts, audit, numbers, users
 from control.validators import Errors, add, email, text
 
@@ -26,13 +25,6 @@ def change_email(session: Session, user: User, data: dict) -> None:
         user.email = address
         audit.write(session, user, "user.email", user)
     session.flush()
-
-
-def change_password(session: Session, user: User, current: str, new: str) -> None:
-    """The current password first; the new one by the same rules as everywhere (users.set_password)."""
-    if not verify_password(user.password_hash, current or ""):
-        raise Invalid("This is not your current password.", "current_password")
-    users.set_password(session, user.tenant_id, user.id, new or "", user)
 
 
 def set_notifications(session: Session, user: User, on: bool) -> None:

@@ -9,6 +9,7 @@ from control.models.commands import COMMAND_KINDS, COMMAND_STATES
 from control.services import commands
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
+from web.api.datetimes import UtcDateTime
 from web.api.errors import error_response
 from web.db import db
 
@@ -18,22 +19,6 @@ bp = ApiBlueprint(
     description="Commands to the live PBX (calls, texts, Do Not Disturb, queue presence, hang-up, transfer).",
     admin=False,
 )
-
-UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def utc(**kwargs: object) -> fields.DateTime:
-    """A UTC date-time with a Z (the database keeps naive UTC)."""
-    return fields.DateTime(format=UTC_FORMAT, metadata={"format": "date-time"}, **kwargs)  # type: ignore[arg-type]
-
-
-class StrictBoolean(fields.Boolean):
-    """JSON true or false only: not 0, 1, "true" or "yes" (0 == False in Python's sets)."""
-
-    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> bool:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return value
 
 
 class Command(ma.Schema):
@@ -51,9 +36,9 @@ class Command(ma.Schema):
     actor_id = fields.Integer(allow_none=True, metadata={"description": "Who asked."})
     target = fields.String()
     answer = fields.String(metadata={"description": "What the PBX answered, or why it failed."})
-    created_at = utc()
-    sent_at = utc(allow_none=True)
-    finished_at = utc(allow_none=True)
+    created_at = UtcDateTime()
+    sent_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
 
 
 @bp.route("/<id:command_id>", methods=["GET"])

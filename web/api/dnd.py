@@ -10,8 +10,8 @@ from marshmallow import fields
 from control.services import commands, dnd, presence, queues, users
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
-from web.api.commands import Command, StrictBoolean
-from web.api.schemas import REQUIRED, Body
+from web.api.commands import Command
+from web.api.schemas import REQUIRED, Body, Bool
 from web.db import db, write
 
 bp = ApiBlueprint(
@@ -24,7 +24,7 @@ bp = ApiBlueprint(
 
 
 class DndRequest(Body):
-    dnd = StrictBoolean(
+    dnd = Bool(
         required=True,
         error_messages={**REQUIRED, "invalid": "Not a boolean (true or false)."},
         metadata={
@@ -57,7 +57,7 @@ def set_dnd(data: dict, user_id: int) -> dict:
 
 
 class QueuePresenceRequest(Body):
-    active = StrictBoolean(
+    active = Bool(
         required=True,
         error_messages={**REQUIRED, "invalid": "Not a boolean (true or false)."},
         metadata={"description": "true: this queue offers the person its calls; false: it does not."},

@@ -7,7 +7,7 @@ import marshmallow as ma
 from flask import Response, url_for
 from marshmallow import fields
 
-from control.services import call_history, contacts, my_account, phonebook, portal_contacts, users
+from control.services import accounts, call_history, contacts, my_account, phonebook, portal_contacts, users
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
 from web.api.schemas import Body, Id, PageArgs, page_body, page_schema, required_text, text
@@ -147,7 +147,7 @@ def caller_ids():  # type: ignore[no-untyped-def]
 def change_password(data: dict) -> Response:
     """Change the password: the current one is required, the new one follows the usual rules."""
     with write() as s:
-        my_account.change_password(s, api_user(), data["current_password"] or "", data["password"] or "")
+        accounts.change_own_password(s, api_user(), data["current_password"] or "", data["password"] or "")
     return Response(status=204)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_user
 from werkzeug.wrappers import Response
 
 from control.errors import Invalid
-from control.services import my_account, users
+from control.services import accounts, my_account, users
 from web.auth import actor
 from web.db import db, write
 from web.forms import checkbox
@@ -52,12 +53,13 @@ def email():  # type: ignore[no-untyped-def]
 def password():  # type: ignore[no-untyped-def]
     try:
         with write() as s:
-            my_account.change_password(
+            accounts.change_own_password(
                 s, actor(), request.form.get("current_password", ""), request.form.get("password", "")
             )
     except Invalid as exc:
         return _page(exc.errors)
-    flash("Password changed.", "success")
+    login_user(actor())  # this session goes on with the new version; the others have ended
+    flash("Password changed; your other sessions have ended.", "success")
     return redirect(url_for("portal_settings.index"))
 
 
