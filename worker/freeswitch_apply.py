@@ -27,6 +27,7 @@ from lxml import etree
 from control.render import names
 from worker.asterisk_conf import ConfError
 from worker.esl_client import EslClient
+from worker.model_cache import ModelCache
 from worker.pbx_errors import PbxError
 
 ENDPOINTS, DIALPLAN, QUEUES, GATEWAY = "endpoints", "dialplan", "queues", "gateway"
@@ -103,32 +104,68 @@ def _escape(value: str) -> str:
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, load_dtd=False)
 
 
+@dataclass(slots=True)
+class FileObjects:
+    """One file's parse: what it defines, its includes, and what is wrong with it on its own."""
+
+    directives: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    config: FreeswitchConfig = field(default_factory=FreeswitchConfig)
+    collected: list[str] = field(default_factory=list)
+
+
+def _read(path: str, content: bytes, role: str) -> FileObjects:
+    read = FileObjects()
+    try:
+        root = etree.fromstring(content, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        read.problems.append(f"{path}: not well-formed XML: {exc}")
+        return read
+    if root.tag != "include":
+        read.problems.append(f"{path}: the document element must be <include>, not <{root.tag}>")
+        return read
+    read.directives = [(d.get("cmd", ""), d.get("data", "")) for d in root.iter("X-PRE-PROCESS")]
+    read.collected = _collect(read.config, path, root)
+    return read
+
+
+# Whole models by content hash and per-file parses by path and sha256.
+_CACHE: ModelCache[FreeswitchConfig, FileObjects] = ModelCache()
+_ROLE = "freeswitch"
+
+
 def parse(
     files: Mapping[str, bytes], digests: Mapping[str, str] | None = None, content_hash: str | None = None
 ) -> FreeswitchConfig:
-    """The objects of a version (rendered, or flattened as on the PBX); ConfError lists every problem."""
+    """The objects of a version (rendered, or flattened as on the PBX); ConfError lists every problem.
+
+    `digests` (sha256 by path) and `content_hash`, as a RenderedConfig has them, let this reuse
+    what it read before (worker/model_cache.py): a version that differs from the last one in a
+    few files costs those files.
+    """
+    cached = _CACHE.model(content_hash)
+    if cached is not None:
+        return cached
+    read = _CACHE.reader(files, digests or {}, _ROLE, _read)
     problems: list[str] = []
     config = FreeswitchConfig()
-    documents: dict[str, etree._Element] = {}
-    for path, content in files.items():
+    parsed: list[tuple[str, FileObjects]] = []
+    for path in files:
         part = part_of(path)
         if part is None or not path.endswith(".xml"):
             problems.append(f"{path}: not a file FreeSWITCH includes from a Switchboard version")
             continue
         config.part_files.setdefault(part, set()).add(path)
-        try:
-            root = etree.fromstring(content, _PARSER)
-        except etree.XMLSyntaxError as exc:
-            problems.append(f"{path}: not well-formed XML: {exc}")
+        objects = read(path)
+        problems += objects.problems
+        if objects.problems:
             continue
-        if root.tag != "include":
-            problems.append(f"{path}: the document element must be <include>, not <{root.tag}>")
-            continue
-        documents[path] = root
-        for directive in root.iter("X-PRE-PROCESS"):
-            problems += _check_directive(path, directive, files)
-    for path, root in documents.items():
-        problems += _collect(config, path, root)
+        parsed.append((path, objects))
+        for cmd, data in objects.directives:
+            problems += _check_directive(path, cmd, data, files)
+    for path, objects in parsed:
+        problems += objects.collected
+        problems += _merge(config, path, objects.config)
     for (queue, agent), _ in config.tiers.items():
         if queue not in config.queues:
             problems.append(f"tier {agent} -> {queue}: no such queue")
@@ -136,7 +173,30 @@ def parse(
             problems.append(f"tier {agent} -> {queue}: no such agent")
     if problems:
         raise ConfError(problems)
+    _CACHE.keep(content_hash, config)
     return config
+
+
+def _merge(config: FreeswitchConfig, path: str, one: FreeswitchConfig) -> list[str]:
+    """Add one file's objects to the version's; an object another file defined too is a problem."""
+    problems: list[str] = []
+    if one.domain is not None:
+        config.domain = one.domain
+    for ident in one.users.keys() & config.users.keys():
+        problems.append(f"{path}: user {ident!r} is defined twice")
+    config.users.update(one.users)
+    for store, mine, what in (
+        (config.extensions, one.extensions, "extension"),
+        (config.queues, one.queues, "queue"),
+        (config.agents, one.agents, "agent"),
+        (config.tiers, one.tiers, "tier"),
+        (config.gateways, one.gateways, "gateway"),
+    ):
+        for key in sorted(mine.keys() & store.keys()):
+            problems.append(f"{path}: {what} {key!r} is defined twice")
+        for key, value in mine.items():
+            store.setdefault(key, value)
+    return problems
 
 
 def include_pattern(path: str, data: str) -> str | None:
@@ -153,14 +213,14 @@ def _matches(pattern: str, names: Iterable[str]) -> list[str]:
     return sorted(name for name in names if name.count("/") == depth and fnmatch.fnmatchcase(name, pattern))
 
 
-def _check_directive(path: str, directive: etree._Element, files: Mapping[str, bytes]) -> list[str]:
-    cmd, data = directive.get("cmd", ""), directive.get("data", "")
+def _check_directive(path: str, cmd: str, data: str, files: Mapping[str, bytes]) -> list[str]:
     if cmd != "include":
         return [f"{path}: X-PRE-PROCESS cmd={cmd!r} is not allowed (only include)"]
     pattern = include_pattern(path, data)
     if pattern is None:
         return [f"{path}: include {data!r} leaves the version"]
-    if not _matches(pattern, files):
+    depth = pattern.count("/")
+    if not any(name.count("/") == depth and fnmatch.fnmatchcase(name, pattern) for name in files):
         return [f"{path}: include {data!r} matches no rendered file"]
     return []
 
