@@ -279,18 +279,50 @@ ROOTS = ("directory.xml", "dialplan/default.xml", "dialplan/public.xml", "callce
 _WRAPPER = (b"<include>", b"</include>")
 
 
-def _inline(name: str, files: Mapping[str, bytes], out: list[bytes], nested: bool) -> None:
-    for line in files[name].split(b"\n"):
+# What flatten writes for a file without includes, by (path, nested, its bytes): consecutive
+# versions share all but the changed files (bytes hash once, so a lookup costs no re-read).
+_LEAVES: dict[tuple[str, bool, bytes], bytes | None] = {}
+# The files an include pattern names, by (pattern, the version's names).
+_MATCHES: dict[tuple[str, int, int], list[str]] = {}
+_FLATTEN_KEPT = 100_000
+
+
+def _inline(
+    name: str, files: Mapping[str, bytes], out: list[bytes], nested: bool, names: tuple[str, ...]
+) -> None:
+    content = files[name]
+    leaf = (name, nested, content)
+    if leaf in _LEAVES:
+        if (block := _LEAVES[leaf]) is not None:
+            out.append(block)
+        return
+    lines: list[bytes] = []
+    includes = b"X-PRE-PROCESS" in content
+    for line in content.split(b"\n"):
         stripped = line.strip()
         if nested and stripped in _WRAPPER:
             continue  # the pre-processor reads an included file's children, not its <include>
-        if stripped.startswith(b"<X-PRE-PROCESS") and b'cmd="include"' in stripped:
+        if includes and stripped.startswith(b"<X-PRE-PROCESS") and b'cmd="include"' in stripped:
             data = stripped.split(b'data="', 1)[1].split(b'"', 1)[0].decode()
-            pattern = include_pattern(name, data)
-            for target in _matches(pattern, files) if pattern is not None else []:
-                _inline(target, files, out, nested=True)
+            out += lines
+            lines = []
+            for target in _targets(name, data, names):
+                _inline(target, files, out, True, names)
             continue
-        out.append(line)
+        lines.append(line)
+    out += lines
+    if not includes:
+        _LEAVES[leaf] = b"\n".join(lines) if lines else None
+
+
+def _targets(name: str, data: str, names: tuple[str, ...]) -> list[str]:
+    pattern = include_pattern(name, data)
+    if pattern is None:
+        return []
+    key = (pattern, len(names), hash(names))
+    if key not in _MATCHES:
+        _MATCHES[key] = _matches(pattern, names)
+    return _MATCHES[key]
 
 
 def flatten(files: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -299,11 +331,15 @@ def flatten(files: Mapping[str, bytes]) -> dict[str, bytes]:
     Call it on a version `parse` accepted; the renderer writes <include> and </include> on lines
     of their own, which is what lets this work on text.
     """
+    if len(_LEAVES) > _FLATTEN_KEPT or len(_MATCHES) > _FLATTEN_KEPT:
+        _LEAVES.clear()
+        _MATCHES.clear()
+    names = tuple(files)
     flat: dict[str, bytes] = {}
     for root in ROOTS:
         if root in files:
             out: list[bytes] = []
-            _inline(root, files, out, nested=False)
+            _inline(root, files, out, False, names)
             flat[root] = b"\n".join(out)
     return flat
 
