@@ -20,6 +20,7 @@ import fnmatch
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -185,13 +186,14 @@ def _merge(config: FreeswitchConfig, path: str, one: FreeswitchConfig) -> list[s
     for ident in one.users.keys() & config.users.keys():
         problems.append(f"{path}: user {ident!r} is defined twice")
     config.users.update(one.users)
-    for store, mine, what in (
+    stores: tuple[tuple[dict[Any, bytes], dict[Any, bytes], str], ...] = (
         (config.extensions, one.extensions, "extension"),
         (config.queues, one.queues, "queue"),
         (config.agents, one.agents, "agent"),
         (config.tiers, one.tiers, "tier"),
         (config.gateways, one.gateways, "gateway"),
-    ):
+    )
+    for store, mine, what in stores:
         for key in sorted(mine.keys() & store.keys()):
             problems.append(f"{path}: {what} {key!r} is defined twice")
         for key, value in mine.items():
