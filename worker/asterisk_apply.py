@@ -15,8 +15,7 @@ are verified on an evenly spread sample.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from worker import asterisk_conf
@@ -32,6 +31,7 @@ from worker.asterisk_conf import (
     merge_again,
     read_file,
 )
+from worker.model_cache import ModelCache
 from worker.pbx_errors import PbxError
 
 ENDPOINTS, DIALPLAN, QUEUES = "endpoints", "dialplan", "queues"
@@ -50,13 +50,8 @@ COMPARED = {
     "auth": ("username", "auth_type"),
     "aor": ("max_contacts",),
 }
-# Per-file parses by (role, path, sha256): a file's objects depend on its bytes only.
-_READ: dict[tuple[str, str, str], FileObjects] = {}
-_READ_LIMIT = 400_000
-# The last merge per part (to merge the next version from it) and whole models by content hash.
+# The last merge per part (to merge the next version from it).
 _STATES: dict[str, asterisk_conf.MergeState] = {}
-_MODELS: dict[str, AsteriskConfig] = {}
-_MODELS_KEPT = 4
 
 
 class VerifyError(PbxError):
@@ -72,25 +67,8 @@ class AsteriskConfig:
     part_files: dict[str, set[str]]
 
 
-def _digest(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
-
-
-def _reader(
-    files: Mapping[str, bytes], digests: Mapping[str, str], role: str
-) -> Callable[[str], FileObjects]:
-    if len(_READ) > _READ_LIMIT:
-        _READ.clear()
-
-    def read(name: str) -> FileObjects:
-        content = files[name]
-        key = (role, name, digests.get(name) or _digest(content))
-        parsed = _READ.get(key)
-        if parsed is None:
-            parsed = _READ[key] = read_file(name, content, role)
-        return parsed
-
-    return read
+# Whole models by content hash and per-file parses by (role, path, sha256).
+_CACHE: ModelCache[AsteriskConfig, FileObjects] = ModelCache()
 
 
 def parse(
@@ -101,8 +79,9 @@ def parse(
     `digests` (sha256 by path) and `content_hash`, as a RenderedConfig has them, let this reuse
     what it read before: a version that differs from the last one in a few files costs those files.
     """
-    if content_hash is not None and content_hash in _MODELS:
-        return _MODELS[content_hash]
+    cached = _CACHE.model(content_hash)
+    if cached is not None:
+        return cached
     digests = digests or {}
     problems: list[str] = []
     merged: dict[str, asterisk_conf.Merged] = {}
@@ -113,7 +92,12 @@ def parse(
         role = ROLES[part]
         try:
             merged[part], _STATES[part] = merge_again(
-                root, files, digests, _reader(files, digests, role), role, _STATES.get(part)
+                root,
+                files,
+                digests,
+                _CACHE.reader(files, digests, role, read_file),
+                role,
+                _STATES.get(part),
             )
         except ConfError as exc:
             problems += exc.problems
@@ -134,10 +118,7 @@ def parse(
         merged[QUEUES].queues,
         part_files,
     )
-    if content_hash is not None:
-        while len(_MODELS) >= _MODELS_KEPT:
-            _MODELS.pop(next(iter(_MODELS)))
-        _MODELS[content_hash] = config
+    _CACHE.keep(content_hash, config)
     return config
 
 

@@ -20,6 +20,7 @@ import fnmatch
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -27,6 +28,7 @@ from lxml import etree
 from control.render import names
 from worker.asterisk_conf import ConfError
 from worker.esl_client import EslClient
+from worker.model_cache import ModelCache
 from worker.pbx_errors import PbxError
 
 ENDPOINTS, DIALPLAN, QUEUES, GATEWAY = "endpoints", "dialplan", "queues", "gateway"
@@ -103,32 +105,68 @@ def _escape(value: str) -> str:
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, load_dtd=False)
 
 
+@dataclass(slots=True)
+class FileObjects:
+    """One file's parse: what it defines, its includes, and what is wrong with it on its own."""
+
+    directives: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    config: FreeswitchConfig = field(default_factory=FreeswitchConfig)
+    collected: list[str] = field(default_factory=list)
+
+
+def _read(path: str, content: bytes, role: str) -> FileObjects:
+    read = FileObjects()
+    try:
+        root = etree.fromstring(content, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        read.problems.append(f"{path}: not well-formed XML: {exc}")
+        return read
+    if root.tag != "include":
+        read.problems.append(f"{path}: the document element must be <include>, not <{root.tag}>")
+        return read
+    read.directives = [(d.get("cmd", ""), d.get("data", "")) for d in root.iter("X-PRE-PROCESS")]
+    read.collected = _collect(read.config, path, root)
+    return read
+
+
+# Whole models by content hash and per-file parses by path and sha256.
+_CACHE: ModelCache[FreeswitchConfig, FileObjects] = ModelCache()
+_ROLE = "freeswitch"
+
+
 def parse(
     files: Mapping[str, bytes], digests: Mapping[str, str] | None = None, content_hash: str | None = None
 ) -> FreeswitchConfig:
-    """The objects of a version (rendered, or flattened as on the PBX); ConfError lists every problem."""
+    """The objects of a version (rendered, or flattened as on the PBX); ConfError lists every problem.
+
+    `digests` (sha256 by path) and `content_hash`, as a RenderedConfig has them, let this reuse
+    what it read before (worker/model_cache.py): a version that differs from the last one in a
+    few files costs those files.
+    """
+    cached = _CACHE.model(content_hash)
+    if cached is not None:
+        return cached
+    read = _CACHE.reader(files, digests or {}, _ROLE, _read)
     problems: list[str] = []
     config = FreeswitchConfig()
-    documents: dict[str, etree._Element] = {}
-    for path, content in files.items():
+    parsed: list[tuple[str, FileObjects]] = []
+    for path in files:
         part = part_of(path)
         if part is None or not path.endswith(".xml"):
             problems.append(f"{path}: not a file FreeSWITCH includes from a Switchboard version")
             continue
         config.part_files.setdefault(part, set()).add(path)
-        try:
-            root = etree.fromstring(content, _PARSER)
-        except etree.XMLSyntaxError as exc:
-            problems.append(f"{path}: not well-formed XML: {exc}")
+        objects = read(path)
+        problems += objects.problems
+        if objects.problems:
             continue
-        if root.tag != "include":
-            problems.append(f"{path}: the document element must be <include>, not <{root.tag}>")
-            continue
-        documents[path] = root
-        for directive in root.iter("X-PRE-PROCESS"):
-            problems += _check_directive(path, directive, files)
-    for path, root in documents.items():
-        problems += _collect(config, path, root)
+        parsed.append((path, objects))
+        for cmd, data in objects.directives:
+            problems += _check_directive(path, cmd, data, files)
+    for path, objects in parsed:
+        problems += objects.collected
+        problems += _merge(config, path, objects.config)
     for (queue, agent), _ in config.tiers.items():
         if queue not in config.queues:
             problems.append(f"tier {agent} -> {queue}: no such queue")
@@ -136,7 +174,31 @@ def parse(
             problems.append(f"tier {agent} -> {queue}: no such agent")
     if problems:
         raise ConfError(problems)
+    _CACHE.keep(content_hash, config)
     return config
+
+
+def _merge(config: FreeswitchConfig, path: str, one: FreeswitchConfig) -> list[str]:
+    """Add one file's objects to the version's; an object another file defined too is a problem."""
+    problems: list[str] = []
+    if one.domain is not None:
+        config.domain = one.domain
+    for ident in one.users.keys() & config.users.keys():
+        problems.append(f"{path}: user {ident!r} is defined twice")
+    config.users.update(one.users)
+    stores: tuple[tuple[dict[Any, bytes], dict[Any, bytes], str], ...] = (
+        (config.extensions, one.extensions, "extension"),
+        (config.queues, one.queues, "queue"),
+        (config.agents, one.agents, "agent"),
+        (config.tiers, one.tiers, "tier"),
+        (config.gateways, one.gateways, "gateway"),
+    )
+    for store, mine, what in stores:
+        for key in sorted(mine.keys() & store.keys()):
+            problems.append(f"{path}: {what} {key!r} is defined twice")
+        for key, value in mine.items():
+            store.setdefault(key, value)
+    return problems
 
 
 def include_pattern(path: str, data: str) -> str | None:
@@ -153,14 +215,14 @@ def _matches(pattern: str, names: Iterable[str]) -> list[str]:
     return sorted(name for name in names if name.count("/") == depth and fnmatch.fnmatchcase(name, pattern))
 
 
-def _check_directive(path: str, directive: etree._Element, files: Mapping[str, bytes]) -> list[str]:
-    cmd, data = directive.get("cmd", ""), directive.get("data", "")
+def _check_directive(path: str, cmd: str, data: str, files: Mapping[str, bytes]) -> list[str]:
     if cmd != "include":
         return [f"{path}: X-PRE-PROCESS cmd={cmd!r} is not allowed (only include)"]
     pattern = include_pattern(path, data)
     if pattern is None:
         return [f"{path}: include {data!r} leaves the version"]
-    if not _matches(pattern, files):
+    depth = pattern.count("/")
+    if not any(name.count("/") == depth and fnmatch.fnmatchcase(name, pattern) for name in files):
         return [f"{path}: include {data!r} matches no rendered file"]
     return []
 
@@ -219,18 +281,50 @@ ROOTS = ("directory.xml", "dialplan/default.xml", "dialplan/public.xml", "callce
 _WRAPPER = (b"<include>", b"</include>")
 
 
-def _inline(name: str, files: Mapping[str, bytes], out: list[bytes], nested: bool) -> None:
-    for line in files[name].split(b"\n"):
+# What flatten writes for a file without includes, by (path, nested, its bytes): consecutive
+# versions share all but the changed files (bytes hash once, so a lookup costs no re-read).
+_LEAVES: dict[tuple[str, bool, bytes], bytes | None] = {}
+# The files an include pattern names, by (pattern, the version's names).
+_MATCHES: dict[tuple[str, int, int], list[str]] = {}
+_FLATTEN_KEPT = 100_000
+
+
+def _inline(
+    name: str, files: Mapping[str, bytes], out: list[bytes], nested: bool, names: tuple[str, ...]
+) -> None:
+    content = files[name]
+    leaf = (name, nested, content)
+    if leaf in _LEAVES:
+        if (block := _LEAVES[leaf]) is not None:
+            out.append(block)
+        return
+    lines: list[bytes] = []
+    includes = b"X-PRE-PROCESS" in content
+    for line in content.split(b"\n"):
         stripped = line.strip()
         if nested and stripped in _WRAPPER:
             continue  # the pre-processor reads an included file's children, not its <include>
-        if stripped.startswith(b"<X-PRE-PROCESS") and b'cmd="include"' in stripped:
+        if includes and stripped.startswith(b"<X-PRE-PROCESS") and b'cmd="include"' in stripped:
             data = stripped.split(b'data="', 1)[1].split(b'"', 1)[0].decode()
-            pattern = include_pattern(name, data)
-            for target in _matches(pattern, files) if pattern is not None else []:
-                _inline(target, files, out, nested=True)
+            out += lines
+            lines = []
+            for target in _targets(name, data, names):
+                _inline(target, files, out, True, names)
             continue
-        out.append(line)
+        lines.append(line)
+    out += lines
+    if not includes:
+        _LEAVES[leaf] = b"\n".join(lines) if lines else None
+
+
+def _targets(name: str, data: str, names: tuple[str, ...]) -> list[str]:
+    pattern = include_pattern(name, data)
+    if pattern is None:
+        return []
+    key = (pattern, len(names), hash(names))
+    if key not in _MATCHES:
+        _MATCHES[key] = _matches(pattern, names)
+    return _MATCHES[key]
 
 
 def flatten(files: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -239,11 +333,15 @@ def flatten(files: Mapping[str, bytes]) -> dict[str, bytes]:
     Call it on a version `parse` accepted; the renderer writes <include> and </include> on lines
     of their own, which is what lets this work on text.
     """
+    if len(_LEAVES) > _FLATTEN_KEPT or len(_MATCHES) > _FLATTEN_KEPT:
+        _LEAVES.clear()
+        _MATCHES.clear()
+    names = tuple(files)
     flat: dict[str, bytes] = {}
     for root in ROOTS:
         if root in files:
             out: list[bytes] = []
-            _inline(root, files, out, nested=False)
+            _inline(root, files, out, False, names)
             flat[root] = b"\n".join(out)
     return flat
 
