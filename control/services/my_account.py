@@ -11,6 +11,8 @@ from control.models import ApiToken, PhoneNumber, User
 from control.services import accounts, audit, numbers, users
 from control.validators import Errors, add, email, text
 
+MAX_TOKEN_NAME = 80
+
 
 def change_email(session: Session, user: User, data: dict) -> None:
     errors: Errors = {}
@@ -39,7 +41,7 @@ def tokens(session: Session, user: User) -> list[ApiToken]:
 def create_token(session: Session, user: User, data: dict) -> str:
     """A new personal token: shown once, stored as a digest."""
     errors: Errors = {}
-    name = text(errors, data, "name", required=True, max_len=80)
+    name = text(errors, data, "name", required=True, max_len=MAX_TOKEN_NAME)
     if errors:
         raise Invalid(errors)
     return accounts.create_token(session, user, name)

@@ -20,12 +20,17 @@ BEYOND_THE_SCHEMA = [
     # What exists: ids of the tenant's objects, unique names and extensions, a number's validity.
     (r".*", r".* of this tenant\.|.*\bthe tenant's\b.*|Choose an? [a-z_ ]+\."),
     (r"members-\d+-user_id", r".* has no extension\.|.* is listed twice\."),
+    (r"dnd|active", r".* has no extension\."),
+    (r"to|target", r"Extension .* does not exist\."),
     (r".*", r".*\balready\b.*"),
-    (r"(number|numbers-\d+-number)", r"“.*” is (not a|not a valid) phone number\.|.*international number.*"),
+    (r"(number|numbers-\d+-number|to|target|caller_id)", r"“.*” is (not a|not a valid) phone number\.|.*international number.*"),
     # The object's state.
     (r".*", r".*\bcannot\b.*"),
+    (r"line_id", r"This line has no number that may send texts\."),
     (r"default_caller_id_id", r"The default caller ID must be one of the line's numbers\."),
     (r"members-\d+-target", r"This member makes a loop:.*"),
+    # The members' times together against the group's (a sequential group).
+    (r"timeout", r"The members ring one after another for .*"),
     # Another field: a target or a step's value is read by its kind; a contact needs a name or a
     # company and a number; a broadcast an audience, and a text at most 1600 characters; an
     # automation a step; an Asterisk node its AMI user.
@@ -36,6 +41,8 @@ BEYOND_THE_SCHEMA = [
     (r"message", r"At most 1600 characters\."),
     (r"steps-0-action", r"Add at least one step\."),
     (r"username", r"The AMI user is required\."),
+    # What only the stored hash can tell.
+    (r"current_password", r"This is not your current password\."),
     # Beyond a pattern: an IPv6 address is parsed; a folder is normalised and not a system one.
     (r"host", r"A host name, an IPv4 address or an IPv6 address\."),
     (r"config_dir", r"A normalised path: .*|.* is a system directory: .*"),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
-
+from control.phone import MAX_NUMBER_TEXT
 from control.services import click_to_call
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
 from web.api.commands import Command, answer_too_many
-from web.api.schemas import REQUIRED, Body, Id
+from web.api.schemas import REQUIRED, Body, Id, name_text, text
 from web.db import write
 
 bp = ApiBlueprint(
@@ -26,22 +25,18 @@ class CallRequest(Body):
         load_default=None,
         metadata={"description": "Whose phone rings first (default: yours; admins: anyone of the tenant)."},
     )
-    target = fields.String(
+    target = name_text(
+        MAX_NUMBER_TEXT,
         required=True,
         error_messages=REQUIRED,
-        validate=lambda v: 0 < len(v) <= 32,
-        metadata={
-            "description": "An extension (user, ring group, queue) or a phone number.",
-            "maxLength": 32,
-        },
+        metadata={"description": "An extension (user, ring group, queue) or a phone number."},
     )
-    caller_id = fields.String(
+    caller_id = text(
+        MAX_NUMBER_TEXT,
         load_default=None,
-        allow_none=True,
         metadata={
             "description": "A number of the tenant to present; never a do-not-use or released number. "
-            "Default: the line's default caller ID.",
-            "maxLength": 32,
+            "Default: the line's default caller ID."
         },
     )
 

@@ -3,14 +3,30 @@ and personal tokens. Every route acts on the token's user only: another user's i
 
 from __future__ import annotations
 
+import re
+
 import marshmallow as ma
 from flask import Response, url_for
 from marshmallow import fields
 
+from control.phone import MAX_NUMBER_TEXT
 from control.services import accounts, call_history, contacts, my_account, phonebook, portal_contacts, users
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
-from web.api.schemas import Body, Id, PageArgs, page_body, page_schema, required_text, text
+from web.api.datetimes import UtcDateTime
+from web.api.schemas import (
+    REQUIRED,
+    Body,
+    Bool,
+    Id,
+    PageArgs,
+    email_address,
+    name_text,
+    page_body,
+    page_schema,
+    patterned,
+    required_text,
+)
 from web.db import db, write
 
 bp = ApiBlueprint(
@@ -39,8 +55,8 @@ class Me(ma.Schema):
 
 
 class MeInput(Body):
-    email = text()
-    notifications = fields.Boolean()
+    email = email_address()
+    notifications = Bool()
     caller_id_number_id = Id(allow_none=True)
 
 
@@ -49,9 +65,20 @@ class CallerId(ma.Schema):
     number = fields.String(attribute="e164")
 
 
+PASSWORD_RULE = f"A password has {users.MIN_PASSWORD} to {users.MAX_PASSWORD} characters."
+NEW_PASSWORD = re.compile(f"^[\\s\\S]{{{users.MIN_PASSWORD},{users.MAX_PASSWORD}}}$")
+
+
 class PasswordInput(Body):
-    current_password = required_text()
-    password = required_text(metadata={"description": f"At least {users.MIN_PASSWORD} characters."})
+    current_password = required_text(users.MAX_PASSWORD, load_only=True)
+    password = patterned(
+        NEW_PASSWORD,
+        PASSWORD_RULE,
+        required=True,
+        load_only=True,
+        error_messages=REQUIRED,
+        metadata={"description": PASSWORD_RULE},
+    )
 
 
 class PhonebookEntry(ma.Schema):
@@ -59,18 +86,22 @@ class PhonebookEntry(ma.Schema):
     name = fields.Function(lambda c: c.display_name)
     number = fields.Function(lambda c: c.numbers[0].e164 if c.numbers else "")
     email = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class PhonebookInput(Body):
-    name = text()
-    number = text(metadata={"description": "E.164 or national format of the tenant's country."})
-    email = text()
+    name = name_text()
+    number = name_text(
+        MAX_NUMBER_TEXT, metadata={"description": "E.164 or national format of the tenant's country."}
+    )
+    email = email_address(allow_none=True)
 
 
 class NewPhonebookEntry(PhonebookInput):
     name = required_text()
-    number = required_text(metadata={"description": "E.164 or national format of the tenant's country."})
+    number = required_text(
+        MAX_NUMBER_TEXT, metadata={"description": "E.164 or national format of the tenant's country."}
+    )
 
 
 class HistoryEntry(ma.Schema):
@@ -84,7 +115,7 @@ class HistoryEntry(ma.Schema):
     )
     duration = fields.String(metadata={"description": "mm:ss"})
     seconds = fields.Integer()
-    started_at = fields.DateTime()
+    started_at = UtcDateTime()
 
 
 class Favourites(ma.Schema):
@@ -95,12 +126,12 @@ class Favourites(ma.Schema):
 class Token(ma.Schema):
     id = fields.Integer()
     name = fields.String()
-    created_at = fields.DateTime()
-    last_used_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    last_used_at = UtcDateTime(allow_none=True)
 
 
 class TokenInput(Body):
-    name = required_text()
+    name = required_text(my_account.MAX_TOKEN_NAME)
 
 
 class NewToken(ma.Schema):

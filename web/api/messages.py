@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from control.phone import MAX_NUMBER_TEXT
 from control.services import texts
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
 from web.api.commands import Command, answer_too_many
-from web.api.schemas import REQUIRED, Body, Id
+from web.api.schemas import REQUIRED, Body, Id, name_text
 from web.db import write
 
 bp = ApiBlueprint("messages", __name__, description="Texts sent from a line's number.", admin=False)
@@ -19,10 +20,10 @@ class MessageRequest(Body):
     line_id = Id(
         required=True, error_messages=REQUIRED, metadata={"description": "The line it is sent from."}
     )
-    to = fields.String(
+    to = name_text(
+        MAX_NUMBER_TEXT,
         required=True,
         error_messages=REQUIRED,
-        validate=validate.Length(1, 32),
         metadata={"description": "A phone number, or a user's extension."},
     )
     body = fields.String(

@@ -202,7 +202,7 @@ def extension_text(**kwargs: Any) -> fields.String:
 def prefixed(prefixes: tuple[str, ...], message: str, max_len: int, **kwargs: Any) -> fields.String:
     """Optional one-line text that starts with one of `prefixes` (an address)."""
     starts = "|".join(re.escape(prefix) for prefix in prefixes)
-    regex = re.compile(f"^(?:(?:{starts})[^\\x00-\\x1f]*)?$")
+    regex = re.compile(f"^(?:(?:{starts}){LINE_CHAR}*)?$")
     return patterned(regex, message, max_len, allow_none=True, **kwargs)
 
 
