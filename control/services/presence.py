@@ -160,15 +160,17 @@ def set_line_state(
 
 def set_agent_state(session: Session, user: User, agent_state: str, reason: str = "") -> bool:
     """What the PBX says about the user as a call-center agent (an AgentAvailability value, and
-    why when it said). True if it moved: presence is republished and the audit history gets an
-    `agent.<state>` entry by the PBX (no actor), with the reason."""
+    why when it said). True if it moved: the audit history gets an `agent.<state>` entry by the
+    PBX (no actor), with the reason, and presence is republished if what people see changed."""
     state = _state(session, user.id)
     if (state.agent_state, state.agent_reason) == (agent_state, reason[:40]):
         return False
+    before = compute(user, state)
     state.agent_state, state.agent_reason = agent_state[:12], reason[:40]
     state.updated_at = utcnow()
     audit.write(session, None, f"agent.{agent_state}", user, reason=reason or None)
-    effects.record(session, effects.PresenceChanged(user.tenant_id, user.id))
+    if compute(user, state) != before:
+        effects.record(session, effects.PresenceChanged(user.tenant_id, user.id))
     return True
 
 

@@ -17,6 +17,7 @@ from control import db
 from control.models import Command
 from control.services import accounts, numbers, users
 from tests.integration.asterisk_sandbox import AsteriskSandbox
+from tests.integration.pbx_kinds import Pbx
 from tests.integration.events_world import (
     ADMIN_EMAIL,
     LINE_B,
@@ -51,7 +52,8 @@ class Api:
 def world(
     module_database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EventsWorld]:
-    with events_world(module_database_url, asterisk_sandbox, tmp_path_factory.mktemp("commands")) as built:
+    pbx = Pbx("asterisk", asterisk_sandbox)
+    with events_world(module_database_url, pbx, tmp_path_factory.mktemp("commands")) as built:
         with db.unit_of_work() as s:
             numbers.create_number(s, built.tenant_id, {"number": DO_NOT_USE, "do_not_use": True}, None)
         built.register("1001", answer_after=0.3)
@@ -131,7 +133,7 @@ def test_click_to_call_rings_the_user_then_dials_the_target_with_the_chosen_call
     assert shown["state"] == "ok" and shown["finished_at"].endswith("Z")
     # both sipp ends hold the call until a BYE: end it on the PBX
     wait_for("the trunk to answer", lambda: any(e.kind == "ANSWER" for e in world.trunk.events()))
-    world.sandbox.cli("channel request hangup all")
+    world.pbx.sandbox.cli("channel request hangup all")
     record = world.wait_record(
         "the click-to-call record",
         lambda r: r.callee_number == OUTSIDE_NUMBER and r.answered_at is not None,
@@ -171,14 +173,14 @@ def test_a_cut_connection_during_an_originate_rings_once_and_is_never_resent(
     ann = world.phones["1001"]
     invites = len(ann.invites())
     resyncs = world.listener.count("resynced after connect")
-    world.ami_proxy.hold_replies()
+    world.control_proxy.hold_replies()
     answer = api.post("/api/v1/calls", {"user_id": world.user_id("1001"), "target": "1003"})
     assert answer.status_code == 202
     command_id = answer.get_json()["id"]
     ann.wait_for_invites(invites + 1)
     wait_for("the command to be sending", lambda: _command(command_id).state == "sending")
-    assert world.ami_proxy.drop() == 1
-    world.ami_proxy.release_replies()
+    assert world.control_proxy.drop() == 1
+    world.control_proxy.release_replies()
     command = _finished(command_id)
     assert command.state in ("unknown", "ok"), (command.state, command.answer)
     world.listener.wait_log("resynced after connect", resyncs + 1)
@@ -205,7 +207,7 @@ def _calls_reaching_ann(world: EventsWorld) -> dict[str, int]:
     reached["group"] = len(ann.invites()) - before
     before = len(ann.invites())
     # the queue offers no call to a member still ringing from the last one (ringinuse=no)
-    wait_for("Ann's phone idle again", lambda: "Not in use" in world.sandbox.cli("queue show queue-700"))
+    wait_for("Ann's phone idle again", lambda: "Not in use" in world.pbx.sandbox.cli("queue show queue-700"))
     world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
     reached["queue"] = len(ann.invites()) - before
     return reached
@@ -218,9 +220,9 @@ def _ringing_phones(world: EventsWorld) -> None:
         world.phones["1001"].close()
         world.register("1001", answer_after=None)
         # whatever the earlier scenarios left ringing at the old phone ends here
-        world.sandbox.cli("channel request hangup all")
+        world.pbx.sandbox.cli("channel request hangup all")
         wait_for(
-            "no channel up", lambda: "0 active channels" in world.sandbox.cli("core show channels count")
+            "no channel up", lambda: "0 active channels" in world.pbx.sandbox.cli("core show channels count")
         )
     if "1002" not in world.phones:
         world.register("1002", answer_after=None)
@@ -232,7 +234,7 @@ def test_do_not_disturb_applies_at_once_and_survives_a_deploy(world: EventsWorld
 
     _ringing_phones(world)
     ann = world.user_id("1001")
-    deploys_before = world.sandbox.live_version()
+    deploys_before = world.pbx.sandbox.live_version()
     since = world.watch.mark()
     on = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": True})
     assert on.status_code == 200, on.get_json()
@@ -249,7 +251,7 @@ def test_do_not_disturb_applies_at_once_and_survives_a_deploy(world: EventsWorld
     reached = _calls_reaching_ann(world)
     assert reached["direct"] == 1 and reached["direct_code"] == 487, reached
     assert reached["group"] == 1 and reached["queue"] == 1, reached
-    assert world.sandbox.live_version() == deploys_before, "no deploy in between"
+    assert world.pbx.sandbox.live_version() == deploys_before, "no deploy in between"
 
     on = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": True})
     assert _finished(on.get_json()["commands"][0]["id"]).state == "ok"
@@ -403,7 +405,7 @@ def test_do_not_disturb_and_queue_pauses_survive_a_pbx_restart(world: EventsWorl
     on = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": True})
     assert _finished(on.get_json()["commands"][0]["id"]).state == "ok"
     restored = world.listener.count("DND and queue pauses restored")
-    world.sandbox.restart()
+    world.pbx.sandbox.restart()
     world.listener.wait_log("DND and queue pauses restored", restored + 1, timeout=60)
     for extension in ("1001", "1002"):
         assert world.phones[extension].register() == 200
