@@ -17,7 +17,6 @@ from control import db
 from control.models import Command
 from control.services import accounts, numbers, users
 from tests.integration.asterisk_sandbox import AsteriskSandbox
-from tests.integration.pbx_kinds import Pbx
 from tests.integration.events_world import (
     ADMIN_EMAIL,
     LINE_B,
@@ -27,6 +26,7 @@ from tests.integration.events_world import (
     read,
     wait_for,
 )
+from tests.integration.pbx_kinds import Pbx
 
 pytestmark = pytest.mark.integration
 
