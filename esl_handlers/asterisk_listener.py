@@ -95,6 +95,14 @@ class _SupervisedManager(Manager):
             return  # the awaiting listener sees the failure and decides when to retry
         super().connection_made(f)
 
+    def login(self, future: asyncio.Future) -> bool:
+        # A login answer lost with the connection (a PBX restarting) is a failed connect, which
+        # the awaiting listener retries: not an error for panoramisk's callback to raise.
+        if future.cancelled() or future.exception() is not None:
+            self.authenticated_future = None
+            return False
+        return bool(super().login(future))
+
     def send_action(self, action: Any, as_list: Any = None, **kwargs: Any) -> asyncio.Future:
         future: asyncio.Future = super().send_action(action, as_list=as_list, **kwargs)
         if not future.done():
