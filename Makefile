@@ -1,6 +1,7 @@
 # Two commands matter: `make run` (install everything, migrate, seed the demo, serve on
-# http://127.0.0.1:8000 with one rq worker) and `make test` (install and start what the tests
-# need, then run the whole suite on SQLite and on PostgreSQL).
+# http://127.0.0.1:8000 with one rq worker and, as root, the sandbox Asterisk as the demo PBX) and
+# `make test` (install and start what the tests need, then run the whole suite on SQLite and on
+# PostgreSQL).
 
 PYTHON ?= python3
 VENV := .venv
@@ -44,7 +45,7 @@ install: $(VENV)/.installed $(HTMX) $(LUCIDE) $(AXE)
 run: install
 	$(BIN)/switchboard db upgrade
 	$(BIN)/switchboard seed-demo
-	$(BIN)/switchboard serve --host 127.0.0.1 --port 8000
+	$(BIN)/switchboard serve --host 127.0.0.1 --port 8000 --demo-pbx
 
 test: install
 	bash tests/run_suite.sh

@@ -135,7 +135,17 @@ def worker(burst: bool) -> None:
     default=None,
     help="Also run one rq worker (default: when Redis is embedded).",
 )
-def serve(host: str, port: int, workers: int, with_worker: bool | None) -> None:
+@click.option(
+    "--with-listener/--no-listener",
+    default=None,
+    help="Also listen to the PBX nodes' events (default: when Redis is embedded and nodes exist).",
+)
+@click.option(
+    "--demo-pbx", is_flag=True, help="As root: start the sandbox Asterisk as the demo tenant's node."
+)
+def serve(
+    host: str, port: int, workers: int, with_worker: bool | None, with_listener: bool | None, demo_pbx: bool
+) -> None:
     from control.config import settings
     from control.redis_conn import start_embedded, stop_embedded
     from web.server import control_socket, run_server
@@ -143,9 +153,13 @@ def serve(host: str, port: int, workers: int, with_worker: bool | None) -> None:
     embedded = not (os.environ.get("REDIS_URL") or settings().redis_url)
     if embedded:
         click.echo(f"starting the embedded Redis at {start_embedded()}")
-    child = None
+    children: list[subprocess.Popen] = []
     if with_worker if with_worker is not None else embedded:
-        child = subprocess.Popen([sys.executable, "-m", "web.cli", "worker"])
+        children.append(subprocess.Popen([sys.executable, "-m", "web.cli", "worker"]))
+    if demo_pbx:
+        _start_demo_pbx()
+    if (with_listener if with_listener is not None else embedded) and listener_configs(()):
+        children.append(subprocess.Popen([sys.executable, "-m", "web.cli", "listen"]))
     master = os.getpid()
     socket_path = control_socket(settings().data_dir)
     click.echo(
@@ -160,22 +174,43 @@ def serve(host: str, port: int, workers: int, with_worker: bool | None) -> None:
         # only the master stops the rq worker and the embedded Redis.
         if os.getpid() == master:
             try:
-                if child is not None:
-                    _stop_worker(child)
+                for child in reversed(children):
+                    _stop_child(child)
             finally:
                 if embedded:
                     stop_embedded()
 
 
-def _stop_worker(child: subprocess.Popen, grace: float = 30.0) -> None:
-    """A warm shutdown (the running job finishes), then a kill if it takes longer than `grace`."""
+def _stop_child(child: subprocess.Popen, grace: float = 30.0) -> None:
+    """A warm shutdown (the worker's running job finishes, the listener closes its connections),
+    then a kill if it takes longer than `grace`."""
     child.send_signal(signal.SIGTERM)
     try:
         child.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        click.echo(f"the rq worker did not stop within {grace:.0f} s: killed", err=True)
+        click.echo(f"{' '.join(map(str, child.args))} did not stop within {grace:.0f} s: killed", err=True)
         child.kill()
         child.wait()
+
+
+def _start_demo_pbx() -> None:
+    """The demo PBX of `make run`; a failure is said and the rest of Switchboard serves on."""
+    from web import demo_pbx
+
+    if not demo_pbx.is_root():
+        click.echo(demo_pbx.NOT_ROOT)
+        return
+    click.echo("demo PBX: starting the sandbox Asterisk (the first time builds it: a few minutes)")
+    try:
+        demo = demo_pbx.start_demo_pbx()
+    except RuntimeError as exc:
+        click.echo(f"demo PBX off: {exc}", err=True)
+        return
+    _queue_job(demo.deploy_id, "deploy")
+    click.echo(
+        f"demo PBX: node {demo.node_name}, phones register at 127.0.0.1:{demo.sip_port} "
+        "(users' SIP passwords on their pages)"
+    )
 
 
 # --- PBX nodes, deploys and rollbacks ----------------------------------------------------------
