@@ -285,6 +285,7 @@ class FakeEslServer:
                     self._background_job(connection, command)
                 elif command.startswith("sendevent "):
                     self._send(connection, _frame_reply("+OK 0b6ce2ad-5b2a-4b7e-9f6e-0c2f0e1d2a3b"))
+                    self._text_delivered(connection, command)
                 elif command == "exit":
                     self._send(connection, _frame_reply("+OK bye"))
                     return
@@ -303,6 +304,17 @@ class FakeEslServer:
             except OSError:
                 pass
             session.closed.set()
+
+    def _text_delivered(self, connection: socket.socket, command: str) -> None:
+        """A text sent through mod_sms (SMS::SEND_MESSAGE): its delivery comes back as a MESSAGE
+        event with the sent event's headers and Delivery-Failure (unless jobs are held)."""
+        if "Event-Subclass: SMS::SEND_MESSAGE" not in command or self.hold_jobs.is_set():
+            return
+        headers = [h for h in command.split("\n")[1:] if h and not h.lower().startswith("content-length")]
+        body = "\n".join(
+            ["Event-Name: MESSAGE", *headers, "Delivery-Failure: false", "Content-Length: 0", "", ""]
+        )
+        self._send(connection, event_plain_frame(body.encode()))
 
     def _background_job(self, connection: socket.socket, command: str) -> None:
         """`+OK Job-UUID`, then the job's result as a BACKGROUND_JOB event (unless held)."""

@@ -1,9 +1,10 @@
-"""Issue 9 against the real Asterisk: commands from the API reach the live PBX through the
-listener's own AMI connection, and sipp counts what arrives.
+"""Issue 9 against the real PBX, on each PBX kind (the `pbx` fixture): commands from the API
+reach the live PBX through the listener's own control connection (AMI or ESL), and sipp counts
+what arrives.
 
-One world per module (tests/integration/events_world.py): users 1001 Ann (answers), 1002 Ben
-(never answers), 1003 Cat; lines A (Ann), B (Ben), C (ring group 600: Ann + Ben); queue 700
-(Ann); a sipp trunk that answers. `switchboard listen` runs with its command executor.
+One world per module and PBX kind (tests/integration/events_world.py): users 1001 Ann (answers),
+1002 Ben (never answers), 1003 Cat; lines A (Ann), B (Ben), C (ring group 600: Ann + Ben); queue
+700 (Ann); a sipp trunk that answers. `switchboard listen` runs with its command executor.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import pytest
 from control import db
 from control.models import Command
 from control.services import accounts, numbers, users
-from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.events_world import (
     ADMIN_EMAIL,
+    DOMAIN,
     LINE_B,
     OUTSIDE_NUMBER,
     EventsWorld,
@@ -49,11 +50,8 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def world(
-    module_database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[EventsWorld]:
-    pbx = Pbx("asterisk", asterisk_sandbox)
-    with events_world(module_database_url, pbx, tmp_path_factory.mktemp("commands")) as built:
+def world(pbx_database_url: str, pbx: Pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EventsWorld]:
+    with events_world(pbx_database_url, pbx, tmp_path_factory.mktemp(f"commands-{pbx.kind}")) as built:
         with db.unit_of_work() as s:
             numbers.create_number(s, built.tenant_id, {"number": DO_NOT_USE, "do_not_use": True}, None)
         built.register("1001", answer_after=0.3)
@@ -133,7 +131,7 @@ def test_click_to_call_rings_the_user_then_dials_the_target_with_the_chosen_call
     assert shown["state"] == "ok" and shown["finished_at"].endswith("Z")
     # both sipp ends hold the call until a BYE: end it on the PBX
     wait_for("the trunk to answer", lambda: any(e.kind == "ANSWER" for e in world.trunk.events()))
-    world.pbx.sandbox.cli("channel request hangup all")
+    world.pbx.hang_up_all()
     record = world.wait_record(
         "the click-to-call record",
         lambda r: r.callee_number == OUTSIDE_NUMBER and r.answered_at is not None,
@@ -207,7 +205,7 @@ def _calls_reaching_ann(world: EventsWorld) -> dict[str, int]:
     reached["group"] = len(ann.invites()) - before
     before = len(ann.invites())
     # the queue offers no call to a member still ringing from the last one (ringinuse=no)
-    wait_for("Ann's phone idle again", lambda: "Not in use" in world.pbx.sandbox.cli("queue show queue-700"))
+    wait_for("Ann's phone idle again", lambda: world.pbx.queue_member_idle("700", "1001", DOMAIN), timeout=30)
     world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
     reached["queue"] = len(ann.invites()) - before
     return reached
@@ -220,10 +218,8 @@ def _ringing_phones(world: EventsWorld) -> None:
         world.phones["1001"].close()
         world.register("1001", answer_after=None)
         # whatever the earlier scenarios left ringing at the old phone ends here
-        world.pbx.sandbox.cli("channel request hangup all")
-        wait_for(
-            "no channel up", lambda: "0 active channels" in world.pbx.sandbox.cli("core show channels count")
-        )
+        world.pbx.hang_up_all()
+        wait_for("no channel up", world.pbx.no_calls)
     if "1002" not in world.phones:
         world.register("1002", answer_after=None)
     _registered(world, "1002")
@@ -335,7 +331,7 @@ def test_an_inbound_text_shows_on_the_line_within_a_second(world: EventsWorld) -
     from tests.integration.events_world import CONTACT_NUMBER, LINE_A
 
     since = world.watch.mark()
-    code = world.sipp.send_text(LINE_A, caller=CONTACT_NUMBER, text="Call me back, please: ${EXTEN}")
+    code = world.outside.send_text(LINE_A, caller=CONTACT_NUMBER, text="Call me back, please: ${EXTEN}")
     assert code in (200, 202), code
     sent_at = __import__("time").time()
     ids = wait_for("the inbound text's live activity", lambda: world.watch.activity_ids(since), timeout=5)
