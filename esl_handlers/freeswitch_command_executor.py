@@ -36,9 +36,10 @@ from esl_handlers.command_values import BadCommand
 log = logging.getLogger(__name__)
 
 _JOB_MARK = b"Event-Name: BACKGROUND_JOB"
-_MESSAGE_MARK = b"Event-Name: MESSAGE"
-#: what the listener subscribes to on its connection for the executor
-SUBSCRIPTION = "event plain BACKGROUND_JOB MESSAGE"
+_TEXT_MARKS = (b"Event-Name: MESSAGE", b"Event-Subclass: SMS%3A%3ASEND_MESSAGE")
+#: what the listener subscribes to on its connection for the executor: job results, texts from
+#: the trunk, and the sent texts mod_sms hands back with their delivery
+SUBSCRIPTION = f"event plain BACKGROUND_JOB MESSAGE CUSTOM {fs.TEXT_SENT_SUBCLASS}"
 
 
 class FreeswitchCommandExecutor:
@@ -65,7 +66,7 @@ class FreeswitchCommandExecutor:
 
     def on_event(self, body: bytes) -> bool:
         """True if the event was a command's result or a text (then it is not a call event)."""
-        if _MESSAGE_MARK in body:
+        if any(mark in body for mark in _TEXT_MARKS):
             return self._on_text(body)
         if _JOB_MARK not in body:
             return False
@@ -83,7 +84,7 @@ class FreeswitchCommandExecutor:
             return False
         if text.command is not None:
             waiting = self._deliveries.get(text.command)
-            if waiting is not None and not waiting.ready():
+            if text.delivered is not None and waiting is not None and not waiting.ready():
                 waiting.set(text.delivered)
         elif text.inbound:
             self._texts.put((text.sender, text.recipient, text.body))
@@ -152,12 +153,12 @@ class FreeswitchCommandExecutor:
                     return "failed", "; ".join(answers)
         except BadCommand as exc:
             return "failed", str(exc)
+        except TimeoutError:  # before OSError, its base class
+            answers.append(f"no answer from the PBX within {self.send_timeout:.0f} s")
+            return "failed", "; ".join(answers)
         except (ConnectionError, OSError):
             answers.append("the ESL connection was lost before the answer")
             return ("unknown" if sent else "failed"), "; ".join(answers)
-        except TimeoutError:
-            answers.append(f"no answer from the PBX within {self.send_timeout:.0f} s")
-            return "failed", "; ".join(answers)
         finally:
             self._deliveries.pop(str(command_id), None)
         return "ok", "; ".join(answers)

@@ -58,7 +58,7 @@ def originate(params: dict[str, Any]) -> EslCommand:
 
 #: the event header naming the command a text belongs to (never a SIP header: only sip_h_* are)
 TEXT_COMMAND_HEADER = "Switchboard-Command"
-_TEXT_EVENT = "sendevent CUSTOM\nEvent-Subclass: SMS::SEND_MESSAGE\n"
+_TEXT_EVENT = "sendevent CUSTOM\nEvent-Subclass: SMS::SEND_MESSAGE\n"  # TEXT_SENT_SUBCLASS
 
 
 def message(params: dict[str, Any], command_id: int = 0) -> EslCommand:
@@ -109,8 +109,11 @@ def dnd_commands(params: dict[str, Any]) -> list[str]:
     extension = check(EXTENSION, params.get("extension"), "extension")
     domain = check(HOST, params.get("domain"), "domain")
     on = params.get("on") is True
-    out = [dnd_entry(extension, domain, on), agent_status(extension, domain, on)]
-    out += [tier(extension, q["extension"], domain, q["paused"] is True) for q in params.get("queues", [])]
+    queues = params.get("queues", [])
+    out = [dnd_entry(extension, domain, on)]
+    if queues:  # only a member of a queue is a callcenter agent
+        out.append(agent_status(extension, domain, on))
+    out += [tier(extension, q["extension"], domain, q["paused"] is True) for q in queues]
     return out
 
 
@@ -162,13 +165,17 @@ def background_job(body: bytes) -> tuple[str, str] | None:
     return headers["Job-UUID"], rest.decode("utf-8", "replace")
 
 
+#: the event a sent text comes back as once mod_sms has tried it (Delivery-Failure set)
+TEXT_SENT_SUBCLASS = "SMS::SEND_MESSAGE"
+
+
 @dataclass(frozen=True, slots=True)
 class TextEvent:
-    """A MESSAGE event: the delivery of a text Switchboard sent (`command` set), or a text from
-    the trunk (on the external profile)."""
+    """A text's event: the delivery of one Switchboard sent (`command` set, `delivered` None
+    until mod_sms has tried it), or a MESSAGE from the trunk (on the external profile)."""
 
     command: str | None
-    delivered: bool
+    delivered: bool | None
     inbound: bool
     sender: str
     recipient: str
@@ -177,12 +184,15 @@ class TextEvent:
 
 def text_event(body: bytes) -> TextEvent | None:
     headers, rest = plain_event(body)
-    if headers.get("Event-Name") != "MESSAGE":
+    name = headers.get("Event-Name")
+    sent = name == "CUSTOM" and headers.get("Event-Subclass") == TEXT_SENT_SUBCLASS
+    if name != "MESSAGE" and not sent:
         return None
+    failure = headers.get("Delivery-Failure")
     return TextEvent(
         command=headers.get(TEXT_COMMAND_HEADER),
-        delivered=headers.get("Delivery-Failure") == "false",
-        inbound=headers.get("sip_profile") == names.FS_URI_PROFILE,
+        delivered=None if failure is None else failure == "false",
+        inbound=name == "MESSAGE" and headers.get("sip_profile") == names.FS_URI_PROFILE,
         sender=f"sip:{headers.get('from_user', '')}@{headers.get('from_host', '')}",
         recipient=f"sip:{headers.get('to_user', '')}@{headers.get('to_host', '')}",
         body=rest.decode("utf-8", "replace"),

@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "freeswitch-wire"
 
@@ -306,13 +307,15 @@ class FakeEslServer:
             session.closed.set()
 
     def _text_delivered(self, connection: socket.socket, command: str) -> None:
-        """A text sent through mod_sms (SMS::SEND_MESSAGE): its delivery comes back as a MESSAGE
-        event with the sent event's headers and Delivery-Failure (unless jobs are held)."""
+        """A text sent through mod_sms (SMS::SEND_MESSAGE): once tried, mod_sms hands the event
+        back with Delivery-Failure, header values URL-encoded as in every plain event (unless
+        jobs are held)."""
         if "Event-Subclass: SMS::SEND_MESSAGE" not in command or self.hold_jobs.is_set():
             return
-        headers = [h for h in command.split("\n")[1:] if h and not h.lower().startswith("content-length")]
+        headers = [h.split(": ", 1) for h in command.split("\n")[1:] if ": " in h]
+        lines = [f"{name}: {quote(value)}" for name, value in headers if name.lower() != "content-length"]
         body = "\n".join(
-            ["Event-Name: MESSAGE", *headers, "Delivery-Failure: false", "Content-Length: 0", "", ""]
+            ["Event-Name: CUSTOM", *lines, "Delivery-Failure: false", "Content-Length: 0", "", ""]
         )
         self._send(connection, event_plain_frame(body.encode()))
 

@@ -117,6 +117,13 @@ class Pbx:
         shown = self.sandbox.cli("database show switchboard_ended")
         return [line for line in shown.splitlines() if "/switchboard_ended/" in line]
 
+    def originate_accepted(self, answer: str) -> bool:
+        """The PBX's answer to a click-to-call: Asterisk queues the Originate; FreeSWITCH's bgapi
+        job ends when the phone answers, with the new channel's uuid."""
+        if self.is_freeswitch:
+            return re.fullmatch(r"\+OK [0-9a-f-]{32,36}", answer.strip()) is not None
+        return "queued" in answer.lower()
+
     def hang_up_all(self) -> None:
         """End every call on the PBX (a scenario's leftovers)."""
         if isinstance(self.sandbox, FreeswitchSandbox):
