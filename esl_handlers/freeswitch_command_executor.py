@@ -51,6 +51,7 @@ class FreeswitchCommandExecutor:
         connection: Callable[[], Any],
         stop: gevent.event.Event,
         send_timeout: float = commands.SEND_TIMEOUT,
+        pool: ThreadPool | None = None,
     ) -> None:
         self.node = node
         self.connection = connection
@@ -60,7 +61,10 @@ class FreeswitchCommandExecutor:
         #: texts sent, waiting for their delivery event, by command id
         self._deliveries: dict[str, gevent.event.AsyncResult] = {}
         self._texts: gevent.queue.Queue = gevent.queue.Queue()
-        self._pool = ThreadPool(1)
+        #: the thread the database and Redis work runs in: the listener's own (`pool`), so one
+        #: OS thread uses the process's Redis connections (a gevent socket belongs to its thread)
+        self._pool = pool or ThreadPool(1)
+        self._own_pool = pool is None
 
     # --- from the listener's reader ---------------------------------------------------------------
 
@@ -219,4 +223,5 @@ class FreeswitchCommandExecutor:
         finally:
             texts.kill()
             client.close()
-            self._pool.kill()
+            if self._own_pool:
+                self._pool.kill()

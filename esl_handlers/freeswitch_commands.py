@@ -43,7 +43,8 @@ def originate(params: dict[str, Any]) -> EslCommand:
     domain = check(HOST, params.get("domain"), "domain")
     caller_id = params.get("caller_id") or ""
     variables = [
-        f"origination_uuid={check(CHANNEL_ID, params.get('channel_id'), 'channel id')}",
+        # FreeSWITCH channel uuids are dashed: the listener and kept ends know them in that form
+        f"origination_uuid={uuid.UUID(check(CHANNEL_ID, params.get('channel_id'), 'channel id'))}",
         f"origination_caller_id_number={target}",
         f"originate_timeout={max(5, min(int(params.get('ring_seconds', 30)), 120))}",
         "ignore_early_media=true",

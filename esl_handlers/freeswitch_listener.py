@@ -164,7 +164,7 @@ class FreeSwitchListener:
             from esl_handlers.freeswitch_command_executor import FreeswitchCommandExecutor
 
             self.commands = FreeswitchCommandExecutor(
-                config.node, lambda: self.esl, self.stop, config.command_timeout
+                config.node, lambda: self.esl, self.stop, config.command_timeout, pool=self._pool
             )
 
     # --- reader side (runs on greenswitch's reader greenlet) --------------------------------

@@ -80,6 +80,13 @@ class FreeswitchSandbox(ScriptSandbox):
         """The agents mod_callcenter offers `queue`'s calls to (its tiers), by name."""
         return set(_first_column(self.api(f"callcenter_config queue list agents {queue}")))
 
+    def agent(self, name: str) -> dict[str, str]:
+        """mod_callcenter's row of an agent (`callcenter_config agent list`), empty if unknown."""
+        rows = [
+            line.split("|") for line in self.api("callcenter_config agent list").splitlines() if "|" in line
+        ]
+        return next((dict(zip(rows[0], row, strict=False)) for row in rows[1:] if row[0] == name), {})
+
     # --- Switchboard's include layout: switchboard/versions/<N>/ and live -> versions/<N> ------
 
     def write_version(self, number: int, files: Mapping[str, str]) -> Path:

@@ -140,10 +140,9 @@ class Pbx:
         """The queue would offer `extension` its next call now (no call of its own ringing:
         Asterisk's ringinuse=no; mod_callcenter's agent Waiting and past any delay)."""
         if isinstance(self.sandbox, FreeswitchSandbox):
-            agent = f"{extension}@{domain}"
-            state = self.sandbox.api(f"callcenter_config agent get state {agent}").strip()
-            ready = self.sandbox.api(f"callcenter_config agent get ready_time {agent}").strip()
-            return state == "Waiting" and ready.isdigit() and int(ready) <= time.time() and self.no_calls()
+            agent = self.sandbox.agent(f"{extension}@{domain}")
+            ready = int(agent.get("ready_time") or 0)
+            return agent.get("state") == "Waiting" and ready <= time.time() and self.no_calls()
         shown = self.sandbox.cli(f"queue show queue-{queue}")
         return "Not in use" in shown
 
