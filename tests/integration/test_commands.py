@@ -139,6 +139,9 @@ def test_click_to_call_rings_the_user_then_dials_the_target_with_the_chosen_call
     )
     assert record.direction == "outbound", record.direction
     assert record.number_used == LINE_B, record.number_used
+    assert record.line_id == world.ids["line_b"] and record.caller_user_id == world.user_id("1001")
+    items = world.activity(record.id)
+    assert any(kind == "outbound" and user == world.user_id("1001") for kind, user, _ in items), items
 
 
 def test_a_do_not_use_caller_id_is_refused_and_nothing_rings(world: EventsWorld, api: Api) -> None:
