@@ -39,7 +39,7 @@ def test_an_originate_as_an_ami_action_and_as_bgapi() -> None:
     command = freeswitch_commands.originate(PARAMS)
     line, job = command.wire.decode().split("\n")[:2]
     assert line == (
-        "bgapi originate {origination_uuid=0123456789abcdef0123456789abcdef,"
+        "bgapi originate {origination_uuid=01234567-89ab-cdef-0123-456789abcdef,"
         "origination_caller_id_number=+14155550123,originate_timeout=30,ignore_early_media=true,"
         "effective_caller_id_number=+12125550100,outbound_caller_id_number=+12125550100}"
         "user/1001@acme.example.com +14155550123 XML default"
