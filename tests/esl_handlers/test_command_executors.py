@@ -1,7 +1,7 @@
 """Commands as PBX commands (pure builders) and the FreeSWITCH executor in a real listener process
 against the fake event socket: bgapi with a Job-UUID, the result from BACKGROUND_JOB, never sent
-twice after a cut. (The Asterisk executor is proven on the real sandbox:
-tests/integration/test_commands_asterisk.py.)"""
+twice after a cut. (Both executors are proven on the real sandboxes:
+tests/integration/test_commands.py.)"""
 
 from __future__ import annotations
 

@@ -263,7 +263,11 @@ def test_do_not_disturb_applies_at_once_and_survives_a_deploy(world: EventsWorld
     assert bad.status_code == 422 and "dnd" in bad.get_json()["errors"]
 
 
-def test_queue_presence_applies_at_once(world: EventsWorld, api: Api) -> None:
+def test_queue_presence_applies_at_once_and_survives_a_deploy_and_a_restart(
+    world: EventsWorld, api: Api
+) -> None:
+    from tests.integration.events_world import deploy
+
     _ringing_phones(world)
     ann, queue = world.user_id("1001"), world.ids["700"]
     phone = world.phones["1001"]
@@ -274,6 +278,14 @@ def test_queue_presence_applies_at_once(world: EventsWorld, api: Api) -> None:
     before = len(phone.invites())
     world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
     assert len(phone.invites()) == before, "an inactive member is not offered the queue's calls"
+    # the next deploy renders the same state, and the PBX holds it again after a restart
+    deploy(world.node_id)
+    world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
+    assert len(phone.invites()) == before, "still inactive after a deploy"
+    _restart(world)
+    before = len(phone.invites())
+    world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
+    assert len(phone.invites()) == before, "still inactive after the PBX restarted"
     answer = api.put(f"/api/v1/queues/{queue}/members/{ann}", {"active": True})
     command = wait_for(
         "the unpause command", lambda: (c := _last_command("queue_pause")) and c.id != command.id and c
@@ -281,6 +293,20 @@ def test_queue_presence_applies_at_once(world: EventsWorld, api: Api) -> None:
     assert _finished(command.id).state == "ok"
     world.sipp.call("700", caller="1003", password=world.secrets["1003"], cancel_after=2.0, timeout=20)
     assert len(phone.invites()) == before + 1
+
+
+#: what the listener logs once the model's DND and queue state is back on the PBX, all accepted
+RESTORED = "users (0 refused)"
+
+
+def _restart(world: EventsWorld) -> None:
+    """The PBX restarts; the listener reconnects and puts the model's state back; the phones
+    register again."""
+    restored = world.listener.count(RESTORED)
+    world.pbx.sandbox.restart()
+    world.listener.wait_log(RESTORED, restored + 1, timeout=60)
+    for extension in ("1001", "1002"):
+        assert world.phones[extension].register() == 200
 
 
 def _last_command(kind: str) -> Command | None:
@@ -394,8 +420,9 @@ def test_blind_transfer_of_a_live_call(world: EventsWorld, api: Api) -> None:
 
 
 def test_do_not_disturb_and_queue_pauses_survive_a_pbx_restart(world: EventsWorld, api: Api) -> None:
-    """Deployed while Ann is available, then DND on live, then Asterisk restarts: it comes back
-    with the deployed queues.conf (Ann unpaused) and the listener puts the model's state back."""
+    """Deployed while Ann is available, then DND on live, then the PBX restarts: it comes back
+    with the deployed configuration (Ann available: Asterisk's queues.conf unpaused, FreeSWITCH's
+    tier and agent status, no live DND entry) and the listener puts the model's state back."""
     from tests.integration.events_world import deploy
 
     _ringing_phones(world)
@@ -403,11 +430,7 @@ def test_do_not_disturb_and_queue_pauses_survive_a_pbx_restart(world: EventsWorl
     deploy(world.node_id)
     on = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": True})
     assert _finished(on.get_json()["commands"][0]["id"]).state == "ok"
-    restored = world.listener.count("DND and queue pauses restored")
-    world.pbx.sandbox.restart()
-    world.listener.wait_log("DND and queue pauses restored", restored + 1, timeout=60)
-    for extension in ("1001", "1002"):
-        assert world.phones[extension].register() == 200
+    _restart(world)
     reached = _calls_reaching_ann(world)
     assert reached == {"direct": 0, "direct_code": 486, "group": 0, "queue": 0}, reached
     off = api.put(f"/api/v1/users/{ann}/dnd", {"dnd": False})
