@@ -415,6 +415,20 @@ configure_external_messages() {
     "$(indent_block '    ' '<param name="auth-messages" value="false"/>')"
 }
 
+# mod_sms runs every text through the chatplan first; the stock one is a demo that answers each
+# text with "Hello, you said: ..." and keeps it from its recipient. Without a chatplan, texts go
+# straight to their recipient, as they do when mod_sms is not loaded.
+configure_chatplan() {
+  local plan="$confdir/chatplan/default.xml"
+  [ -f "$plan" ] || return 0
+  backup_once "$plan"
+  write_file "$plan" 0640 <<EOF
+<include>
+  $OWNED no chatplan: mod_sms hands every text straight to its recipient (deploy/freeswitch/install.sh) -->
+</include>
+EOF
+}
+
 preflight() {
   # Everything the steps need, checked before the first change.
   local file anchor profile text
@@ -464,4 +478,5 @@ step "event socket on $esl_listen:$esl_port (ACL switchboard-esl)" configure_eve
 step "xml_curl -> ${control_url%/}/freeswitch/xml-curl ($curl_bindings)" configure_xml_curl
 step "modules.conf.xml (mod_callcenter, mod_xml_curl, mod_sms)" configure_modules
 step "sip_profiles/external.xml: texts from the trunk (auth-messages off)" configure_external_messages
+step "chatplan/default.xml: the stock demo (answers every text) out of the way" configure_chatplan
 step "sip_profiles: forced registration domains off (one SIP domain per tenant)" configure_domains

@@ -41,7 +41,7 @@ def conf(tmp_path: Path) -> Path:
 
 def test_second_run_changes_no_byte(conf):
     first = run(conf)
-    assert first.stdout.count(": changed") == 11, first.stdout
+    assert first.stdout.count(": changed") == 12, first.stdout
     before = snapshot(conf)
     second = run(conf)
     assert ": changed" not in second.stdout, second.stdout
@@ -95,6 +95,10 @@ def test_wiring(conf):
     external = etree.parse(str(conf / "sip_profiles" / "external.xml")).getroot()
     params = {p.get("name"): p.get("value") for p in external.iterfind("settings/param")}
     assert params["auth-messages"] == "false"
+    # mod_sms's chatplan hands every text on: the stock demo that answers them is kept aside
+    assert "<context" not in (conf / "chatplan" / "default.xml").read_text()
+    kept = conf / "chatplan" / "default.xml.switchboard-orig"
+    assert kept.read_text() == STOCK["chatplan/default.xml"]
     # the stock files Switchboard replaced are kept once, under a name FreeSWITCH does not load
     for name in ("callcenter.conf.xml", "event_socket.conf.xml", "xml_curl.conf.xml"):
         kept = conf / "autoload_configs" / f"{name}.switchboard-orig"
