@@ -163,6 +163,14 @@ class AsteriskListener:
                 config.node, lambda: self.manager, self.stop, config.command_timeout
             )
 
+    def _restore(self, manager: _SupervisedManager) -> None:
+        """The model's DND and queue pauses, put back on the PBX (in a task: never blocks)."""
+        if self.commands is None:
+            return
+        restoring = asyncio.create_task(self.commands.restore(manager))
+        self._tasks.add(restoring)
+        restoring.add_done_callback(self._tasks.discard)
+
     # --- reader side (called from panoramisk's data_received) -------------------------------
 
     def _on_message(self, manager: _SupervisedManager, message: Message) -> None:
@@ -170,6 +178,9 @@ class AsteriskListener:
         if name == "FullyBooted":
             if manager.subscribed:  # before that, the resync queued on subscribing covers it
                 self._queue.put_nowait(_Resync(manager, "FullyBooted"))
+                # a connect while Asterisk was still booting restored DND before app_queue was
+                # there to take the pauses: once booted, again
+                self._restore(manager)
             return
         if name == "UserEvent" and self.commands is not None:
             self.commands.on_user_event(message)
@@ -424,10 +435,7 @@ class AsteriskListener:
             manager.subscribed = True
             self.manager = manager
             self._queue.put_nowait(_Resync(manager, "connect"))
-            if self.commands is not None:
-                restoring = asyncio.create_task(self.commands.restore(manager))
-                self._tasks.add(restoring)
-                restoring.add_done_callback(self._tasks.discard)
+            self._restore(manager)
             await self._watch(manager, lost)
             self.stats.disconnects += 1
         finally:

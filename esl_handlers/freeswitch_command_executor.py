@@ -4,8 +4,12 @@ The same contract as the Asterisk executor (esl_handlers/command_executor.py): c
 node's Redis stream, claimed once in the database before they are written to the listener's ESL
 connection, every send with a timeout, the answer recorded. Waiting commands go out as ``bgapi``
 with a Job-UUID; their result is the BACKGROUND_JOB event of that Job-UUID, which the listener
-hands here instead of to the normaliser. A connection lost after the send leaves the command's
-fate unknown: it is marked so, never re-sent.
+hands here instead of to the normaliser. A text's delivery is the MESSAGE event that carries its
+command id; a MESSAGE from the trunk is an inbound text, recorded here. A connection lost after the
+send leaves the command's fate unknown: it is marked so, never re-sent.
+
+On every connect (`restore`) the node is given the model's Do Not Disturb and queue state again:
+mod_hash is gone after a restart, and mod_callcenter comes back as last deployed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.queue
 import orjson
 import redis
 from gevent.threadpool import ThreadPool
@@ -31,27 +36,42 @@ from esl_handlers.command_values import BadCommand
 log = logging.getLogger(__name__)
 
 _JOB_MARK = b"Event-Name: BACKGROUND_JOB"
+_TEXT_MARKS = (b"Event-Name: MESSAGE", b"Event-Subclass: SMS%3A%3ASEND_MESSAGE")
+#: what the listener subscribes to on its connection for the executor: job results, texts from
+#: the trunk, and the sent texts mod_sms hands back with their delivery
+SUBSCRIPTION = f"event plain BACKGROUND_JOB MESSAGE CUSTOM {fs.TEXT_SENT_SUBCLASS}"
 
 
 class FreeswitchCommandExecutor:
+    SUBSCRIPTION = SUBSCRIPTION
+
     def __init__(
         self,
         node: str,
         connection: Callable[[], Any],
         stop: gevent.event.Event,
         send_timeout: float = commands.SEND_TIMEOUT,
+        pool: ThreadPool | None = None,
     ) -> None:
         self.node = node
         self.connection = connection
         self.stop = stop
         self.send_timeout = send_timeout
         self._jobs: dict[str, gevent.event.AsyncResult] = {}
-        self._pool = ThreadPool(1)
+        #: texts sent, waiting for their delivery event, by command id
+        self._deliveries: dict[str, gevent.event.AsyncResult] = {}
+        self._texts: gevent.queue.Queue = gevent.queue.Queue()
+        #: the thread the database and Redis work runs in: the listener's own (`pool`), so one
+        #: OS thread uses the process's Redis connections (a gevent socket belongs to its thread)
+        self._pool = pool or ThreadPool(1)
+        self._own_pool = pool is None
 
     # --- from the listener's reader ---------------------------------------------------------------
 
     def on_event(self, body: bytes) -> bool:
-        """True if the event was a command's result (then it is not a call event)."""
+        """True if the event was a command's result or a text (then it is not a call event)."""
+        if any(mark in body for mark in _TEXT_MARKS):
+            return self._on_text(body)
         if _JOB_MARK not in body:
             return False
         job = fs.background_job(body)
@@ -62,8 +82,28 @@ class FreeswitchCommandExecutor:
             waiting.set(job[1])
         return True
 
+    def _on_text(self, body: bytes) -> bool:
+        text = fs.text_event(body)
+        if text is None:
+            return False
+        if text.command is not None:
+            waiting = self._deliveries.get(text.command)
+            if text.delivered is not None and waiting is not None and not waiting.ready():
+                waiting.set(text.delivered)
+        elif text.inbound:
+            self._texts.put((text.sender, text.recipient, text.body))
+        return True
+
+    def _record_texts(self) -> None:
+        while True:
+            sender, recipient, body = self._texts.get()
+            try:
+                self._pool.apply(records.receive_text, (self.node, sender, recipient, body))
+            except Exception:
+                log.exception("%s: an inbound text could not be recorded", self.node)
+
     def connection_lost(self) -> None:
-        for waiting in list(self._jobs.values()):
+        for waiting in [*self._jobs.values(), *self._deliveries.values()]:
             if not waiting.ready():
                 waiting.set_exception(ConnectionError("ESL connection lost before the result"))
 
@@ -93,34 +133,61 @@ class FreeswitchCommandExecutor:
             if command.job_uuid:
                 self._jobs.pop(command.job_uuid, None)
 
-    def _run(self, kind: str, params: dict[str, Any]) -> tuple[str, str]:
+    def _run(self, kind: str, params: dict[str, Any], command_id: int = 0) -> tuple[str, str]:
         esl = self._wait_connection()
         if esl is None:
             return "failed", f"not connected to the PBX within {self.send_timeout:.0f} s"
         answers: list[str] = []
         sent = False
+        delivery = None
+        if kind == "message":
+            delivery = self._deliveries[str(command_id)] = gevent.event.AsyncResult()
         try:
-            for command in fs.commands_for(kind, params):
+            for command in fs.commands_for(kind, params, command_id):
                 sent = True
                 said = self._send(esl, command).strip()
                 answers.append(said)
                 if not fs.accepted(said):
                     return "failed", "; ".join(answers)
+            if delivery is not None:
+                with gevent.Timeout(self.send_timeout, TimeoutError):
+                    delivered = delivery.get()
+                answers.append("delivered" if delivered else "delivery failed")
+                if not delivered:
+                    return "failed", "; ".join(answers)
         except BadCommand as exc:
             return "failed", str(exc)
+        except TimeoutError:  # before OSError, its base class
+            answers.append(f"no answer from the PBX within {self.send_timeout:.0f} s")
+            return "failed", "; ".join(answers)
         except (ConnectionError, OSError):
             answers.append("the ESL connection was lost before the answer")
             return ("unknown" if sent else "failed"), "; ".join(answers)
-        except TimeoutError:
-            answers.append(f"no answer from the PBX within {self.send_timeout:.0f} s")
-            return "failed", "; ".join(answers)
+        finally:
+            self._deliveries.pop(str(command_id), None)
         return "ok", "; ".join(answers)
+
+    def restore(self, api: Callable[[str], str]) -> None:
+        """On every connect, from the listener's session: the model's Do Not Disturb and queue
+        state, sent with `api` (a synchronous API command over the new connection)."""
+        try:
+            states = self._pool.apply(records.live_state, (self.node,))
+            refused = 0
+            for params in states:
+                for command in fs.dnd_commands(params):
+                    refused += not fs.accepted(api(command).strip())
+        except (ConnectionError, OSError, BadCommand, RuntimeError) as exc:
+            log.warning("%s: restoring DND and queue state failed: %r", self.node, exc)
+            return
+        log.info(
+            "%s: DND and queue pauses restored for %d users (%d refused)", self.node, len(states), refused
+        )
 
     def execute(self, command: dict[str, Any]) -> None:
         command_id = int(command["id"])
         if not self._pool.apply(records.claim, (command_id,)):
             return
-        state, answer = self._run(command["kind"], command.get("params") or {})
+        state, answer = self._run(command["kind"], command.get("params") or {}, command_id)
         self._pool.apply(records.finish, (command_id, state, answer))
         log.info("%s: command %s (%s) %s: %s", self.node, command_id, command["kind"], state, answer)
 
@@ -134,6 +201,7 @@ class FreeswitchCommandExecutor:
             log.warning(
                 "%s: commands %s were in flight at the last stop: marked unknown", self.node, abandoned
             )
+        texts = gevent.spawn(self._record_texts)
         client = redis.Redis.from_url(redis_url())
         stream = command_channel.stream(self.node)
         last = f"{int((time.time() - commands.EXPIRES_AFTER.total_seconds()) * 1000)}-0"
@@ -153,5 +221,7 @@ class FreeswitchCommandExecutor:
                         except Exception:
                             log.exception("%s: command entry %s failed", self.node, entry_id)
         finally:
+            texts.kill()
             client.close()
-            self._pool.kill()
+            if self._own_pool:
+                self._pool.kill()

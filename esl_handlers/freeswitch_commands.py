@@ -1,7 +1,12 @@
 """Commands as FreeSWITCH ESL commands (pure: no sockets). Everything that can wait goes out as
 ``bgapi`` with a Job-UUID chosen here, so the result (a BACKGROUND_JOB event) is matched to its
-command; a text goes out as ``sendevent SEND_MESSAGE`` with the body as the event's body (a
-command line cannot carry line breaks or a ``|``).
+command. A text goes out as mod_sms's ``SMS::SEND_MESSAGE`` event (the ``chat`` API's path into
+mod_sofia) with the body as the event's body, since a command line cannot carry line breaks or a
+``|``; its delivery comes back as a MESSAGE event that carries the command's id
+(`TEXT_COMMAND_HEADER`).
+
+Do Not Disturb, live: a mod_hash entry (realm `names.FS_DND_REALM`, key `ext@domain`, 1 or 0) the
+rendered dialplan checks, and the user's callcenter agent status.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ def originate(params: dict[str, Any]) -> EslCommand:
     domain = check(HOST, params.get("domain"), "domain")
     caller_id = params.get("caller_id") or ""
     variables = [
-        f"origination_uuid={check(CHANNEL_ID, params.get('channel_id'), 'channel id')}",
+        # FreeSWITCH channel uuids are dashed: the listener and kept ends know them in that form
+        f"origination_uuid={uuid.UUID(check(CHANNEL_ID, params.get('channel_id'), 'channel id'))}",
         f"origination_caller_id_number={target}",
         f"originate_timeout={max(5, min(int(params.get('ring_seconds', 30)), 120))}",
         "ignore_early_media=true",
@@ -51,59 +57,82 @@ def originate(params: dict[str, Any]) -> EslCommand:
     )
 
 
-def message(params: dict[str, Any]) -> EslCommand:
-    """SEND_MESSAGE for mod_sofia: to a number through the gateway's profile, or to a user."""
+#: the event header naming the command a text belongs to (never a SIP header: only sip_h_* are)
+TEXT_COMMAND_HEADER = "Switchboard-Command"
+_TEXT_EVENT = "sendevent CUSTOM\nEvent-Subclass: SMS::SEND_MESSAGE\n"  # TEXT_SENT_SUBCLASS
+
+
+def message(params: dict[str, Any], command_id: int = 0) -> EslCommand:
+    """mod_sms's SEND_MESSAGE: to a number through the trunk (the external profile), or to every
+    registration of a user (the internal profile)."""
     sender = check(E164, params.get("from"), "from number")
     body = params.get("body")
     if not isinstance(body, str):
         raise BadCommand("a text needs a body")
     if params.get("to_kind") == "extension":
         domain = check(HOST, params.get("domain"), "domain")
-        to, profile = f"{check(EXTENSION, params.get('to'), 'extension')}@{domain}", "internal"
+        to = f"internal/{check(EXTENSION, params.get('to'), 'extension')}@{domain}"
     else:
         domain = check(HOST, params.get("trunk_host"), "trunk host")
-        to = f"{check(E164, params.get('to'), 'to number')}@{domain}:{int(params.get('trunk_port') or 5060)}"
-        profile = names.FS_URI_PROFILE
+        port = int(params.get("trunk_port") or 5060)
+        to = f"{names.FS_URI_PROFILE}/sip:{check(E164, params.get('to'), 'to number')}@{domain}:{port}"
     data = body.encode("utf-8")
     head = (
-        "sendevent SEND_MESSAGE\n"
-        "proto: sip\ndest_proto: sip\n"
+        _TEXT_EVENT + "proto: sip\ndest_proto: sip\n"
         f"from: {sender}@{domain}\nfrom_full: sip:{sender}@{domain}\n"
-        f"to: {to}\nprofile: {profile}\nblocking: true\n"
-        "content-type: text/plain;charset=UTF-8\n"
+        f"to: {to}\nblocking: true\nskip_global_process: true\ntype: text/plain;charset=UTF-8\n"
+        f"{TEXT_COMMAND_HEADER}: {int(command_id)}\n"
         f"content-length: {len(data)}\n\n"
     )
     return EslCommand(head.encode() + data)
 
 
-def dnd(params: dict[str, Any]) -> list[EslCommand]:
-    """The live DND entry (mod_db) and the callcenter agent's status."""
+def dnd_entry(extension: str, domain: str, on: bool) -> str:
+    """The API command that sets the live DND entry the rendered dialplan reads."""
+    return f"hash insert/{names.FS_DND_REALM}/{names.fs_dnd_key(extension, domain)}/{1 if on else 0}"
+
+
+def agent_status(extension: str, domain: str, on: bool) -> str:
+    """The callcenter agent's status: On Break while DND is on (no queue offers a call)."""
+    status = f"'{names.FS_AGENT_DND_STATUS}'" if on else names.FS_AGENT_AVAILABLE
+    return f"callcenter_config agent set status {names.fs_agent(extension, domain)} {status}"
+
+
+def tier(extension: str, queue: str, domain: str, paused: bool) -> str:
+    """A paused membership is an agent without a tier in the queue (as rendered): del, else add."""
+    names_ = f"{names.fs_queue(check(EXTENSION, queue, 'queue extension'), domain)} {names.fs_agent(extension, domain)}"
+    return f"callcenter_config tier del {names_}" if paused else f"callcenter_config tier add {names_} 1 1"
+
+
+def dnd_commands(params: dict[str, Any]) -> list[str]:
+    """The API commands that make the PBX hold a user's DND state as the model has it: the live
+    entry (mod_hash), the callcenter agent's status and each queue's tier."""
     extension = check(EXTENSION, params.get("extension"), "extension")
     domain = check(HOST, params.get("domain"), "domain")
     on = params.get("on") is True
-    status = "'On Break'" if on else "Available"
-    return [
-        bgapi(f"db insert/{names.AST_DND_FAMILY}/{extension}/{1 if on else 0}"),
-        bgapi(f"callcenter_config agent set status {names.fs_agent(extension, domain)} {status}"),
-    ]
+    queues = params.get("queues", [])
+    out = [dnd_entry(extension, domain, on)]
+    if queues:  # only a member of a queue is a callcenter agent
+        out.append(agent_status(extension, domain, on))
+    out += [tier(extension, q["extension"], domain, q["paused"] is True) for q in queues]
+    return out
+
+
+def dnd(params: dict[str, Any]) -> list[EslCommand]:
+    return [bgapi(command) for command in dnd_commands(params)]
 
 
 def queue_pause(params: dict[str, Any]) -> list[EslCommand]:
-    """An inactive membership is an agent without a tier in the queue (as rendered)."""
     extension = check(EXTENSION, params.get("extension"), "extension")
-    queue = check(EXTENSION, params.get("queue"), "queue extension")
     domain = check(HOST, params.get("domain"), "domain")
-    tier = f"{names.fs_queue(queue, domain)} {names.fs_agent(extension, domain)}"
-    if params.get("paused") is True:
-        return [bgapi(f"callcenter_config tier del {tier}")]
-    return [bgapi(f"callcenter_config tier add {tier} 1 1")]
+    return [bgapi(tier(extension, params.get("queue"), domain, params.get("paused") is True))]  # type: ignore[arg-type]
 
 
-def commands_for(kind: str, params: dict[str, Any]) -> list[EslCommand]:
+def commands_for(kind: str, params: dict[str, Any], command_id: int = 0) -> list[EslCommand]:
     if kind == "originate":
         return [originate(params)]
     if kind == "message":
-        return [message(params)]
+        return [message(params, command_id)]
     if kind == "dnd":
         return dnd(params)
     if kind == "queue_pause":
@@ -117,19 +146,63 @@ def commands_for(kind: str, params: dict[str, Any]) -> list[EslCommand]:
     raise BadCommand(f"unknown command kind {kind!r}")
 
 
-def background_job(body: bytes) -> tuple[str, str] | None:
-    """(Job-UUID, result) of a BACKGROUND_JOB event-plain body; None for any other event."""
+def plain_event(body: bytes) -> tuple[dict[str, str], bytes]:
+    """Headers (URL-decoded) and body of an event-plain frame's content."""
     head, _, rest = body.partition(b"\n\n")
     headers = {}
     for line in head.split(b"\n"):
         name, sep, value = line.partition(b": ")
         if sep:
             headers[name.decode()] = unquote(value.decode("utf-8", "replace"))
+    length = int(headers.get("Content-Length") or 0)
+    return headers, rest[:length]
+
+
+def background_job(body: bytes) -> tuple[str, str] | None:
+    """(Job-UUID, result) of a BACKGROUND_JOB event-plain body; None for any other event."""
+    headers, rest = plain_event(body)
     if headers.get("Event-Name") != "BACKGROUND_JOB" or "Job-UUID" not in headers:
         return None
-    length = int(headers.get("Content-Length") or 0)
-    return headers["Job-UUID"], rest[:length].decode("utf-8", "replace")
+    return headers["Job-UUID"], rest.decode("utf-8", "replace")
+
+
+#: the event a sent text comes back as once mod_sms has tried it (Delivery-Failure set)
+TEXT_SENT_SUBCLASS = "SMS::SEND_MESSAGE"
+
+
+@dataclass(frozen=True, slots=True)
+class TextEvent:
+    """A text's event: the delivery of one Switchboard sent (`command` set, `delivered` None
+    until mod_sms has tried it), or a MESSAGE from the trunk (on the external profile)."""
+
+    command: str | None
+    delivered: bool | None
+    inbound: bool
+    sender: str
+    recipient: str
+    body: str
+
+
+def text_event(body: bytes) -> TextEvent | None:
+    headers, rest = plain_event(body)
+    name = headers.get("Event-Name")
+    sent = name == "CUSTOM" and headers.get("Event-Subclass") == TEXT_SENT_SUBCLASS
+    if name != "MESSAGE" and not sent:
+        return None
+    failure = headers.get("Delivery-Failure")
+    return TextEvent(
+        command=headers.get(TEXT_COMMAND_HEADER),
+        delivered=None if failure is None else failure == "false",
+        inbound=name == "MESSAGE" and headers.get("sip_profile") == names.FS_URI_PROFILE,
+        sender=f"sip:{headers.get('from_user', '')}@{headers.get('from_host', '')}",
+        recipient=f"sip:{headers.get('to_user', '')}@{headers.get('to_host', '')}",
+        body=rest.decode("utf-8", "replace"),
+    )
+
+
+#: mod_callcenter's answers when a tier is already as asked (a repeated toggle, a restore)
+_ALREADY = ("-ERR Tier already exist", "-ERR Tier not found")
 
 
 def accepted(result: str) -> bool:
-    return result.startswith("+OK")
+    return result.startswith("+OK") or result.startswith(_ALREADY)

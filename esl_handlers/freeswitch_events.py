@@ -602,6 +602,8 @@ def parse_queue_agents(text: str, queue: str, node: str, taken_at: float) -> tup
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines or lines[-1].strip() != "+OK":
         raise ApiResponseError(f"queue list agents {queue}: {text[:120]!r}")
+    if len(lines) == 1:
+        return ()  # no agent has a tier in the queue (all paused, or none yet): no table at all
     columns = lines[0].split("|")
     if "name" not in columns:
         raise ApiResponseError(f"queue list agents {queue}: no header line")

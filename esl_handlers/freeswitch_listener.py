@@ -164,7 +164,7 @@ class FreeSwitchListener:
             from esl_handlers.freeswitch_command_executor import FreeswitchCommandExecutor
 
             self.commands = FreeswitchCommandExecutor(
-                config.node, lambda: self.esl, self.stop, config.command_timeout
+                config.node, lambda: self.esl, self.stop, config.command_timeout, pool=self._pool
             )
 
     # --- reader side (runs on greenswitch's reader greenlet) --------------------------------
@@ -241,6 +241,11 @@ class FreeSwitchListener:
             raise CommandFailed(f"{command!r}: {data.strip()}")
         return data
 
+    def _api(self, esl: _ListenerESL, command: str) -> str:
+        """An API command's output, an -ERR included (TimeoutError when it does not answer)."""
+        with gevent.Timeout(self.config.command_timeout, TimeoutError):
+            return str(esl.send(f"api {command}").data or "")
+
     def _forget_kept_ends(self, esl: _ListenerESL, call_ids: list[str]) -> None:
         """Prune kept ends the sink has had (hash delete of a missing key is a harmless -ERR)."""
         for call_id in call_ids:
@@ -316,7 +321,7 @@ class FreeSwitchListener:
             try:
                 self._command(esl, SUBSCRIBE_COMMAND)
                 if self.commands is not None:
-                    self._command(esl, "event plain BACKGROUND_JOB")
+                    self._command(esl, self.commands.SUBSCRIPTION)
                 for header, value in config.esl_filters:
                     self._command(esl, f"filter {header} {value}")
                 snapshot = self._read_snapshot(esl)
@@ -332,6 +337,8 @@ class FreeSwitchListener:
                 self.stats.disconnects += 1
                 return
             self._live.set()
+            if self.commands is not None:
+                self.commands.restore(lambda command: self._api(esl, command))
             self.esl = esl
             try:
                 self._watch(esl)

@@ -84,8 +84,8 @@ class Leg(NamedTuple):
     target: str
     timeout: int
     ordinal: int
-    #: a user member on Do Not Disturb (as the model says at render time): FreeSWITCH leaves the
-    #: leg out; Asterisk renders it behind the live DND check, so turning DND off needs no deploy
+    #: a user member on Do Not Disturb (as the model says at render time): both PBX kinds render
+    #: the leg behind the live DND check, with this as its default, so a toggle needs no deploy
     dnd: bool = False
 
 

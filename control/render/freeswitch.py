@@ -22,10 +22,46 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from markupsafe import Markup
+
 from control.render import context as ctx
 from control.render import names
+from control.render.freeswitch_escape import xml_text
 from control.render.incremental import Fragment
 from control.render.view import Key, View
+
+
+class FsDndCheck(NamedTuple):
+    """A dialplan condition true while a user is on Do Not Disturb: the live mod_hash entry the
+    command executor sets (1 or 0) when there is one, else the model's state at render. The field
+    reads "<live>/<model>": "1/..." or "/1" is DND."""
+
+    field: str
+    expression: str
+
+
+#: FsDndCheck.expression: the live entry is 1, or there is none and the model says DND
+_DND_EXPRESSION = Markup("^(1/|/1$)")
+
+
+def dnd_check(extension: str, domain: str, dnd: bool) -> FsDndCheck:
+    """Markup: the `${...}` is ours (FreeSWITCH must expand it); the key is escaped like any value."""
+    key = xml_text(names.fs_dnd_key(extension, domain))
+    field = Markup(f"${{hash(select/{names.FS_DND_REALM}/{key})}}/{1 if dnd else 0}")
+    return FsDndCheck(field, _DND_EXPRESSION)
+
+
+class FsUserDial(NamedTuple):
+    extension: str
+    dnd: FsDndCheck
+
+
+class FsUserLeg(NamedTuple):
+    """A person in a ring group: `variable` holds their dial string, or a failing leg on DND."""
+
+    variable: str
+    dial: str
+    dnd: FsDndCheck
 
 
 class FsGroup(NamedTuple):
@@ -33,6 +69,7 @@ class FsGroup(NamedTuple):
     name: str
     bridge: str | None
     fallback: ctx.Route | None
+    user_legs: tuple[FsUserLeg, ...] = ()
 
 
 class FsQueue(NamedTuple):
@@ -46,6 +83,8 @@ class FsAgent(NamedTuple):
     agent: ctx.AgentCtx
     name: str
     contact: str
+    #: names.FS_AGENT_DND_STATUS while the user is on Do Not Disturb, as the live toggle sets it
+    status: str = names.FS_AGENT_AVAILABLE
 
 
 class FsTop(NamedTuple):
@@ -57,10 +96,21 @@ class FsTop(NamedTuple):
     tiers: bool
 
 
+def _user_leg_variable(leg: ctx.Leg) -> str:
+    """Named for the person (a leg's ordinal moves with the other members' state)."""
+    return f"sb_dial_{leg.target}"
+
+
 def _leg(leg: ctx.Leg, domain: str) -> str:
+    """One leg of a bridge, escaped (the bridge is Markup): a person's leg is the `${...}`
+    variable the DND check sets."""
     prefix = f"[leg_timeout={leg.timeout}]"
     if leg.kind == "user":
-        return f"{prefix}user/{leg.target}@{domain}"
+        return f"{prefix}${{{_user_leg_variable(leg)}}}"
+    return xml_text(_other_leg(leg, prefix))
+
+
+def _other_leg(leg: ctx.Leg, prefix: str) -> str:
     if leg.kind == "internal":
         return f"{prefix}loopback/{leg.target}/{names.FS_DEFAULT_CONTEXT}"
     if leg.kind == "inbound":
@@ -70,16 +120,28 @@ def _leg(leg: ctx.Leg, domain: str) -> str:
     return f"{prefix}sofia/{names.FS_URI_PROFILE}/{leg.target}"
 
 
+def user_legs(group: ctx.GroupCtx, domain: str) -> tuple[FsUserLeg, ...]:
+    """The people of a group, each dialled through a variable the live DND check sets."""
+    return tuple(
+        FsUserLeg(
+            _user_leg_variable(leg), f"user/{leg.target}@{domain}", dnd_check(leg.target, domain, leg.dnd)
+        )
+        for leg in group.legs
+        if leg.kind == "user"
+    )
+
+
 def bridge(group: ctx.GroupCtx, domain: str) -> str | None:
     """Parallel: one bridge, comma-separated legs, each with its own leg_timeout, all capped by
     the group timeout (originate_timeout). Sequential: pipe-separated legs in position order, each
-    ringing for its own leg_timeout (originate_continue_on_timeout moves on after a timeout)."""
-    legs = [_leg(leg, domain) for leg in group.legs if not leg.dnd]
+    ringing for its own leg_timeout (originate_continue_on_timeout moves on after a timeout). A
+    person's leg is the variable `user_legs` sets (their phone, or a failing leg on DND)."""
+    legs = [_leg(leg, domain) for leg in group.legs]
     if not legs:
         return None
     if group.parallel:
-        return f"{{ignore_early_media=true,originate_timeout={group.timeout}}}" + ",".join(legs)
-    return "{ignore_early_media=true,originate_continue_on_timeout=true}" + "|".join(legs)
+        return Markup(f"{{ignore_early_media=true,originate_timeout={group.timeout}}}" + ",".join(legs))
+    return Markup("{ignore_early_media=true,originate_continue_on_timeout=true}" + "|".join(legs))
 
 
 class FreeswitchRenderer:
@@ -93,7 +155,13 @@ class FreeswitchRenderer:
             group = ctx.group_context(view, tenant, ident)
             if group is None:
                 return []
-            fs_group = FsGroup(group.extension, group.name, bridge(group, tenant.domain), group.fallback)
+            fs_group = FsGroup(
+                group.extension,
+                group.name,
+                bridge(group, tenant.domain),
+                group.fallback,
+                user_legs(group, tenant.domain),
+            )
             return [
                 Fragment(
                     f"dialplan/default/group-{group.extension}.xml",
@@ -127,7 +195,7 @@ class FreeswitchRenderer:
                 f"dialplan/default/user-{ext}.xml",
                 "freeswitch/dialplan/default/user.xml",
                 "user",
-                user,
+                FsUserDial(ext, dnd_check(ext, tenant.domain, user.dnd)),
                 f"extension {ext}",
             ),
         ]
@@ -140,7 +208,12 @@ class FreeswitchRenderer:
                     f"callcenter/agents/{ext}.xml",
                     "freeswitch/callcenter/agent.xml",
                     "agent",
-                    FsAgent(agent, name, contact),
+                    FsAgent(
+                        agent,
+                        name,
+                        contact,
+                        names.FS_AGENT_DND_STATUS if user.dnd else names.FS_AGENT_AVAILABLE,
+                    ),
                 )
             )
         return out

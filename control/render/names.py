@@ -10,6 +10,12 @@ FS_DEFAULT_CONTEXT = "default"
 FS_PUBLIC_CONTEXT = "public"
 FS_GATEWAY = "switchboard-trunk"
 FS_URI_PROFILE = "external"
+#: Do Not Disturb, live: mod_hash realm the command executor writes (key `fs_dnd_key`, value 1 or
+#: 0) and the rendered dialplan reads; without an entry the dialplan falls back to the model's state
+FS_DND_REALM = "switchboard_dnd"
+#: mod_callcenter agent statuses: Available receives queue calls, On Break (DND) none
+FS_AGENT_AVAILABLE = "Available"
+FS_AGENT_DND_STATUS = "On Break"
 
 # Asterisk: contexts and pjsip objects of their own, so the stock configuration never collides.
 AST_INTERNAL = "switchboard-internal"
@@ -43,6 +49,11 @@ def fs_queue(extension: str, domain: str) -> str:
 
 def fs_agent(extension: str, domain: str) -> str:
     """mod_callcenter agent name (`callcenter_config tier add <queue> <agent> ...`, CC-Agent)."""
+    return f"{extension}@{domain}"
+
+
+def fs_dnd_key(extension: str, domain: str) -> str:
+    """The mod_hash key of a user's live Do Not Disturb entry (realm FS_DND_REALM)."""
     return f"{extension}@{domain}"
 
 

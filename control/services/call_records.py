@@ -70,6 +70,9 @@ class Leg:
     presented_number: str | None = None
     #: Switchboard extensions the leg reached (marked ring group / queue, where it hung up)
     reached: list[str] = field(default_factory=list)
+    #: the destination the leg had last: a leg FreeSWITCH originated (click-to-call) starts at
+    #: the user it rings and enters the dialplan at the target once answered
+    last_destination: str | None = None
 
 
 #: The contexts Switchboard's ring groups and queues live in, on each PBX.
@@ -87,6 +90,7 @@ def _merge(leg: Leg, event: object) -> None:
         if value and not getattr(leg, name):
             setattr(leg, name, value)
     leg.presented_number = getattr(event, "caller_number", None) or leg.presented_number
+    leg.last_destination = getattr(event, "destination_number", None) or leg.last_destination
     started = getattr(event, "started_at", None)
     if started:
         leg.started_at = min(leg.started_at or started, started)
@@ -309,6 +313,10 @@ def _derive_one(
     if dialed in ("", "s") and cdrs and cdrs[-1].destination_number:
         # An originated call (click-to-call) starts its first leg at "s": what it dialled is in the CDR.
         dialed = cdrs[-1].destination_number
+    elif dialed and dialed == origin.extension and origin.last_destination:
+        # FreeSWITCH's originated leg starts at the user it rings (nobody calls themselves); once
+        # answered it enters the dialplan at what it dials
+        dialed = origin.last_destination
     caller_user = directory.users.get(origin.extension or "")
     answered_legs = sorted((leg for leg in others if leg.answered_at), key=lambda leg: leg.answered_at or 0)
     answered_by = next(

@@ -6,7 +6,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from control.errors import Conflict, Invalid, NotFound
-from control.models import Line, Queue, QueueMember, User
+from control.models import Line, Queue, QueueMember, Tenant, User
 from control.models.queues import QUEUE_STRATEGIES
 from control.services import audit, commands, config_changes, destinations, extensions
 from control.services.listing import Page, like_pattern, paginate
@@ -173,10 +173,12 @@ def set_membership_active(
     user = session.get(User, user_id)
     if user is not None and user.extension:
         # Live at once on every node (QueuePause); the next deploy renders the same pause.
+        tenant = session.get(Tenant, tenant_id)
         params = {
             "extension": user.extension,
             "queue": queue.extension,
             "paused": member_paused(user, member),
+            "domain": tenant.domain if tenant else "",
         }
         for node in commands.tenant_nodes(session, tenant_id):
             commands.record(

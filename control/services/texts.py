@@ -155,7 +155,9 @@ def receive(
         contact_id=contact.id if contact else None,
         from_number=from_e164,
         to_number=to_e164,
-        body=body[: MAX_BODY * 4],
+        # trailing line breaks are no part of what was written (phones and sipp end a body with
+        # CRLF; Asterisk's MESSAGE(body) drops it, FreeSWITCH keeps it)
+        body=body.rstrip("\r\n")[: MAX_BODY * 4],
     )
     session.add(message)
     session.flush()

@@ -396,7 +396,7 @@ configure_modules() {
   local conf="$confdir/autoload_configs/modules.conf.xml" module loads=() active
   [ -f "$conf" ] || die "$conf not found"
   active=$(active_modules "$conf")
-  for module in mod_callcenter mod_xml_curl; do
+  for module in mod_callcenter mod_xml_curl mod_sms; do
     grep -qx "$module" <<<"$active" || loads+=("<load module=\"$module\"/>")
   done
   if [ ${#loads[@]} -gt 0 ]; then
@@ -404,6 +404,29 @@ configure_modules() {
   else
     insert_block "$conf" '<modules>' ""
   fi
+}
+
+# --- texts (SIP MESSAGE) from the trunk ------------------------------------------------------------
+# The external profile takes the carrier's calls unauthenticated (auth-calls false) but challenges
+# its MESSAGEs: texts from the trunk are taken like its calls. Switchboard sends texts through
+# mod_sms (loaded above) and records the MESSAGE events FreeSWITCH fires.
+configure_external_messages() {
+  insert_block "$confdir/sip_profiles/external.xml" '<settings>' \
+    "$(indent_block '    ' '<param name="auth-messages" value="false"/>')"
+}
+
+# mod_sms runs every text through the chatplan first; the stock one is a demo that answers each
+# text with "Hello, you said: ..." and keeps it from its recipient. Without a chatplan, texts go
+# straight to their recipient, as they do when mod_sms is not loaded.
+configure_chatplan() {
+  local plan="$confdir/chatplan/default.xml"
+  [ -f "$plan" ] || return 0
+  backup_once "$plan"
+  write_file "$plan" 0640 <<EOF
+<include>
+  $OWNED no chatplan: mod_sms hands every text straight to its recipient (deploy/freeswitch/install.sh) -->
+</include>
+EOF
 }
 
 preflight() {
@@ -423,6 +446,7 @@ freeswitch.xml data="directory/\*\.xml"
 dialplan/default.xml <context[[:space:]]+name="default"
 dialplan/public.xml <context[[:space:]]+name="public"
 sip_profiles/external.xml data="external/\*\.xml"
+sip_profiles/external.xml <settings>
 autoload_configs/acl.conf.xml <network-lists>
 autoload_configs/modules.conf.xml <modules>
 EOF
@@ -452,5 +476,7 @@ step "sip_profiles/external/switchboard.xml (trunk gateway)" configure_gateway
 step "autoload_configs/callcenter.conf.xml" configure_callcenter
 step "event socket on $esl_listen:$esl_port (ACL switchboard-esl)" configure_event_socket
 step "xml_curl -> ${control_url%/}/freeswitch/xml-curl ($curl_bindings)" configure_xml_curl
-step "modules.conf.xml (mod_callcenter, mod_xml_curl)" configure_modules
+step "modules.conf.xml (mod_callcenter, mod_xml_curl, mod_sms)" configure_modules
+step "sip_profiles/external.xml: texts from the trunk (auth-messages off)" configure_external_messages
+step "chatplan/default.xml: the stock demo (answers every text) out of the way" configure_chatplan
 step "sip_profiles: forced registration domains off (one SIP domain per tenant)" configure_domains

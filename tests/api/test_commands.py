@@ -1,6 +1,6 @@
 """The command API without a PBX: validation, authorisation, the rate limit, the record and the
 hand-over to the node's Redis stream (the executor's side is proven in
-tests/integration/test_commands_asterisk.py)."""
+tests/integration/test_commands.py)."""
 
 from __future__ import annotations
 

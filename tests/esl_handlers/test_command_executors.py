@@ -1,7 +1,7 @@
 """Commands as PBX commands (pure builders) and the FreeSWITCH executor in a real listener process
 against the fake event socket: bgapi with a Job-UUID, the result from BACKGROUND_JOB, never sent
-twice after a cut. (The Asterisk executor is proven on the real sandbox:
-tests/integration/test_commands_asterisk.py.)"""
+twice after a cut. (Both executors are proven on the real sandboxes:
+tests/integration/test_commands.py.)"""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_an_originate_as_an_ami_action_and_as_bgapi() -> None:
     command = freeswitch_commands.originate(PARAMS)
     line, job = command.wire.decode().split("\n")[:2]
     assert line == (
-        "bgapi originate {origination_uuid=0123456789abcdef0123456789abcdef,"
+        "bgapi originate {origination_uuid=01234567-89ab-cdef-0123-456789abcdef,"
         "origination_caller_id_number=+14155550123,originate_timeout=30,ignore_early_media=true,"
         "effective_caller_id_number=+12125550100,outbound_caller_id_number=+12125550100}"
         "user/1001@acme.example.com +14155550123 XML default"
@@ -173,7 +173,7 @@ def test_freeswitch_originate_goes_out_as_bgapi_and_records_the_job_result(fs_wo
     assert "user/1001@fs.switchboard.test +14155550123 XML default" in sent and "\nJob-UUID: " in sent
 
 
-def test_freeswitch_text_goes_out_as_send_message_with_its_body(fs_world) -> None:  # type: ignore[no-untyped-def]
+def test_freeswitch_text_goes_out_through_mod_sms_with_its_body(fs_world) -> None:  # type: ignore[no-untyped-def]
     server, user_id, node = fs_world
     _wait("the BACKGROUND_JOB subscription", lambda: server.commands_seen("event plain BACKGROUND_JOB"))
     with db.unit_of_work() as s:
@@ -196,7 +196,9 @@ def test_freeswitch_text_goes_out_as_send_message_with_its_body(fs_world) -> Non
         lambda: (c := _command(command_id)).state != "sending" and c.state != "queued" and c,
     )
     assert done.state == "ok", done.answer
-    assert server.commands_seen("sendevent SEND_MESSAGE")
+    assert done.answer.endswith("delivered"), done.answer
+    (sent,) = server.commands_seen("sendevent CUSTOM")
+    assert "Event-Subclass: SMS::SEND_MESSAGE\n" in sent and f"Switchboard-Command: {command_id}\n" in sent
     assert [b.decode() for s in server.sessions for b in s.bodies] == [body]
 
 

@@ -364,6 +364,12 @@ def test_bad_agent_table_raises() -> None:
         parse_queue_agents("-ERR Invalid queue\n", "nope", "fs1", 1.0)
 
 
+def test_a_queue_without_tiers_lists_no_agent() -> None:
+    """mod_callcenter answers a bare +OK (no header line) for a queue no agent has a tier in:
+    every member paused, as after Do Not Disturb; a resync must not fail on it."""
+    assert parse_queue_agents("+OK\n", "700@default", "fs1", 1.0) == ()
+
+
 def test_agent_max_no_answer_puts_the_agent_on_break() -> None:
     """mod_callcenter's own event when an agent let max-no-answer offers ring out: the captured
     agent-status-change frame with the action mod_callcenter fires then (CC-Agent and CC-Action)."""

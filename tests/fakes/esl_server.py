@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "freeswitch-wire"
 
@@ -285,6 +286,7 @@ class FakeEslServer:
                     self._background_job(connection, command)
                 elif command.startswith("sendevent "):
                     self._send(connection, _frame_reply("+OK 0b6ce2ad-5b2a-4b7e-9f6e-0c2f0e1d2a3b"))
+                    self._text_delivered(connection, command)
                 elif command == "exit":
                     self._send(connection, _frame_reply("+OK bye"))
                     return
@@ -303,6 +305,19 @@ class FakeEslServer:
             except OSError:
                 pass
             session.closed.set()
+
+    def _text_delivered(self, connection: socket.socket, command: str) -> None:
+        """A text sent through mod_sms (SMS::SEND_MESSAGE): once tried, mod_sms hands the event
+        back with Delivery-Failure, header values URL-encoded as in every plain event (unless
+        jobs are held)."""
+        if "Event-Subclass: SMS::SEND_MESSAGE" not in command or self.hold_jobs.is_set():
+            return
+        headers = [h.split(": ", 1) for h in command.split("\n")[1:] if ": " in h]
+        lines = [f"{name}: {quote(value)}" for name, value in headers if name.lower() != "content-length"]
+        body = "\n".join(
+            ["Event-Name: CUSTOM", *lines, "Delivery-Failure: false", "Content-Length: 0", "", ""]
+        )
+        self._send(connection, event_plain_frame(body.encode()))
 
     def _background_job(self, connection: socket.socket, command: str) -> None:
         """`+OK Job-UUID`, then the job's result as a BACKGROUND_JOB event (unless held)."""

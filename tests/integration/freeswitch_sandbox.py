@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from control.render.names import FS_DND_REALM
 from tests.integration.pbx_sandbox import SandboxError, ScriptSandbox
 from worker.esl_client import EslClient
 from worker.freeswitch_apply import ROOTS
@@ -79,6 +80,13 @@ class FreeswitchSandbox(ScriptSandbox):
         """The agents mod_callcenter offers `queue`'s calls to (its tiers), by name."""
         return set(_first_column(self.api(f"callcenter_config queue list agents {queue}")))
 
+    def agent(self, name: str) -> dict[str, str]:
+        """mod_callcenter's row of an agent (`callcenter_config agent list`), empty if unknown."""
+        rows = [
+            line.split("|") for line in self.api("callcenter_config agent list").splitlines() if "|" in line
+        ]
+        return next((dict(zip(rows[0], row, strict=False)) for row in rows[1:] if row[0] == name), {})
+
     # --- Switchboard's include layout: switchboard/versions/<N>/ and live -> versions/<N> ------
 
     def write_version(self, number: int, files: Mapping[str, str]) -> Path:
@@ -107,6 +115,11 @@ class FreeswitchSandbox(ScriptSandbox):
         for agent in _first_column(self.api("callcenter_config agent list")):
             self.api(f"callcenter_config agent del {agent}")
         self.api("sofia profile external killgw switchboard-trunk")
+        for line in self.api(f"hash_dump db {FS_DND_REALM}").splitlines():
+            # live Do Not Disturb entries of an earlier world ("D/<realm>_<key>/<value>")
+            if line.startswith(f"D/{FS_DND_REALM}_"):
+                key = line.removeprefix(f"D/{FS_DND_REALM}_").rpartition("/")[0]
+                self.api(f"hash delete/{FS_DND_REALM}/{key}")
         for path in (self.switchboard_dir / "versions").iterdir():
             if path.name != "0":
                 shutil.rmtree(path)

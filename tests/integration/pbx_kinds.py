@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,35 @@ class Pbx:
             return [line for line in dump.splitlines() if line.startswith("D/switchboard_ended_")]
         shown = self.sandbox.cli("database show switchboard_ended")
         return [line for line in shown.splitlines() if "/switchboard_ended/" in line]
+
+    def originate_accepted(self, answer: str) -> bool:
+        """The PBX's answer to a click-to-call: Asterisk queues the Originate; FreeSWITCH's bgapi
+        job ends when the phone answers, with the new channel's uuid."""
+        if self.is_freeswitch:
+            return re.fullmatch(r"\+OK [0-9a-f-]{32,36}", answer.strip()) is not None
+        return "queued" in answer.lower()
+
+    def hang_up_all(self) -> None:
+        """End every call on the PBX (a scenario's leftovers)."""
+        if isinstance(self.sandbox, FreeswitchSandbox):
+            self.sandbox.api("hupall NORMAL_CLEARING")
+        else:
+            self.sandbox.cli("channel request hangup all")
+
+    def no_calls(self) -> bool:
+        if isinstance(self.sandbox, FreeswitchSandbox):
+            return self.sandbox.api("show channels count").strip().startswith("0 total")
+        return "0 active channels" in self.sandbox.cli("core show channels count")
+
+    def queue_member_idle(self, queue: str, extension: str, domain: str) -> bool:
+        """The queue would offer `extension` its next call now (no call of its own ringing:
+        Asterisk's ringinuse=no; mod_callcenter's agent Waiting and past any delay)."""
+        if isinstance(self.sandbox, FreeswitchSandbox):
+            agent = self.sandbox.agent(f"{extension}@{domain}")
+            ready = int(agent.get("ready_time") or 0)
+            return agent.get("state") == "Waiting" and ready <= time.time() and self.no_calls()
+        shown = self.sandbox.cli(f"queue show queue-{queue}")
+        return "Not in use" in shown
 
     @property
     def listener_connected(self) -> str:

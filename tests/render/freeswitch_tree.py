@@ -130,6 +130,17 @@ STOCK: dict[str, str] = {
   <!-- <gateway name="example"/> -->
 </include>
 """,
+    "chatplan/default.xml": """<?xml version="1.0" encoding="utf-8"?>
+<include>
+  <context name="default">
+    <extension name="demo">
+      <condition field="to" expression="^(.*)$">
+        <action application="reply" data="Hello, you said: ${body}"/>
+      </condition>
+    </extension>
+  </context>
+</include>
+""",
     "dialplan/default.xml": """<?xml version="1.0" encoding="utf-8"?>
 <include>
   <context name="default">

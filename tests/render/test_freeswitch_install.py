@@ -41,7 +41,7 @@ def conf(tmp_path: Path) -> Path:
 
 def test_second_run_changes_no_byte(conf):
     first = run(conf)
-    assert first.stdout.count(": changed") == 10, first.stdout
+    assert first.stdout.count(": changed") == 12, first.stdout
     before = snapshot(conf)
     second = run(conf)
     assert ": changed" not in second.stdout, second.stdout
@@ -90,6 +90,15 @@ def test_wiring(conf):
     assert creds.get("value") == "SWITCHBOARD_XML_CURL_USER:SWITCHBOARD_XML_CURL_PASSWORD"
     loads = [m.get("module") for m in config.iterfind("configuration[@name='modules.conf']/modules/load")]
     assert loads.count("mod_callcenter") == 1 and loads.count("mod_xml_curl") == 1
+    assert loads.count("mod_sms") == 1  # texts go out through mod_sms's SEND_MESSAGE
+    # texts from the trunk are taken like its calls (the external profile challenges neither)
+    external = etree.parse(str(conf / "sip_profiles" / "external.xml")).getroot()
+    params = {p.get("name"): p.get("value") for p in external.iterfind("settings/param")}
+    assert params["auth-messages"] == "false"
+    # mod_sms's chatplan hands every text on: the stock demo that answers them is kept aside
+    assert "<context" not in (conf / "chatplan" / "default.xml").read_text()
+    kept = conf / "chatplan" / "default.xml.switchboard-orig"
+    assert kept.read_text() == STOCK["chatplan/default.xml"]
     # the stock files Switchboard replaced are kept once, under a name FreeSWITCH does not load
     for name in ("callcenter.conf.xml", "event_socket.conf.xml", "xml_curl.conf.xml"):
         kept = conf / "autoload_configs" / f"{name}.switchboard-orig"

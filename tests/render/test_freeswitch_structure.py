@@ -88,16 +88,33 @@ def test_ring_groups_bridge_legs(document):
     default = document.find("section[@name='dialplan']/context[@name='default']")
     parallel = default.find("extension[@name='switchboard-group-600']")
     bridge = [d for a, d in actions(parallel) if a == "bridge"]
+    # each person is dialled through the variable the live DND check sets (2002 is on DND)
     assert bridge == [
         "{ignore_early_media=true,originate_timeout=25}"
-        f"[leg_timeout=20]user/2001@{DOMAIN},[leg_timeout=30]user/2006@{DOMAIN},"
+        "[leg_timeout=20]${sb_dial_2001},[leg_timeout=20]${sb_dial_2002},[leg_timeout=30]${sb_dial_2006},"
         "[leg_timeout=15]sofia/gateway/switchboard-trunk/+14155550111"
     ]
+    checks = {
+        c.get("field"): (
+            [a.get("data") for a in c.iterfind("action")],
+            [a.get("data") for a in c.iterfind("anti-action")],
+        )
+        for c in parallel.findall("condition")
+        if c.get("break") == "never"
+    }
+    assert checks == {
+        f"${{hash(select/switchboard_dnd/{ext}@{DOMAIN})}}/{dnd}": (
+            [f"sb_dial_{ext}=error/USER_BUSY"],
+            [f"sb_dial_{ext}=user/{ext}@{DOMAIN}"],
+        )
+        for ext, dnd in (("2001", 0), ("2002", 1), ("2006", 0))
+    }
+    assert {c.get("expression") for c in parallel.findall("condition") if c.get("break")} == {"^(1/|/1$)"}
     assert actions(parallel)[-1] == ("transfer", "700 XML default")
     sequential = default.find("extension[@name='switchboard-group-601']")
     legs = next(d for a, d in actions(sequential) if a == "bridge").split("}", 1)[1].split("|")
     assert legs == [
-        f"[leg_timeout=15]user/2005@{DOMAIN}",
+        "[leg_timeout=15]${sb_dial_2005}",
         "[leg_timeout=20]loopback/600/default",
         "[leg_timeout=10]loopback/2006/default",
         "[leg_timeout=20]loopback/12025550101/public",
