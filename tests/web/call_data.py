@@ -10,14 +10,22 @@ from control.db import unit_of_work
 from control.models import ActivityItem, CallRecord, Line, User
 
 
-def add_calls(tenant_id: int, count: int, *, start: datetime, step: timedelta = timedelta(minutes=1)) -> None:
+def add_calls(
+    tenant_id: int,
+    count: int,
+    *,
+    start: datetime,
+    step: timedelta = timedelta(minutes=1),
+    first_index: int = 0,
+) -> None:
     """`count` inbound calls to the main line, every other one missed, each with a line and a
-    user activity item; caller numbers +1202555xxxx with xxxx the call's index (zero-padded)."""
+    user activity item; caller numbers +1202555xxxx with xxxx the call's index (zero-padded).
+    Indexes run from `first_index`, so calls added in steps read as if added at once."""
     with unit_of_work() as s:
         line_id = s.scalar(select(Line.id).where(Line.tenant_id == tenant_id, Line.name == "Main line"))
         agent_id = s.scalar(select(User.id).where(User.tenant_id == tenant_id, User.extension == "1001"))
         calls = []
-        for index in range(count):
+        for index in range(first_index, first_index + count):
             started = start + step * index
             missed = index % 2 == 0
             calls.append(
