@@ -44,13 +44,12 @@ def _start(session: Session, wanted: list[tuple[Automation, str, dict[str, Any]]
     if not wanted:
         return []
     keys = [(automation.id, key) for automation, key, _ in wanted]
-    seen = set(
-        session.execute(
-            select(AutomationRun.automation_id, AutomationRun.trigger_key).where(
-                tuple_(AutomationRun.automation_id, AutomationRun.trigger_key).in_(keys)
-            )
-        ).tuples()
+    rows = session.execute(
+        select(AutomationRun.automation_id, AutomationRun.trigger_key).where(
+            tuple_(AutomationRun.automation_id, AutomationRun.trigger_key).in_(keys)
+        )
     )
+    seen = {(automation_id, key) for automation_id, key in rows}
     started = []
     for automation, key, context in wanted:
         if (automation.id, key) in seen:

@@ -86,7 +86,9 @@ def test_create_with_ordered_steps(admin_client, session, demo):
     # With a webhook step the page shows the new signing secret, this once (never in a flash).
     assert response.status_code == 200, response.data[-2000:]
     page = response.data.decode()
-    secret = re.search(r'id="webhook-secret" type="text" readonly aria-readonly="true" value="(whsec_[^"]+)"', page)
+    secret = re.search(
+        r'id="webhook-secret" type="text" readonly aria-readonly="true" value="(whsec_[^"]+)"', page
+    )
     assert secret, page[-2000:]
     automation = session.query(Automation).filter_by(name="Text missed callers").one()
     assert (automation.trigger, automation.line_id, automation.status) == ("call_ended", line_id, "active")
@@ -165,7 +167,11 @@ def test_bad_input_shows_messages_and_saves_nothing(admin_client, session, demo)
             "Choose one of: call_missed, call_ended, text_received, number_status, schedule.",
         ),
         (
-            _form(trigger="schedule", schedule="61 * * * *", **{"steps-0-action": "webhook", "steps-0-value": "https://a.example/"}),
+            _form(
+                trigger="schedule",
+                schedule="61 * * * *",
+                **{"steps-0-action": "webhook", "steps-0-value": "https://a.example/"},
+            ),
             "schedule",
             "Five cron fields: minute hour day month weekday, like 0 9 * * mon-fri (UTC).",
         ),
@@ -174,7 +180,11 @@ def test_bad_input_shows_messages_and_saves_nothing(admin_client, session, demo)
             "steps-0-action",
             "This trigger has no caller to text, call back or tag: use wait and webhook steps.",
         ),
-        (_form(trigger="call_ended", direction="sideways"), "direction", "Choose one of: any, inbound, outbound, internal."),
+        (
+            _form(trigger="call_ended", direction="sideways"),
+            "direction",
+            "Choose one of: any, inbound, outbound, internal.",
+        ),
         (_form(trigger="call_ended", min_duration="-1"), "min_duration", "Enter a number from 0 to 86400."),
         (
             _form(trigger="call_ended", min_duration="60", max_duration="30"),
@@ -182,12 +192,24 @@ def test_bad_input_shows_messages_and_saves_nothing(admin_client, session, demo)
             "At least the minimum duration (0: no maximum).",
         ),
         (
-            _form(trigger="number_status", number_status="sold", **{"steps-0-action": "webhook", "steps-0-value": "https://a.example/"}),
+            _form(
+                trigger="number_status",
+                number_status="sold",
+                **{"steps-0-action": "webhook", "steps-0-value": "https://a.example/"},
+            ),
             "number_status",
             "Choose one of: any, pending, active, high_risk, to_be_cancelled, released.",
         ),
-        (_form(**{"steps-0-action": "wait", "steps-0-value": "0"}), "steps-0-value", "Enter a number from 1 to 604800."),
-        (_form(**{"steps-0-action": "wait", "steps-0-value": "soon"}), "steps-0-value", "Enter a whole number."),
+        (
+            _form(**{"steps-0-action": "wait", "steps-0-value": "0"}),
+            "steps-0-value",
+            "Enter a number from 1 to 604800.",
+        ),
+        (
+            _form(**{"steps-0-action": "wait", "steps-0-value": "soon"}),
+            "steps-0-value",
+            "Enter a whole number.",
+        ),
         (_form(line_id="999999"), "line_id", "Choose a line of this tenant."),
         (_form(**{"steps-0-action": ""}), "steps-0-action", "Add at least one step."),
         (
