@@ -99,12 +99,20 @@ def next_step(session: Session, run_id: int) -> StepPlan | None:
             _end(run, "succeeded")
             session.flush()
             return None
-        if automation.status != "active":
-            _end(run, "failed", f"Stopped before step {run.position + 1}: the automation was paused.")
-            session.flush()
-            return None
         step = steps[run.position]
         result = _result(session, run, run.position)
+        if automation.status != "active":
+            if result is not None:  # a wait cut short
+                result.state, result.detail, result.finished_at = "failed", "The automation was paused.", now
+                _end(
+                    run,
+                    "failed",
+                    f"Stopped at step {run.position + 1} ({step.action}): the automation was paused.",
+                )
+            else:
+                _end(run, "failed", f"Stopped before step {run.position + 1}: the automation was paused.")
+            session.flush()
+            return None
         if step.action == "wait":
             seconds = int(step.params.get("seconds") or 0)
             if result is None:
