@@ -25,14 +25,15 @@ from sqlalchemy.orm import selectinload
 
 from control import db, webhooks
 from control.models import AutomationRun, CallRecord, PbxNode, SipRegistration
-from control.services import accounts, call_records, users
+from control.services import call_records
 from tests.integration.events_world import (
-    ADMIN_EMAIL,
     CONTACT_NUMBER,
     LINE_B,
     OUTSIDE_NUMBER,
     REPO,
+    Api,
     EventsWorld,
+    admin_api,
     events_world,
     read,
     wait_for,
@@ -96,28 +97,9 @@ def rq_worker(
         process.wait(timeout=5)
 
 
-class Api:
-    def __init__(self, client: Any, token: str) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def post(self, path: str, body: dict) -> Any:
-        return self.client.post(path, json=body, headers=self.headers)
-
-    def get(self, path: str) -> Any:
-        return self.client.get(path, headers=self.headers)
-
-
 @pytest.fixture(scope="module")
 def api(world: EventsWorld) -> Api:
-    from web.app import create_app
-
-    app = create_app()
-    with db.unit_of_work() as s:
-        admin = users.find_user_by_email(s, ADMIN_EMAIL)
-        assert admin is not None
-        token = accounts.create_token(s, admin, "automations")
-    return Api(app.test_client(), token)
+    return admin_api("automations")
 
 
 def _runs(automation_id: int) -> list[AutomationRun]:
