@@ -99,6 +99,7 @@ def run_clock(minute_iso: str) -> int:
         with unit_of_work() as s:
             started = automation_triggers.schedules_due(s, minute.replace(tzinfo=None))
         with unit_of_work() as s:
+            automation_runs.abandon_stuck(s)
             stale = automation_runs.stale_runs(s)
         for run_id in stale:
             automation_jobs.enqueue_run(run_id, step=-1)

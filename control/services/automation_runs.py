@@ -39,6 +39,8 @@ from control.services.texts import send_from_line, sender_number
 
 #: Seconds a queued run (or a wait that is due) may go unclaimed before the clock queues it again.
 STALE_AFTER = timedelta(seconds=60)
+#: A run "running" this long after its last step started lost its job (the worker died).
+STUCK_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,3 +296,24 @@ def stale_runs(session: Session) -> list[int]:
             .limit(500)
         )
     )
+
+
+def abandon_stuck(session: Session) -> list[int]:
+    """Runs left "running" by a worker that died: failed, their step's outcome unknown (never
+    repeated: a text or a call may have gone out)."""
+    now = utcnow()
+    cutoff = now - STUCK_AFTER
+    stuck = []
+    for run in session.scalars(select(AutomationRun).where(AutomationRun.state == "running").limit(500)):
+        last = max((step.started_at for step in run.steps), default=run.started_at or run.created_at)
+        if last >= cutoff:
+            continue
+        running = [step for step in run.steps if step.state == "running"]
+        for step in running:
+            step.state, step.finished_at = "failed", now
+            step.detail = "The worker stopped during this step; its outcome is unknown; not repeated."
+        where = f"step {running[0].position + 1} ({running[0].action})" if running else "a step"
+        _end(run, "failed", f"The worker stopped during {where}; not repeated.")
+        stuck.append(run.id)
+    session.flush()
+    return stuck

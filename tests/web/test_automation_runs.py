@@ -17,6 +17,7 @@ from control.models import (
     ActivityItem,
     Automation,
     AutomationRun,
+    AutomationStepResult,
     CallRecord,
     Contact,
     Line,
@@ -342,3 +343,38 @@ def test_run_log_is_paged(admin_client, session, demo) -> None:
         second.count('<section class="card" id="run-') == 5
         and f"/automations/{automation_id}/runs?page=1" in second
     )
+
+
+def test_the_clock_requeues_lost_runs_and_fails_stuck_ones(session, demo, monkeypatch) -> None:
+    from control import automation_jobs
+    from worker import automations as automation_worker
+
+    automation_id, _ = _automation(
+        demo["tenant_id"],
+        {"name": "Lost", "trigger": "call_missed", "steps": [{"action": "wait", "value": "1"}]},
+    )
+    for key in ("lost", "stuck", "fresh"):
+        _missed(demo["tenant_id"], _line(session).id, key)
+    lost, stuck, fresh = (run.id for run in _runs(session, automation_id))
+    long_ago = utcnow() - timedelta(hours=1)
+    with unit_of_work() as s:
+        s.get(AutomationRun, lost).created_at = long_ago
+        run = s.get(AutomationRun, stuck)
+        run.state, run.started_at = "running", long_ago
+        s.add(
+            AutomationStepResult(
+                run_id=stuck, position=0, action="send_text", state="running", started_at=long_ago
+            )
+        )
+    queued: list[int] = []
+    clocks: list[object] = []
+    monkeypatch.setattr(automation_jobs, "enqueue_run", lambda run_id, **_: queued.append(run_id))
+    monkeypatch.setattr(automation_jobs, "schedule_clock", clocks.append)
+    automation_worker.run_clock("2026-12-07T09:00:00+00:00")
+    assert queued == [lost] and len(clocks) == 1  # the fresh one still has its own job
+    run = _runs(session, automation_id)[1]
+    assert (
+        run.state == "failed" and run.error == "The worker stopped during step 1 (send_text); not repeated."
+    )
+    assert run.steps[0].state == "failed"
+    assert _runs(session, automation_id)[2].id == fresh and _runs(session, automation_id)[2].state == "queued"
