@@ -21,6 +21,8 @@ class Settings:
     xml_curl_allow: tuple[str, ...]
     https: bool
     trusted_proxies: int
+    #: a CA bundle automation webhooks trust besides the system's (a private CA's receivers)
+    webhook_ca_file: str | None = None
 
 
 def _proxy_count(name: str) -> int:
@@ -63,6 +65,7 @@ def settings() -> Settings:
         xml_curl_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
         https=os.environ.get("SWITCHBOARD_HTTPS", "0") == "1",
         trusted_proxies=_proxy_count("SWITCHBOARD_TRUSTED_PROXIES"),
+        webhook_ca_file=os.environ.get("SWITCHBOARD_WEBHOOK_CA_FILE") or None,
     )
 
 

@@ -181,7 +181,7 @@ def seed_demo(session: Session) -> Tenant:
             "trigger": "call_missed",
             "steps": [
                 {"action": "add_tag", "value": str(tag_ids["Lead"])},
-                {"action": "notify_user", "value": str(admin.id)},
+                {"action": "callback", "value": ""},
             ],
         },
         admin,

@@ -58,6 +58,14 @@ class CommandFinished:
     command_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class AutomationRunQueued:
+    """An automation run was recorded (or is due again after a wait): hand it to an rq job."""
+
+    tenant_id: int
+    run_id: int
+
+
 Handler = Callable[[list[Any]], None]
 _handlers: dict[type, list[Handler]] = {}
 

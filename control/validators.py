@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from control.text import clean_text
 
@@ -81,6 +82,33 @@ TRUNK_USER = Rule(re.compile(r"[A-Za-z0-9_.+-]{1,80}"), 80, "Letters, digits and
 SECRET = Rule(
     re.compile(r"[!-#%-~]{1,128}"), 128, "Up to 128 printable ASCII characters, no spaces and no '$'."
 )
+
+
+def _https_host(match: re.Match[str]) -> bool:
+    host = urlsplit(match.group(0)).hostname
+    return bool(host) and len(host or "") <= MAX_HOST
+
+
+#: Where an automation's webhook posts: https only, no blanks, a host.
+WEBHOOK_URL = Rule(
+    re.compile(r"https://[^\s/?#@]+(?:[/?#][^\s]*)?"), 500, "An https:// address.", also=_https_host
+)
+
+
+def _cron_valid(match: re.Match[str]) -> bool:
+    from croniter import croniter
+
+    return bool(croniter.is_valid(match.group(0)))
+
+
+#: An automation's schedule: five cron fields (minute hour day month weekday), in UTC.
+CRON = Rule(
+    re.compile(r"[0-9A-Za-z*/,-]{1,20}(?: [0-9A-Za-z*/,-]{1,20}){4}"),
+    64,
+    "Five cron fields: minute hour day month weekday, like 0 9 * * mon-fri (UTC).",
+    also=_cron_valid,
+)
+
 
 # Seconds, as the services accept them and the renderer prints them.
 RING_GROUP_TIMEOUT = Range(5, 600)

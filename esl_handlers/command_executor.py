@@ -25,7 +25,7 @@ import orjson
 import redis
 import redis.asyncio as aioredis
 
-from control import command_channel, live
+from control import automation_jobs, command_channel, live
 from control.redis_conn import redis_url
 from control.render import names
 from control.services import commands
@@ -195,6 +195,7 @@ class AsteriskCommandExecutor:
     async def run(self) -> None:
         command_channel.register_command_handlers()
         live.register_publish_handlers()
+        automation_jobs.register_automation_handlers()  # an inbound text may start runs
         abandoned = await self._in_db(records.abandon_in_flight, self.node)
         if abandoned:
             log.warning(

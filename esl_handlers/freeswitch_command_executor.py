@@ -26,7 +26,7 @@ import orjson
 import redis
 from gevent.threadpool import ThreadPool
 
-from control import command_channel, live
+from control import automation_jobs, command_channel, live
 from control.redis_conn import redis_url
 from control.services import commands
 from esl_handlers import command_records as records
@@ -196,6 +196,7 @@ class FreeswitchCommandExecutor:
     def run(self) -> None:
         command_channel.register_command_handlers()
         live.register_publish_handlers()
+        automation_jobs.register_automation_handlers()  # an inbound text may start runs
         abandoned = self._pool.apply(records.abandon_in_flight, (self.node,))
         if abandoned:
             log.warning(

@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from control import effects, live
+from control import automation_jobs, effects, live
 from control.db import new_session
 from control.events import (
     CallEvent,
@@ -87,6 +87,7 @@ class DatabaseSink:
         self._stopped = False
         if publish:
             live.register_publish_handlers()
+            automation_jobs.register_automation_handlers()  # a call that ended may start runs
         _start_thread(self._run, ())
 
     # EventSink protocol -------------------------------------------------------------

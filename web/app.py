@@ -9,7 +9,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from control import command_channel, jobs, live
+from control import automation_jobs, command_channel, jobs, live
 from control.config import settings
 from control.errors import Conflict, Forbidden, Invalid, NotFound
 from web import auth, db
@@ -53,6 +53,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     live.register_publish_handlers()
     command_channel.register_command_handlers()
     jobs.register_apply_handlers()
+    automation_jobs.register_automation_handlers()
     app.config["NAV_ENDPOINTS"] = frozenset(app.view_functions)
     app.jinja_env.globals["icon"] = icon
 

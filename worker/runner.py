@@ -23,7 +23,7 @@ from rq.job import Job
 
 from control.redis_conn import redis_client
 
-QUEUES = ("deploys", "default")
+QUEUES = ("deploys", "automations", "default")
 DEPLOY_JOB = "worker.deploys.run_deploy"
 READ_TIMEOUT = 60.0  # seconds one read of the command channel waits; stop() wakes it at once
 STOP_TIMEOUT = 10.0  # seconds stop() waits for the reader to leave
@@ -90,4 +90,8 @@ def run_worker(burst: bool = False) -> bool:
     connection = redis_client()
     queues = [Queue(name, connection=connection) for name in QUEUES]
     worker = SwitchboardWorker(queues, connection=connection)
+    if not burst:
+        from control.automation_jobs import next_minute, schedule_clock
+
+        schedule_clock(next_minute(), connection)  # the automations' minute clock (one job a minute)
     return worker.work(with_scheduler=True, burst=burst)

@@ -25,6 +25,8 @@ class CallRecord(Base):
     direction: Mapped[str] = mapped_column(String(8))
     missed: Mapped[bool] = mapped_column(default=False)
     line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id", ondelete="SET NULL"), index=True)
+    #: the line's name when the call was made: history keeps it after the line is deleted
+    line_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
     number_used: Mapped[str | None] = mapped_column(String(32))
     caller_number: Mapped[str] = mapped_column(String(64), default="")
     caller_name: Mapped[str] = mapped_column(String(120), default="")
@@ -73,12 +75,20 @@ class ActivityItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(10))
-    line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id", ondelete="SET NULL"), index=True)
+    #: the line's name and number, kept as text when the line is deleted (its history stays)
+    line_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    line_number: Mapped[str] = mapped_column(String(32), default="", server_default="")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     call_record_id: Mapped[int | None] = mapped_column(ForeignKey("call_records.id", ondelete="CASCADE"))
     #: a text item (kind "text") has a message instead of a call record
     text_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("text_messages.id", ondelete="CASCADE"), index=True
+    )
+    #: a callback task (kind "callback") an automation left: whom to call back, and which run
+    number: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    automation_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("automation_runs.id", ondelete="SET NULL")
     )
     archived: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -49,6 +49,7 @@ from control.models import (
 )
 from control.phone import parse_number
 from control.render import names
+from control.services import automation_triggers
 from control.services.contacts import match_number
 from control.text import clean_text
 
@@ -227,6 +228,7 @@ def derive_many(session: Session, node: PbxNode, calls: Mapping[str, float | Non
     if derived:
         session.flush()
         _activities(session, list(derived.values()))
+        automation_triggers.calls_ended(session, list(derived.values()))
     return derived
 
 
@@ -387,6 +389,7 @@ def _derive_one(
     record.direction = direction
     record.missed = missed
     record.line_id = line.id if line else None
+    record.line_name = line.name if line else (record.line_name or "")  # a deleted line's name stays
     record.number_used = number_used
     record.caller_number = (origin.caller_number or "")[:64]
     record.caller_name = clean_text(origin.caller_name)

@@ -91,6 +91,7 @@ def describe_call(session: Session, call: CallRecord) -> dict[str, object]:
                 "archived": item.archived,
                 "user": name(User, item.user_id),
                 "line": name(Line, item.line_id),
+                "line_name": item.line_name,
             }
             for item in items
         ],

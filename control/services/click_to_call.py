@@ -84,15 +84,25 @@ def originate(session: Session, actor: User, data: dict) -> Command:
     chosen = caller_id(session, actor.tenant_id, data.get("caller_id"))
     if target == user.extension:
         raise Invalid("That is the user's own extension.", "target")
+    return ring_and_dial(session, user, target, chosen, actor)
+
+
+def ring_and_dial(
+    session: Session, user: User, target: str, caller_id: str | None, actor: User | None
+) -> Command:
+    """Ring `user`'s registered phone, then dial a checked `target` presenting `caller_id`.
+
+    `actor` None: the system places it (an automation's callback): no person's rate limit."""
     node = commands.phone_node(session, user)
-    commands.check_rate(session, actor)
+    if actor is not None:
+        commands.check_rate(session, actor)
     assert user.extension is not None
     tenant = session.get(Tenant, user.tenant_id)
     params = {
         "domain": tenant.domain if tenant else "",
         "endpoint": user.extension,
         "target": target,
-        "caller_id": chosen or "",
+        "caller_id": caller_id or "",
         "channel_id": commands.new_channel_id(),
         "ring_seconds": RING_SECONDS,
     }

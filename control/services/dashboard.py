@@ -163,7 +163,9 @@ def latest_activity(
     """The latest calls, each once: a call shows on a line's and on a user's activity, and the
     user's item (it names who took or missed it) is the one kept."""
     chosen: dict[int, tuple[ActivityItem, CallRecord]] = {}
-    for item, call in activity.page_activity(session, tenant_id, per_page=count * 3).items:
+    for item, call, _ in activity.page_activity(session, tenant_id, per_page=count * 3).items:
+        if call is None:
+            continue  # texts and callback tasks are on the activity pages, not among the calls
         kept = chosen.get(call.id)
         if kept is None or (kept[0].user_id is None and item.user_id is not None):
             chosen[call.id] = (item, call)

@@ -6,7 +6,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from control.errors import Invalid, NotFound
-from control.models import Line, PhoneNumber, User
+from control.models import ActivityItem, CallRecord, Line, PhoneNumber, User
 from control.models.lines import LINE_STATUSES
 from control.services import audit, config_changes, destinations, ring_groups
 from control.services.listing import Page, like_pattern, paginate, status_counts
@@ -152,7 +152,22 @@ def duplicate_line(session: Session, tenant_id: int, line_id: int, actor: User |
 
 
 def delete_line(session: Session, tenant_id: int, line_id: int, actor: User | None) -> None:
+    """Delete a line; its numbers become unassigned. Its history stays: its calls and activity
+    keep the line's name and number as text (the references themselves become empty)."""
     line = get_line(session, tenant_id, line_id)
+    number = next((n.e164 for n in line.numbers if n.id == line.default_caller_id_id), None) or next(
+        (n.e164 for n in line.numbers), ""
+    )
+    session.execute(
+        update(CallRecord)
+        .where(CallRecord.line_id == line.id, CallRecord.line_name == "")
+        .values(line_name=line.name)
+    )
+    session.execute(
+        update(ActivityItem)
+        .where(ActivityItem.line_id == line.id)
+        .values(line_name=line.name, line_number=number)
+    )
     session.execute(update(PhoneNumber).where(PhoneNumber.line_id == line.id).values(line_id=None))
     audit.write(session, actor, "line.delete", line, name=line.name)
     session.delete(line)

@@ -12,7 +12,7 @@ from control.db import utcnow
 from control.errors import Invalid
 from control.models import ActivityItem, Command, Line, PbxNode, PhoneNumber, Tenant, TextMessage, User
 from control.phone import parse_number
-from control.services import commands, contacts
+from control.services import automation_triggers, commands, contacts
 from control.services.click_to_call import dial_target, presentable
 from control.services.lines import get_line
 from control.services.users import find_user_by_extension
@@ -67,9 +67,17 @@ def send(session: Session, actor: User, data: dict) -> Command:
     if line is None:
         raise Invalid("Choose a line.", "line_id")
     body = body_text(data.get("body"))
-    sender = sender_number(session, line)
+    sender_number(session, line)  # a line that cannot send says so before the recipient is read
     to = dial_target(session, actor.tenant_id, data.get("to"), "to")
-    tenant = session.get(Tenant, actor.tenant_id)
+    return send_from_line(session, line, to, body, actor)
+
+
+def send_from_line(session: Session, line: Line, to: str, body: str, actor: User | None) -> Command:
+    """Send a checked `body` from `line`'s number to `to` (E.164 or an extension of the tenant).
+
+    `actor` None: the system sends (an automation): no person's rate limit applies."""
+    sender = sender_number(session, line)
+    tenant = session.get(Tenant, line.tenant_id)
     assert tenant is not None
     if to.startswith("+"):
         if not tenant.trunk_host:
@@ -90,7 +98,8 @@ def send(session: Session, actor: User, data: dict) -> Command:
             raise Invalid(f"Extension {to} is not a person's phone.", "to")
         params = {"to_kind": "extension", "to": to, "from": sender, "body": body, "domain": tenant.domain}
         node = commands.node_for(session, recipient)
-    commands.check_rate(session, actor)
+    if actor is not None:
+        commands.check_rate(session, actor)
     command = commands.record(
         session,
         node=node,
@@ -101,12 +110,13 @@ def send(session: Session, actor: User, data: dict) -> Command:
         params=params,
         audit_target=line,
     )
-    contact = contacts.match_number(session, tenant.id, to, actor.id) if to.startswith("+") else None
+    owner = actor.id if actor else None
+    contact = contacts.match_number(session, tenant.id, to, owner) if to.startswith("+") else None
     message = TextMessage(
         tenant_id=tenant.id,
         direction="outbound",
         line_id=line.id,
-        user_id=recipient.id if recipient else actor.id,
+        user_id=recipient.id if recipient else owner,
         contact_id=contact.id if contact else None,
         command_id=command.id,
         from_number=sender,
@@ -162,6 +172,7 @@ def receive(
     session.add(message)
     session.flush()
     _item(session, message)
+    automation_triggers.text_received(session, message)
     return message
 
 

@@ -364,10 +364,11 @@ def test_automations_crud_pause(api, session, demo):
         "/api/v1/automations",
         json={
             "name": "Ping CRM",
-            "trigger": "call_answered",
+            "trigger": "call_ended",
+            "conditions": {"direction": "inbound", "min_duration": 10},
             "steps": [
                 {"action": "webhook", "value": "https://crm.example/hook"},
-                {"action": "notify_user", "value": demo["agent_id"]},
+                {"action": "callback", "value": demo["agent_id"]},
             ],
         },
     )
@@ -375,8 +376,22 @@ def test_automations_crud_pause(api, session, demo):
     automation = created.json
     assert automation["steps"] == [
         {"action": "webhook", "value": "https://crm.example/hook"},
-        {"action": "notify_user", "value": str(demo["agent_id"])},
+        {"action": "callback", "value": str(demo["agent_id"])},
     ]
+    assert automation["conditions"] == {"direction": "inbound", "min_duration": 10, "max_duration": 0}
+    # The signing secret is answered this once, and never again.
+    secret = automation["webhook_secret"]
+    assert secret.startswith("whsec_") and automation["has_webhook_secret"] is True
+    shown = api.get(f"/api/v1/automations/{automation['id']}")
+    assert "webhook_secret" not in shown.json and secret not in shown.data.decode()
+    rotated = api.post(f"/api/v1/automations/{automation['id']}/webhook-secret")
+    assert rotated.status_code == 200 and rotated.json["webhook_secret"] not in (None, secret)
+    assert api.get(f"/api/v1/automations/{automation['id']}/runs").json == {
+        "items": [],
+        "total": 0,
+        "page": 1,
+        "per_page": 50,
+    }
     url = f"/api/v1/automations/{automation['id']}"
     assert api.post(f"{url}/pause").json["status"] == "paused"
     session.expire_all()

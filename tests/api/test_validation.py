@@ -126,6 +126,8 @@ def test_body_that_is_not_a_json_object_is_400(api, session):
         ("/api/v1/contacts", {"first_name": "A", "numbers": [{"number": ["1"]}]}, "numbers-0-number", None),
         ("/api/v1/lines", {"name": "L", "destination_kind": "user", "destination_target": "²"}, "destination_target", None),
         ("/api/v1/automations", {"name": "A", "steps": [{"action": "add_tag", "value": "99999999999999999999"}]}, "steps-0-value", None),
+        ("/api/v1/automations", {"name": "A", "trigger": "call_ended", "conditions": {"min_duration": "x"}, "steps": [{"action": "wait", "value": 5}]}, "conditions-min_duration", "Not a valid integer."),
+        ("/api/v1/automations", {"name": "A", "trigger": "schedule", "schedule": "every day", "steps": [{"action": "wait", "value": 5}]}, "schedule", None),
         ("/api/v1/broadcasts", {"name": "B", "message": "m", "tag_ids": [1], "scheduled_at": "tomorrow"}, "scheduled_at", "An ISO 8601 date and time (UTC unless an offset is given), years 2000 to 2099."),
         ("/api/v1/nodes", {"name": "n", "host": "h", "secret": "s", "config_dir": "/x", "port": "abc"}, "port", "Not a valid integer."),
     ],

@@ -158,6 +158,39 @@ class LiveWatch:
             return [m.data["activity_id"] for m in self.messages[since:] if m.data.get("type") == "activity"]
 
 
+# --- the REST API as the world's admin -------------------------------------------------------
+
+
+class Api:
+    """The Flask test client with the world admin's bearer token on every request."""
+
+    def __init__(self, client: Any, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def post(self, path: str, body: dict | None = None) -> Any:
+        return self.client.post(path, json=body, headers=self.headers)
+
+    def put(self, path: str, body: dict) -> Any:
+        return self.client.put(path, json=body, headers=self.headers)
+
+    def get(self, path: str) -> Any:
+        return self.client.get(path, headers=self.headers)
+
+
+def admin_api(token_name: str) -> Api:
+    """The web app's API, as the world's admin (a token named `token_name`)."""
+    from control.services import accounts
+    from web.app import create_app
+
+    app = create_app()
+    with db.unit_of_work() as s:
+        admin = users.find_user_by_email(s, ADMIN_EMAIL)
+        assert admin is not None
+        token = accounts.create_token(s, admin, token_name)
+    return Api(app.test_client(), token)
+
+
 # --- `switchboard listen` -----------------------------------------------------------------------
 
 

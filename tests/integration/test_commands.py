@@ -10,19 +10,19 @@ One world per module and PBX kind (tests/integration/events_world.py): users 100
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from control import db
 from control.models import Command
-from control.services import accounts, numbers, users
+from control.services import numbers
 from tests.integration.events_world import (
-    ADMIN_EMAIL,
     DOMAIN,
     LINE_B,
     OUTSIDE_NUMBER,
+    Api,
     EventsWorld,
+    admin_api,
     events_world,
     read,
     wait_for,
@@ -32,21 +32,6 @@ from tests.integration.pbx_kinds import Pbx
 pytestmark = pytest.mark.integration
 
 DO_NOT_USE = "+12125550150"
-
-
-class Api:
-    def __init__(self, client: Any, token: str) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def post(self, path: str, body: dict) -> Any:
-        return self.client.post(path, json=body, headers=self.headers)
-
-    def put(self, path: str, body: dict) -> Any:
-        return self.client.put(path, json=body, headers=self.headers)
-
-    def get(self, path: str) -> Any:
-        return self.client.get(path, headers=self.headers)
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +45,7 @@ def world(pbx_database_url: str, pbx: Pbx, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="module")
 def api(world: EventsWorld) -> Api:
-    from web.app import create_app
-
-    app = create_app()
-    with db.unit_of_work() as s:
-        admin = users.find_user_by_email(s, ADMIN_EMAIL)
-        assert admin is not None
-        token = accounts.create_token(s, admin, "commands")
-    return Api(app.test_client(), token)
+    return admin_api("commands")
 
 
 def _command(command_id: int) -> Command:

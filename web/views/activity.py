@@ -10,7 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from control.models import User
-from control.services import activity, calls, lines, users
+from control.services import activity, automations, calls, lines, users
 from web.auth import actor
 from web.db import db, write
 from web.views.query_args import id_arg, page_arg
@@ -46,6 +46,7 @@ def index() -> str:
         per_page=PER_PAGE,
     )
     all_lines = {line.id: line for line in lines.all_lines(s, me.tenant_id)} if admin else {}
+    run_ids = [item.automation_run_id for item, _, _ in page.items if item.automation_run_id]
     return render_template(
         "activity/index.html",
         page=page,
@@ -57,6 +58,7 @@ def index() -> str:
         line_id=line_id,
         archived=archived,
         heading=_heading(me, user_id, line_id, all_lines),
+        run_automations=automations.run_automation_ids(s, me.tenant_id, run_ids) if admin else {},
     )
 
 
@@ -76,8 +78,9 @@ def archive(item_id: int) -> Response | str:
     """Hide an item; htmx swaps its row out (or marks it archived while archived items are shown)."""
     me = actor()
     with write() as s:
-        item = activity.archive(s, me.tenant_id, item_id, me)
-        call = calls.get_call(s, me.tenant_id, item.call_record_id)
+        activity.archive(s, me.tenant_id, item_id, me)
+        item, call, message = activity.get_row(s, me.tenant_id, item_id)
+        runs = automations.run_automation_ids(s, me.tenant_id, [item.automation_run_id or 0])
     if request.headers.get("HX-Request"):
         if request.form.get("archived") != "1":
             return ""
@@ -85,6 +88,8 @@ def archive(item_id: int) -> Response | str:
             "activity/_row.html",
             item=item,
             call=call,
+            message=message,
+            run_automations=runs if me.role == "admin" else {},
             admin=me.role == "admin",
             people=_people(me),
             lines={line.id: line for line in lines.all_lines(db(), me.tenant_id)},

@@ -179,5 +179,5 @@ def delete(line_id: int):  # type: ignore[no-untyped-def]
     with write() as s:
         name = lines.get_line(s, me.tenant_id, line_id).name
         lines.delete_line(s, me.tenant_id, line_id, me)
-    flash(f"Line {name} deleted; its numbers are unassigned.", "success")
+    flash(f"Line {name} deleted; its numbers are unassigned; its history keeps the name {name}.", "success")
     return redirect(url_for("lines.index"))
