@@ -225,11 +225,6 @@ def test_a_missed_call_texts_the_caller_and_calls_a_signed_webhook_once(
 
     # Each caller got the text from the line's number, as sipp at the trunk received it: two
     # texts, not three.
-    if world.pbx.kind == "freeswitch" and len(world.trunk.texts()) == texts_before:
-        pytest.xfail(
-            "FreeSWITCH answers +OK to the SEND_MESSAGE for the trunk but no MESSAGE reaches sipp "
-            "(the call control's text path on FreeSWITCH, not the automation's)"
-        )
     assert world.trunk.wait_for_texts(texts_before + 2)[-2:] == [SORRY, SORRY]
     assert len(world.trunk.texts()) == texts_before + 2
 
