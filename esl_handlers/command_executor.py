@@ -72,7 +72,7 @@ class AsteriskCommandExecutor:
     def carries_a_text(message: Any) -> bool:
         """An event of the Local channel that sends a text (the AMI filters drop most of them)."""
         return any(
-            str(message.get(header) or "").startswith(ami.TEXT_CHANNEL_PREFIX)
+            str(message.get(header) or "").startswith(ami.OWN_CHANNEL_PREFIXES)
             for header in ("Channel", "DestChannel", "Device")
         )
 
@@ -81,6 +81,9 @@ class AsteriskCommandExecutor:
     def on_user_event(self, message: Any) -> None:
         """From the listener's reader: an inbound text, or a sent text's status (never blocks)."""
         name = message.get("UserEvent")
+        if name == names.AST_BROADCAST_EVENT:
+            self._texts.put_nowait((None, str(message.get("Command") or ""), str(message.get("Status") or "")))
+            return
         if name == names.AST_TEXT_SENT_EVENT:
             waiting = self._deliveries.get(str(message.get("Command") or ""))
             if waiting is not None and not waiting.done():
@@ -100,6 +103,10 @@ class AsteriskCommandExecutor:
         while True:
             sender, recipient, body = await self._texts.get()
             try:
+                if sender is None:  # a broadcast call's result: (None, command id, DIALSTATUS)
+                    if recipient.isdigit():
+                        await self._in_db(records.broadcast_result, int(recipient), body)
+                    continue
                 await self._in_db(records.receive_text, self.node, sender, recipient, body)
             except Exception:
                 log.exception("%s: an inbound text could not be recorded", self.node)

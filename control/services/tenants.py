@@ -9,7 +9,19 @@ from control import crypto
 from control.errors import Invalid, NotFound
 from control.models import Tenant, User
 from control.services import audit, config_changes
-from control.validators import HOST, PORT, SECRET, TRUNK_USER, Errors, add, check, integer, text
+from control.validators import (
+    BROADCAST_CONCURRENT,
+    BROADCAST_RATE,
+    HOST,
+    PORT,
+    SECRET,
+    TRUNK_USER,
+    Errors,
+    add,
+    check,
+    integer,
+    text,
+)
 
 
 def get_tenant(session: Session, tenant_id: int) -> Tenant:
@@ -43,6 +55,12 @@ def _apply(session: Session, tenant: Tenant, data: dict) -> None:
         check(errors, "trunk_host", host, HOST)
     tenant.trunk_host = host or None
     tenant.trunk_port = integer(errors, data, "trunk_port", 5060, *PORT)
+    tenant.broadcast_calls_per_second = integer(
+        errors, data, "broadcast_calls_per_second", tenant.broadcast_calls_per_second or 5, *BROADCAST_RATE
+    )
+    tenant.broadcast_max_concurrent = integer(
+        errors, data, "broadcast_max_concurrent", tenant.broadcast_max_concurrent or 10, *BROADCAST_CONCURRENT
+    )
     username = text(errors, data, "trunk_username", max_len=80)
     if username and "trunk_username" not in errors:
         check(errors, "trunk_username", username, TRUNK_USER)

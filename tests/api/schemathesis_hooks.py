@@ -51,6 +51,9 @@ BEYOND_THE_SCHEMA = [
     (r"destination_kind", r"Choose where calls go\."),
     (r"cancel_at", r"Needed with to_be_cancelled.*|.*to be cancelled.*"),
     (r"scheduled_at", r"Set a time before scheduling\."),
+    # What a broadcast needs before it is scheduled or started.
+    (r"line_id", r"Choose the line the broadcast is sent from\.|This tenant has no trunk .*"),
+    (r"recording", r"Upload the recording to play\."),
 ]
 
 
