@@ -32,6 +32,14 @@ from control.services.texts import sender_number
 RESULT_GRACE = timedelta(minutes=15)
 #: The sender looks again at least this often (pause stops new calls within a second).
 IDLE_WAIT = 0.1
+#: Calls go out evenly spaced, this much wider than 1/rate, so that the jitter between the
+#: sender and the carrier never puts rate + 1 INVITEs within one second.
+PACING_MARGIN = 0.05
+
+
+def spacing(rate: int) -> timedelta:
+    """The least time between two calls (or texts) of a tenant sending `rate` a second."""
+    return timedelta(seconds=(1 + PACING_MARGIN) / rate)
 #: The PBX's call result: Asterisk's DIALSTATUS, FreeSWITCH's hang-up cause.
 CALL_RESULTS = {
     "ANSWER": "answered",
@@ -313,10 +321,11 @@ def dispatch(session: Session, broadcast_id: int, now: datetime | None = None) -
         return None
     # At most `rate` in any second, evenly spaced: the next slot after those sent.
     rate = tenant.broadcast_calls_per_second
-    recent = _sent_since(session, tenant.id, now - timedelta(seconds=1))
-    slots = [recent[-1] + timedelta(seconds=1 / rate)] if recent else []
+    window = timedelta(seconds=1 + PACING_MARGIN)
+    recent = _sent_since(session, tenant.id, now - window)
+    slots = [recent[-1] + spacing(rate)] if recent else []
     if len(recent) >= rate:
-        slots.append(recent[len(recent) - rate] + timedelta(seconds=1))
+        slots.append(recent[len(recent) - rate] + window)
     if slots and max(slots) > now:
         return min(IDLE_WAIT, (max(slots) - now).total_seconds())
     if _in_flight(session, tenant.id) >= tenant.broadcast_max_concurrent:

@@ -26,6 +26,7 @@ from control.services import (
 
 LINE_NUMBER = "+12125550177"
 T0 = datetime(2030, 1, 1, 9, 0, 0)
+GAP = broadcast_sending.spacing(5).total_seconds()  # 5 a second, a little wider apart
 
 
 @pytest.fixture()
@@ -117,18 +118,17 @@ def test_start_resolves_the_audience_once_skipping_opted_out_and_listing_bad_num
 def test_texts_keep_the_tenants_rate_and_each_delivery_is_recorded(session, world):
     broadcast = _broadcast(session, world)
     broadcast_sending.act(session, world["tenant"].id, broadcast.id, "start", None)
-    # 5 a second, evenly spaced: one now, the next 0.2 s later.
+    # 5 a second, evenly spaced: one now, the next GAP (0.21 s) later.
     first = _dispatch_until_idle(session, broadcast.id, T0)
     assert len(first) == 1
     assert first[0].kind == "message" and first[0].params["from"] == LINE_NUMBER
     assert first[0].params["body"] == "Spring prices" and first[0].params["trunk_port"] == 5090
-    wait = broadcast_sending.dispatch(session, broadcast.id, T0 + timedelta(seconds=0.1))
-    assert wait is not None and 0 < wait <= 0.1 + 1e-6
-    assert len(_dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=0.2))) == 1
+    wait = broadcast_sending.dispatch(session, broadcast.id, T0 + timedelta(seconds=0.15))
+    assert wait is not None and abs(wait - (GAP - 0.15)) < 1e-6
+    assert len(_dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=GAP))) == 1
     # At most 3 at once: the fourth waits for a result.
-    for step in (0.4,):
-        assert len(_dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=step))) == 1
-    assert broadcast_sending.dispatch(session, broadcast.id, T0 + timedelta(seconds=0.6)) == broadcast_sending.IDLE_WAIT
+    assert len(_dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=2 * GAP))) == 1
+    assert broadcast_sending.dispatch(session, broadcast.id, T0 + timedelta(seconds=3 * GAP)) == broadcast_sending.IDLE_WAIT
     sent = session.scalars(select(Command).where(Command.tenant_id == world["tenant"].id)).all()
     assert len(sent) == 3
     from control.services import commands
@@ -149,7 +149,7 @@ def test_calls_retry_busy_and_no_answer_as_configured_then_finish(session, world
     broadcast_sending.act(session, tenant.id, broadcast.id, "start", None)
     calls = []
     for step in range(6):
-        calls += _dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=step * 0.2))
+        calls += _dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=step * GAP))
     assert len(calls) == 6 and {c.kind for c in calls} == {"broadcast_call"}
     assert calls[0].params["caller_id"] == LINE_NUMBER and calls[0].params["ring_seconds"] == 5
     assert calls[0].params["recording"] == "broadcast-1-0123456789abcdef.wav"
@@ -164,7 +164,7 @@ def test_calls_retry_busy_and_no_answer_as_configured_then_finish(session, world
     assert _dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=10)) == []
     retries = []
     for step in range(3):
-        retries += _dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=40 + step * 0.2))
+        retries += _dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=40 + step * GAP))
     assert sorted(c.target for c in retries) == ["+14155550001", "+14155550002", "+14155550004"]
     for command in retries:
         broadcast_sending.on_call_result(session, command.id, "BUSY", T0 + timedelta(seconds=45))
