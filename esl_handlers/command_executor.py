@@ -82,7 +82,9 @@ class AsteriskCommandExecutor:
         """From the listener's reader: an inbound text, or a sent text's status (never blocks)."""
         name = message.get("UserEvent")
         if name == names.AST_BROADCAST_EVENT:
-            self._texts.put_nowait((None, str(message.get("Command") or ""), str(message.get("Status") or "")))
+            self._texts.put_nowait(
+                (None, str(message.get("Command") or ""), str(message.get("Status") or ""))
+            )
             return
         if name == names.AST_TEXT_SENT_EVENT:
             waiting = self._deliveries.get(str(message.get("Command") or ""))

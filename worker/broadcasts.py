@@ -18,9 +18,9 @@ from control import broadcast_jobs, command_channel, live
 from control.db import unit_of_work, utcnow
 from control.redis_conn import redis_client
 from control.services import broadcast_recordings, broadcast_sending
+from worker.config_store import StoreError
 from worker.deploys import store_for
 from worker.pbx_errors import PbxError
-from worker.config_store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,9 @@ def deploy_recording(broadcast_id: int) -> bool:
         except (OSError, PbxError, StoreError) as exc:
             log.warning("broadcast %s: the recording could not reach %s: %s", broadcast_id, node.name, exc)
             with unit_of_work() as session:
-                broadcast_sending.pause_for(session, broadcast_id, f"the recording could not reach {node.name}: {exc}")
+                broadcast_sending.pause_for(
+                    session, broadcast_id, f"the recording could not reach {node.name}: {exc}"
+                )
             return False
         client.set(mark, "1", ex=MEDIA_MARK_TTL)
     return True

@@ -55,8 +55,23 @@ def convert(data: bytes, kind: str) -> bytes:
         source, target = Path(tmp) / f"in.{kind}", Path(tmp) / "out.wav"
         source.write_bytes(data)
         done = subprocess.run(
-            [sox, "-t", kind, str(source), "-r", str(RATE), "-c", str(CHANNELS), "-b", str(BITS),
-             "-e", "signed-integer", "-t", "wav", str(target)],
+            [
+                sox,
+                "-t",
+                kind,
+                str(source),
+                "-r",
+                str(RATE),
+                "-c",
+                str(CHANNELS),
+                "-b",
+                str(BITS),
+                "-e",
+                "signed-integer",
+                "-t",
+                "wav",
+                str(target),
+            ],
             capture_output=True,
             timeout=CONVERT_TIMEOUT,
             check=False,

@@ -21,5 +21,10 @@ def export_csv(session: Session, tenant_id: int, broadcast_id: int) -> Iterator[
     writer.writerow(CSV_COLUMNS)
     for recipient in rows:
         values = [getattr(recipient, column) for column in CSV_COLUMNS]
-        writer.writerow(["" if v is None else csv_safe(v.isoformat() + "Z" if hasattr(v, "isoformat") else v) for v in values])
+        writer.writerow(
+            [
+                "" if v is None else csv_safe(v.isoformat() + "Z" if hasattr(v, "isoformat") else v)
+                for v in values
+            ]
+        )
     yield buffer.getvalue()

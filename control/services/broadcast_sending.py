@@ -40,6 +40,8 @@ PACING_MARGIN = 0.05
 def spacing(rate: int) -> timedelta:
     """The least time between two calls (or texts) of a tenant sending `rate` a second."""
     return timedelta(seconds=(1 + PACING_MARGIN) / rate)
+
+
 #: The PBX's call result: Asterisk's DIALSTATUS, FreeSWITCH's hang-up cause.
 CALL_RESULTS = {
     "ANSWER": "answered",
@@ -247,7 +249,13 @@ def _params(session: Session, broadcast: Broadcast, tenant: Tenant, number: str)
     sender = sender_number(session, line)
     trunk = {"trunk_host": tenant.trunk_host or "", "trunk_port": tenant.trunk_port or 5060}
     if broadcast.kind == "text":
-        return "message", {"to_kind": "number", "to": number, "from": sender, "body": broadcast.message, **trunk}
+        return "message", {
+            "to_kind": "number",
+            "to": number,
+            "from": sender,
+            "body": broadcast.message,
+            **trunk,
+        }
     return "broadcast_call", {
         "to": number,
         "caller_id": sender,
@@ -259,11 +267,14 @@ def _params(session: Session, broadcast: Broadcast, tenant: Tenant, number: str)
 
 
 def _in_flight(session: Session, tenant_id: int) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(BroadcastRecipient)
-        .where(BroadcastRecipient.tenant_id == tenant_id, BroadcastRecipient.status == "sending")
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(BroadcastRecipient)
+            .where(BroadcastRecipient.tenant_id == tenant_id, BroadcastRecipient.status == "sending")
+        )
+        or 0
+    )
 
 
 def _sent_since(session: Session, tenant_id: int, since: datetime) -> list[datetime]:
@@ -337,7 +348,11 @@ def dispatch(session: Session, broadcast_id: int, now: datetime | None = None) -
             BroadcastRecipient.status.in_(WAITING_STATUSES),
             (BroadcastRecipient.next_attempt_at.is_(None)) | (BroadcastRecipient.next_attempt_at <= now),
         )
-        .order_by(BroadcastRecipient.next_attempt_at.is_not(None), BroadcastRecipient.next_attempt_at, BroadcastRecipient.id)
+        .order_by(
+            BroadcastRecipient.next_attempt_at.is_not(None),
+            BroadcastRecipient.next_attempt_at,
+            BroadcastRecipient.id,
+        )
         .limit(1)
     )
     if recipient is None:
@@ -376,7 +391,12 @@ def dispatch(session: Session, broadcast_id: int, now: datetime | None = None) -
 
 
 def _outcome(
-    session: Session, broadcast: Broadcast, recipient: BroadcastRecipient, status: str, detail: str, now: datetime
+    session: Session,
+    broadcast: Broadcast,
+    recipient: BroadcastRecipient,
+    status: str,
+    detail: str,
+    now: datetime,
 ) -> None:
     recipient.updated_at = now
     recipient.detail = detail[:300]
@@ -448,11 +468,14 @@ def progress(session: Session, broadcast_id: int) -> dict[str, int]:
     )
     total = sum(counts.values())
     remaining = sum(counts.get(s, 0) for s in (*WAITING_STATUSES, "sending"))
-    sent = session.scalar(
-        select(func.count())
-        .select_from(BroadcastRecipient)
-        .where(BroadcastRecipient.broadcast_id == broadcast_id, BroadcastRecipient.attempts > 0)
-    ) or 0
+    sent = (
+        session.scalar(
+            select(func.count())
+            .select_from(BroadcastRecipient)
+            .where(BroadcastRecipient.broadcast_id == broadcast_id, BroadcastRecipient.attempts > 0)
+        )
+        or 0
+    )
     return {
         "total": total,
         "sent": sent,

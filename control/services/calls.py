@@ -188,9 +188,7 @@ def export_csv(session: Session, tenant_id: int, **filters) -> Iterator[str]:
     writer.writerow(CSV_COLUMNS)
     stmt = _filtered(tenant_id, **filters).order_by(CallRecord.started_at.desc(), CallRecord.id.desc())
     for index, call in enumerate(session.scalars(stmt.execution_options(yield_per=500))):
-        writer.writerow(
-            ["" if getattr(call, c) is None else csv_safe(getattr(call, c)) for c in CSV_COLUMNS]
-        )
+        writer.writerow(["" if getattr(call, c) is None else csv_safe(getattr(call, c)) for c in CSV_COLUMNS])
         if index % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

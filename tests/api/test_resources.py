@@ -348,8 +348,17 @@ def test_broadcasts_crud_and_actions(api, session):
     assert bad.status_code == 422 and "retry_count" in bad.json["errors"]
     assert api.get(f"{url}/results").json == {
         "progress": {
-            "total": 0, "sent": 0, "answered": 0, "delivered": 0, "busy": 0, "no_answer": 0,
-            "failed": 0, "skipped": 0, "invalid": 0, "cancelled": 0, "remaining": 0,
+            "total": 0,
+            "sent": 0,
+            "answered": 0,
+            "delivered": 0,
+            "busy": 0,
+            "no_answer": 0,
+            "failed": 0,
+            "skipped": 0,
+            "invalid": 0,
+            "cancelled": 0,
+            "remaining": 0,
         },
         "recipients": [],
     }

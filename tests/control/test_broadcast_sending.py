@@ -37,16 +37,32 @@ def world(session):  # type: ignore[no-untyped-def]
     tenants.update_tenant(
         session,
         tenant.id,
-        {"name": "bcast", "domain": "bcast.example", "trunk_host": "127.0.0.1", "trunk_port": 5090,
-         "broadcast_calls_per_second": 5, "broadcast_max_concurrent": 3},
+        {
+            "name": "bcast",
+            "domain": "bcast.example",
+            "trunk_host": "127.0.0.1",
+            "trunk_port": 5090,
+            "broadcast_calls_per_second": 5,
+            "broadcast_max_concurrent": 3,
+        },
         None,
     )
     number = numbers.create_number(session, tenant.id, {"number": LINE_NUMBER}, None)
-    line = lines.create_line(session, tenant.id, {"name": "Sales", "destination_kind": "hangup", "number_ids": [number.id]}, None)
+    line = lines.create_line(
+        session, tenant.id, {"name": "Sales", "destination_kind": "hangup", "number_ids": [number.id]}, None
+    )
     nodes.create_node(
         session,
-        {"name": "bcast-node", "kind": "asterisk", "host": "127.0.0.1", "port": 5038, "username": "sb",
-         "secret": "secret-secret", "config_dir": "/tmp/bcast-node", "tenant_id": tenant.id},
+        {
+            "name": "bcast-node",
+            "kind": "asterisk",
+            "host": "127.0.0.1",
+            "port": 5038,
+            "username": "sb",
+            "secret": "secret-secret",
+            "config_dir": "/tmp/bcast-node",
+            "tenant_id": tenant.id,
+        },
         None,
     )
     tag = tags.create_tag(session, tenant.id, {"name": "Customers"}, None)
@@ -56,8 +72,12 @@ def world(session):  # type: ignore[no-untyped-def]
             contacts.create_contact(
                 session,
                 tenant.id,
-                {"first_name": f"P{index}", "numbers": [{"number": f"+1415555{index:04d}"}], "tag_ids": [tag.id],
-                 "do_not_call": index == 7},
+                {
+                    "first_name": f"P{index}",
+                    "numbers": [{"number": f"+1415555{index:04d}"}],
+                    "tag_ids": [tag.id],
+                    "do_not_call": index == 7,
+                },
                 None,
             )
         )
@@ -93,7 +113,9 @@ def _dispatch_until_idle(session, broadcast_id: int, now: datetime) -> list[Comm
 def _statuses(session, broadcast_id: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {
         r.name: r.status
-        for r in session.scalars(select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == broadcast_id))
+        for r in session.scalars(
+            select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == broadcast_id)
+        )
     }
 
 
@@ -104,11 +126,18 @@ def test_start_resolves_the_audience_once_skipping_opted_out_and_listing_bad_num
     statuses = _statuses(session, broadcast.id)
     assert statuses == {**{f"P{i}": "pending" for i in range(6)}, "P6": "invalid", "P7": "skipped"}
     progress = broadcast_sending.progress(session, broadcast.id)
-    assert (progress["total"], progress["skipped"], progress["invalid"], progress["remaining"]) == (8, 1, 1, 6)
+    assert (progress["total"], progress["skipped"], progress["invalid"], progress["remaining"]) == (
+        8,
+        1,
+        1,
+        6,
+    )
     # A contact tagged later does not join a broadcast that already started.
     contacts.create_contact(
-        session, world["tenant"].id, {"first_name": "Late", "numbers": [{"number": "+14155550999"}],
-                                      "tag_ids": [world["tag"].id]}, None
+        session,
+        world["tenant"].id,
+        {"first_name": "Late", "numbers": [{"number": "+14155550999"}], "tag_ids": [world["tag"].id]},
+        None,
     )
     broadcast_sending.act(session, world["tenant"].id, broadcast.id, "pause", None)
     broadcast_sending.act(session, world["tenant"].id, broadcast.id, "resume", None)
@@ -128,7 +157,10 @@ def test_texts_keep_the_tenants_rate_and_each_delivery_is_recorded(session, worl
     assert len(_dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=GAP))) == 1
     # At most 3 at once: the fourth waits for a result.
     assert len(_dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=2 * GAP))) == 1
-    assert broadcast_sending.dispatch(session, broadcast.id, T0 + timedelta(seconds=3 * GAP)) == broadcast_sending.IDLE_WAIT
+    assert (
+        broadcast_sending.dispatch(session, broadcast.id, T0 + timedelta(seconds=3 * GAP))
+        == broadcast_sending.IDLE_WAIT
+    )
     sent = session.scalars(select(Command).where(Command.tenant_id == world["tenant"].id)).all()
     assert len(sent) == 3
     from control.services import commands
@@ -139,7 +171,12 @@ def test_texts_keep_the_tenants_rate_and_each_delivery_is_recorded(session, worl
     broadcast_sending.on_command_finished(session, sent[1])
     assert len(_dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=1))) == 1
     progress = broadcast_sending.progress(session, broadcast.id)
-    assert (progress["sent"], progress["delivered"], progress["failed"], progress["remaining"]) == (4, 1, 1, 4)
+    assert (progress["sent"], progress["delivered"], progress["failed"], progress["remaining"]) == (
+        4,
+        1,
+        1,
+        4,
+    )
 
 
 def test_calls_retry_busy_and_no_answer_as_configured_then_finish(session, world):
@@ -159,7 +196,14 @@ def test_calls_retry_busy_and_no_answer_as_configured_then_finish(session, world
     # A repeated result changes nothing.
     broadcast_sending.on_call_result(session, calls[0].id, "BUSY", T0 + timedelta(seconds=2))
     statuses = _statuses(session, broadcast.id)
-    assert [statuses[f"P{i}"] for i in range(6)] == ["answered", "retry", "retry", "failed", "retry", "answered"]
+    assert [statuses[f"P{i}"] for i in range(6)] == [
+        "answered",
+        "retry",
+        "retry",
+        "failed",
+        "retry",
+        "answered",
+    ]
     # Not before the delay.
     assert _dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=10)) == []
     retries = []
@@ -207,7 +251,10 @@ def test_what_sending_needs_is_checked_before_it_starts(session, world):
         broadcast_sending.act(session, tenant_id, voice.id, "start", None)
     assert refused.value.errors == {"recording": ["Upload the recording to play."]}
     assert voice.status == "draft"
-    assert session.scalar(select(BroadcastRecipient.id).where(BroadcastRecipient.broadcast_id == voice.id)) is None
+    assert (
+        session.scalar(select(BroadcastRecipient.id).where(BroadcastRecipient.broadcast_id == voice.id))
+        is None
+    )
 
 
 def test_scheduled_broadcast_starts_when_due(session, world):
@@ -221,8 +268,11 @@ def test_scheduled_broadcast_starts_when_due(session, world):
 
 def test_results_csv_neutralises_formulas(session, world):
     contacts.update_contact(
-        session, world["tenant"].id, world["people"][0].id,
-        {"first_name": "=HYPERLINK(\"http://x\")", "numbers": [{"number": "+14155550000"}]}, None,
+        session,
+        world["tenant"].id,
+        world["people"][0].id,
+        {"first_name": '=HYPERLINK("http://x")', "numbers": [{"number": "+14155550000"}]},
+        None,
     )
     broadcast = _broadcast(session, world)
     broadcast_sending.act(session, world["tenant"].id, broadcast.id, "start", None)
@@ -231,6 +281,8 @@ def test_results_csv_neutralises_formulas(session, world):
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 8
     assert rows[0]["name"].startswith("'=HYPERLINK")
-    assert rows[0]["number"] == "+14155550000" and rows[0]["status"] == "sending" and rows[0]["attempts"] == "1"
+    assert (
+        rows[0]["number"] == "+14155550000" and rows[0]["status"] == "sending" and rows[0]["attempts"] == "1"
+    )
     assert rows[0]["last_attempt_at"] == "2030-01-01T09:00:00Z"
     assert {r["status"] for r in rows[6:]} == {"invalid", "skipped"}

@@ -152,8 +152,14 @@ def _voice(tenant_id: int, name: str, tag_id: int, recording: Path, **extra: Any
         broadcast = broadcasts.create_broadcast(
             s,
             tenant_id,
-            {"name": name, "kind": "voice", "message": "Our offices move.", "line_id": line.id,
-             "tag_ids": [tag_id]} | extra,
+            {
+                "name": name,
+                "kind": "voice",
+                "message": "Our offices move.",
+                "line_id": line.id,
+                "tag_ids": [tag_id],
+            }
+            | extra,
             None,
         )
         broadcast_recordings.save_recording(s, tenant_id, broadcast.id, recording.read_bytes(), None)
@@ -216,18 +222,32 @@ def test_voice_broadcast_records_every_outcome_retries_and_keeps_the_rate(
     tag_id = _audience(events.tenant_id, "Customers", ANSWER + BUSY + NO_ANSWER)
     with db.unit_of_work() as s:  # one opted out, one whose number no longer parses
         opted = contacts.create_contact(
-            s, events.tenant_id,
-            {"first_name": "Opted", "numbers": [{"number": "+14155552099"}], "tag_ids": [tag_id], "do_not_call": True},
+            s,
+            events.tenant_id,
+            {
+                "first_name": "Opted",
+                "numbers": [{"number": "+14155552099"}],
+                "tag_ids": [tag_id],
+                "do_not_call": True,
+            },
             None,
         )
         broken = contacts.create_contact(
-            s, events.tenant_id,
-            {"first_name": "Broken", "numbers": [{"number": "+14155552098"}], "tag_ids": [tag_id]}, None,
+            s,
+            events.tenant_id,
+            {"first_name": "Broken", "numbers": [{"number": "+14155552098"}], "tag_ids": [tag_id]},
+            None,
         )
         s.get(ContactNumber, broken.numbers[0].id).e164 = "+1555"
         assert opted.do_not_call
     broadcast_id = _voice(
-        events.tenant_id, "Move notice", tag_id, _recording(tmp_path), retry_count=1, retry_delay=2, ring_seconds=5
+        events.tenant_id,
+        "Move notice",
+        tag_id,
+        _recording(tmp_path),
+        retry_count=1,
+        retry_delay=2,
+        ring_seconds=5,
     )
     started = api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "start"})
     assert started.status_code == 200, started.get_json()
@@ -296,7 +316,9 @@ def test_pause_stops_new_calls_within_a_second_and_resume_continues(
     waiting = sum(1 for r in _recipients(broadcast_id) if r.status == "pending")
     assert waiting == len(PAUSED) - len(before)
     assert api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "resume"}).status_code == 200
-    wait_for("the broadcast to finish", lambda: _broadcast(broadcast_id).status == "done", timeout=60, every=0.25)
+    wait_for(
+        "the broadcast to finish", lambda: _broadcast(broadcast_id).status == "done", timeout=60, every=0.25
+    )
     assert {r.status for r in _recipients(broadcast_id)} == {"answered"}
     after = _invites(carrier, PAUSED)
     assert sorted(_number(m) for m in after) == sorted(PAUSED), "each number called once"
@@ -316,15 +338,24 @@ def test_text_broadcast_delivers_every_message(world: tuple[EventsWorld, Phone],
         broadcast_id = broadcasts.create_broadcast(
             s,
             events.tenant_id,
-            {"name": "Texts", "kind": "text", "message": "Offices move on Monday ✓", "line_id": line.id,
-             "tag_ids": [tag_id]},
+            {
+                "name": "Texts",
+                "kind": "text",
+                "message": "Offices move on Monday ✓",
+                "line_id": line.id,
+                "tag_ids": [tag_id],
+            },
             None,
         ).id
     assert api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "start"}).status_code == 200
-    wait_for("the broadcast to finish", lambda: _broadcast(broadcast_id).status == "done", timeout=60, every=0.25)
+    wait_for(
+        "the broadcast to finish", lambda: _broadcast(broadcast_id).status == "done", timeout=60, every=0.25
+    )
     assert {r.status for r in _recipients(broadcast_id)} == {"delivered"}
     texts = carrier.wait_for_texts(before + 20, timeout=10)[before:]
     assert texts == ["Offices move on Monday ✓"] * 20
     messages = [m for m in carrier.uas.messages() if not m.sent and m.method == "MESSAGE"][before:]
-    assert sorted(m.start_line.split()[1].removeprefix("sip:").split("@")[0] for m in messages) == sorted(numbers)
+    assert sorted(m.start_line.split()[1].removeprefix("sip:").split("@")[0] for m in messages) == sorted(
+        numbers
+    )
     assert all(LINE_A in m.headers["from"] for m in messages)

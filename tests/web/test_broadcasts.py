@@ -6,7 +6,7 @@ from datetime import datetime
 
 from control.db import unit_of_work
 from control.models import Broadcast, Contact, Line, Tag
-from control.services import broadcast_sending, broadcasts, tenants
+from control.services import broadcasts, tenants
 
 
 def _form(**overrides: object) -> dict:
@@ -122,8 +122,16 @@ def _sendable(session, demo) -> None:  # type: ignore[no-untyped-def]
         )
         nodes.create_node(
             s,
-            {"name": "demo-node", "kind": "asterisk", "host": "127.0.0.1", "port": 5038, "username": "sb",
-             "secret": "secret-secret", "config_dir": "/tmp/demo-node", "tenant_id": tenant.id},
+            {
+                "name": "demo-node",
+                "kind": "asterisk",
+                "host": "127.0.0.1",
+                "port": 5038,
+                "username": "sb",
+                "secret": "secret-secret",
+                "config_dir": "/tmp/demo-node",
+                "tenant_id": tenant.id,
+            },
             None,
         )
 
@@ -192,7 +200,10 @@ def test_recording_upload_is_checked_by_content_and_converted(admin_client, sess
     if shutil.which("sox") is None:
         raise AssertionError("sox is needed (Debian: sox libsox-fmt-mp3)")
     vip = [str(_tag(session, "VIP"))]
-    assert admin_client.post("/broadcasts/new", data=_form(name="Call", kind="voice", tag_ids=vip)).status_code == 302
+    assert (
+        admin_client.post("/broadcasts/new", data=_form(name="Call", kind="voice", tag_ids=vip)).status_code
+        == 302
+    )
     broadcast = session.query(Broadcast).filter_by(name="Call").one()
     url = f"/broadcasts/{broadcast.id}/recording"
     source = tmp_path / "tone.ogg"
@@ -275,9 +286,7 @@ def test_agent_gets_403(agent_client, session, demo):
     notice_id = session.query(Broadcast).filter_by(name="Maintenance notice").one().id
     assert agent_client.get("/broadcasts/").status_code == 403
     assert agent_client.get("/broadcasts/contact-options?contact_q=a").status_code == 403
-    assert (
-        agent_client.post(f"/broadcasts/{notice_id}/action", data={"action": "start"}).status_code == 403
-    )
+    assert agent_client.post(f"/broadcasts/{notice_id}/action", data={"action": "start"}).status_code == 403
     assert agent_client.post(f"/broadcasts/{notice_id}/delete").status_code == 403
     session.expire_all()
     assert session.get(Broadcast, notice_id).status == "draft"

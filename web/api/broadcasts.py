@@ -111,7 +111,9 @@ class BroadcastUpdate(Body):
     contact_ids = fields.List(Id())
     retry_count = whole_number(BROADCAST_RETRIES, metadata={"description": "Tries after busy or no answer."})
     retry_delay = whole_number(BROADCAST_RETRY_DELAY, metadata={"description": "Seconds between tries."})
-    ring_seconds = whole_number(BROADCAST_RING, metadata={"description": "Seconds a recipient's phone rings."})
+    ring_seconds = whole_number(
+        BROADCAST_RING, metadata={"description": "Seconds a recipient's phone rings."}
+    )
 
 
 class BroadcastCreate(BroadcastUpdate):

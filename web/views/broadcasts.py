@@ -14,7 +14,15 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from control.errors import Invalid, NotFound
 from control.models import Broadcast, Contact
 from control.models.broadcasts import BROADCAST_KINDS
-from control.services import broadcast_recordings, broadcast_results, broadcast_sending, broadcasts, contacts, lines, tags
+from control.services import (
+    broadcast_recordings,
+    broadcast_results,
+    broadcast_sending,
+    broadcasts,
+    contacts,
+    lines,
+    tags,
+)
 from web.auth import actor
 from web.db import db, write
 from web.forms import form_data

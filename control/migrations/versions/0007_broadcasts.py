@@ -59,9 +59,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_broadcast_recipients_tenant_id", "broadcast_recipients", ["tenant_id"])
     op.create_index("ix_broadcast_recipients_last_attempt_at", "broadcast_recipients", ["last_attempt_at"])
-    op.create_index(
-        "ix_broadcast_recipients_command_id", "broadcast_recipients", ["command_id"], unique=True
-    )
+    op.create_index("ix_broadcast_recipients_command_id", "broadcast_recipients", ["command_id"], unique=True)
 
 
 def downgrade() -> None:
@@ -72,5 +70,12 @@ def downgrade() -> None:
         batch_op.drop_column("broadcast_max_concurrent")
         batch_op.drop_column("broadcast_calls_per_second")
     with op.batch_alter_table("broadcasts", schema=None) as batch_op:
-        for column in ("finished_at", "started_at", "recording", "ring_seconds", "retry_delay", "retry_count"):
+        for column in (
+            "finished_at",
+            "started_at",
+            "recording",
+            "ring_seconds",
+            "retry_delay",
+            "retry_count",
+        ):
             batch_op.drop_column(column)
