@@ -61,6 +61,8 @@ class AsteriskCommandExecutor:
         self._texts: asyncio.Queue = asyncio.Queue()
         #: texts sent, waiting for the dialplan's delivery status, by command id
         self._deliveries: dict[str, asyncio.Future] = {}
+        #: when the last paced command of each key went out (broadcasts: per tenant)
+        self._paced: dict[str, float] = {}
         self.sent = 0
 
     # --- the database, in a thread -------------------------------------------------------------
@@ -144,9 +146,22 @@ class AsteriskCommandExecutor:
         command_id = int(command["id"])
         if not await self._in_db(records.claim, command_id):
             return  # already sent, or expired (recorded as failed)
+        await self._pace(command.get("params") or {})
         state, answer = await self._run(command["kind"], command.get("params") or {}, command_id)
         await self._in_db(records.finish, command_id, state, answer)
         log.info("%s: command %s (%s) %s: %s", self.node, command_id, command["kind"], state, answer)
+
+    async def _pace(self, params: dict[str, Any]) -> None:
+        """A paced command (a broadcast's call or text) goes out at least `seconds` after the last
+        one of its key, whatever delayed it on the way here."""
+        pace = params.get("pace")
+        if not isinstance(pace, dict):
+            return
+        key, seconds = str(pace.get("key")), min(float(pace.get("seconds") or 0), 1.0)
+        wait = self._paced.get(key, 0.0) + seconds - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._paced[key] = time.monotonic()
 
     async def _run(self, kind: str, params: dict[str, Any], command_id: int) -> tuple[str, str]:
         manager = await self._connection()

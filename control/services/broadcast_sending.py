@@ -35,6 +35,11 @@ IDLE_WAIT = 0.1
 #: Calls go out evenly spaced, this much wider than 1/rate, so that the jitter between the
 #: sender and the carrier never puts rate + 1 INVITEs within one second.
 PACING_MARGIN = 0.05
+#: Calls (or texts) handed to the executor and not taken yet, at most: enough to keep it busy,
+#: few enough that a pause stops new calls within a second (the executor paces them).
+HANDED_OVER = 2
+#: How often the sender looks whether the executor took a call.
+HAND_OVER_WAIT = 0.01
 
 
 def spacing(rate: int) -> timedelta:
@@ -277,14 +282,22 @@ def _in_flight(session: Session, tenant_id: int) -> int:
     )
 
 
-def _sent_since(session: Session, tenant_id: int, since: datetime) -> list[datetime]:
-    return list(
-        session.scalars(
-            select(BroadcastRecipient.last_attempt_at)
-            .where(BroadcastRecipient.tenant_id == tenant_id, BroadcastRecipient.last_attempt_at > since)
-            .order_by(BroadcastRecipient.last_attempt_at)
+def _sent_since(session: Session, tenant_id: int, since: datetime) -> list[datetime] | None:
+    """When the tenant's recent calls and texts were handed over, oldest first; None while
+    HANDED_OVER of them still wait for their executor (a late executor finds no backlog that
+    would outlast a pause)."""
+    rows = session.execute(
+        select(BroadcastRecipient.last_attempt_at, Command.state)
+        .join(Command, Command.id == BroadcastRecipient.command_id)
+        .where(
+            BroadcastRecipient.tenant_id == tenant_id,
+            BroadcastRecipient.last_attempt_at > since - commands.EXPIRES_AFTER,
         )
-    )
+    ).all()
+    waiting = sum(1 for at, state in rows if state == "queued" and at > since - commands.EXPIRES_AFTER)
+    if waiting >= HANDED_OVER:
+        return None
+    return sorted(at for at, _ in rows if at > since)
 
 
 def _expire_lost(session: Session, broadcast: Broadcast, now: datetime) -> None:
@@ -330,10 +343,13 @@ def dispatch(session: Session, broadcast_id: int, now: datetime | None = None) -
     _expire_lost(session, broadcast, now)
     if _finish_if_done(session, broadcast, now):
         return None
-    # At most `rate` in any second, evenly spaced: the next slot after those sent.
+    # At most `rate` in any second, evenly spaced; few handed over at a time. The executor keeps
+    # the spacing again when it sends (`pace`), so its own delays never bunch calls together.
     rate = tenant.broadcast_calls_per_second
     window = timedelta(seconds=1 + PACING_MARGIN)
     recent = _sent_since(session, tenant.id, now - window)
+    if recent is None:
+        return HAND_OVER_WAIT
     slots = [recent[-1] + spacing(rate)] if recent else []
     if len(recent) >= rate:
         slots.append(recent[len(recent) - rate] + window)
@@ -365,6 +381,7 @@ def dispatch(session: Session, broadcast_id: int, now: datetime | None = None) -
         return None
     if kind == "broadcast_call":
         params["channel_id"] = commands.new_channel_id()
+    params["pace"] = {"key": f"broadcasts-{tenant.id}", "seconds": spacing(rate).total_seconds()}
     command = commands.record(
         session,
         node=node,

@@ -100,3 +100,23 @@ def update_tenant(session: Session, tenant_id: int, data: dict, actor: User | No
         session, tenant.id, config_changes.ENDPOINTS, config_changes.DIALPLAN, config_changes.QUEUES
     )
     return tenant
+
+
+def update_broadcast_limits(session: Session, tenant_id: int, data: dict, actor: User | None) -> Tenant:
+    """The tenant's broadcast throttle: calls (or texts) a second and calls at once."""
+    tenant = get_tenant(session, tenant_id)
+    errors: Errors = {}
+    rate = integer(
+        errors, data, "broadcast_calls_per_second", tenant.broadcast_calls_per_second, *BROADCAST_RATE
+    )
+    concurrent = integer(
+        errors, data, "broadcast_max_concurrent", tenant.broadcast_max_concurrent, *BROADCAST_CONCURRENT
+    )
+    if errors:
+        raise Invalid(errors)
+    tenant.broadcast_calls_per_second, tenant.broadcast_max_concurrent = rate, concurrent
+    session.flush()
+    audit.write(
+        session, actor, "tenant.broadcast_limits", tenant, calls_per_second=rate, max_concurrent=concurrent
+    )
+    return tenant

@@ -104,10 +104,17 @@ def _broadcast(session, world, kind: str = "text", **extra) -> Broadcast:  # typ
 
 
 def _dispatch_until_idle(session, broadcast_id: int, now: datetime) -> list[Command]:  # type: ignore[no-untyped-def]
+    """Dispatch at `now` until the sender waits; the executor takes each call at once."""
     sent = []
     while broadcast_sending.dispatch(session, broadcast_id, now) == 0.0:
-        sent.append(session.scalars(select(Command).order_by(Command.id.desc()).limit(1)).one())
+        command = session.scalars(select(Command).order_by(Command.id.desc()).limit(1)).one()
+        _executor_takes(command, now)
+        sent.append(command)
     return sent
+
+
+def _executor_takes(command: Command, at: datetime) -> None:
+    command.state, command.sent_at = "sending", at
 
 
 def _statuses(session, broadcast_id: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -286,3 +293,17 @@ def test_results_csv_neutralises_formulas(session, world):
     )
     assert rows[0]["last_attempt_at"] == "2030-01-01T09:00:00Z"
     assert {r["status"] for r in rows[6:]} == {"invalid", "skipped"}
+
+
+def test_few_calls_wait_for_the_executor_which_paces_them_again(session, world):
+    broadcast = _broadcast(session, world)
+    broadcast_sending.act(session, world["tenant"].id, broadcast.id, "start", None)
+    assert broadcast_sending.dispatch(session, broadcast.id, T0) == 0.0
+    assert broadcast_sending.dispatch(session, broadcast.id, T0 + timedelta(seconds=GAP)) == 0.0
+    first = session.scalars(select(Command).order_by(Command.id).limit(1)).one()
+    assert first.params["pace"] == {"key": f"broadcasts-{world['tenant'].id}", "seconds": GAP}
+    # Two not taken by the executor yet: nothing more goes out, however long it has been since.
+    wait = broadcast_sending.dispatch(session, broadcast.id, T0 + timedelta(seconds=1))
+    assert wait == broadcast_sending.HAND_OVER_WAIT
+    _executor_takes(first, T0 + timedelta(seconds=1.1))
+    assert len(_dispatch_until_idle(session, broadcast.id, T0 + timedelta(seconds=1.1))) == 1

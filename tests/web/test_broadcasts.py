@@ -288,5 +288,25 @@ def test_agent_gets_403(agent_client, session, demo):
     assert agent_client.get("/broadcasts/contact-options?contact_q=a").status_code == 403
     assert agent_client.post(f"/broadcasts/{notice_id}/action", data={"action": "start"}).status_code == 403
     assert agent_client.post(f"/broadcasts/{notice_id}/delete").status_code == 403
+    assert (
+        agent_client.post("/broadcasts/limits", data={"broadcast_calls_per_second": "50"}).status_code == 403
+    )
+    assert agent_client.get(f"/broadcasts/{notice_id}/results.csv").status_code == 403
     session.expire_all()
     assert session.get(Broadcast, notice_id).status == "draft"
+
+
+def test_sending_limits_are_the_tenants(admin_client, session, demo):
+    page = admin_client.get("/broadcasts/").data.decode()
+    assert 'id="broadcast_calls_per_second"' in page and 'value="5"' in page
+    response = admin_client.post(
+        "/broadcasts/limits",
+        data={"broadcast_calls_per_second": "51", "broadcast_max_concurrent": "4"},
+        follow_redirects=True,
+    )
+    assert "Calls or texts a second: Enter a number from 1 to 50." in response.data.decode()
+    ok = {"broadcast_calls_per_second": "2", "broadcast_max_concurrent": "4"}
+    assert admin_client.post("/broadcasts/limits", data=ok).status_code == 302
+    tenant = tenants.get_tenant(session, demo["tenant_id"])
+    session.refresh(tenant)
+    assert (tenant.broadcast_calls_per_second, tenant.broadcast_max_concurrent) == (2, 4)

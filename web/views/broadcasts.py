@@ -22,7 +22,9 @@ from control.services import (
     contacts,
     lines,
     tags,
+    tenants,
 )
+from control.validators import BROADCAST_CONCURRENT, BROADCAST_RATE
 from web.auth import actor
 from web.db import db, write
 from web.forms import form_data
@@ -49,6 +51,11 @@ ACTION_DONE = {
     "resume": "is sending again",
     "cancel": "is cancelled",
 }
+#: The tenant's throttle, shown on the list: (field, label, bounds)
+LIMITS = (
+    ("broadcast_calls_per_second", "Calls or texts a second", BROADCAST_RATE),
+    ("broadcast_max_concurrent", "Calls at once", BROADCAST_CONCURRENT),
+)
 CONTACT_CHOICES = 200  # contacts offered at once; the search box finds the others
 _LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -67,6 +74,8 @@ def index() -> str:
     )
     return render_template(
         "broadcasts/index.html",
+        tenant=tenants.get_tenant(db(), me.tenant_id),
+        limits=LIMITS,
         page=page,
         counts=broadcasts.broadcast_status_counts(db(), me.tenant_id),
         kinds=KIND_LABELS,
@@ -134,6 +143,21 @@ def _form(broadcast: Broadcast | None, data: dict[str, Any], errors: dict[str, l
         max_recording_mb=broadcast_recordings.MAX_BYTES // (1024 * 1024),
     )
     return page, 400 if errors else 200
+
+
+@bp.post("/limits")
+def limits():  # type: ignore[no-untyped-def]
+    """The tenant's broadcast throttle (all its broadcasts together)."""
+    me = actor()
+    try:
+        with write() as s:
+            tenants.update_broadcast_limits(s, me.tenant_id, form_data(request.form), me)
+    except Invalid as exc:
+        labels = {field: label for field, label, _ in LIMITS}
+        flash(" ".join(f"{labels.get(f, f)}: {' '.join(m)}" for f, m in exc.errors.items()), "error")
+    else:
+        flash("Sending limits saved.", "success")
+    return redirect(url_for("broadcasts.index"))
 
 
 @bp.get("/contact-options")
