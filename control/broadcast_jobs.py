@@ -25,6 +25,7 @@ QUEUE = "default"
 #: (a deploy waits at most a slice for the worker).
 SLICE_SECONDS = 10.0
 JOB_TIMEOUT = 120
+SENDER = "worker.broadcasts.run_broadcast"
 
 
 def sender_lock(broadcast_id: int, connection: redis.Redis | None = None) -> Any:
@@ -39,30 +40,27 @@ def _queue(connection: redis.Redis | None = None) -> Any:
     return Queue(QUEUE, connection=connection or redis_client())
 
 
+def _job(broadcast_id: int, what: str, job_id: str) -> dict[str, Any]:
+    return {
+        "job_id": job_id,
+        "job_timeout": JOB_TIMEOUT,
+        "result_ttl": 600,
+        "failure_ttl": 7 * 86400,
+        "description": f"{what} broadcast {broadcast_id}",
+    }
+
+
 def enqueue_sender(broadcast_id: int, connection: redis.Redis | None = None) -> str:
-    job = _queue(connection).enqueue(
-        "worker.broadcasts.run_broadcast",
-        broadcast_id,
-        job_id=f"broadcast-{broadcast_id}-{uuid.uuid4().hex[:12]}",
-        job_timeout=JOB_TIMEOUT,
-        result_ttl=600,
-        failure_ttl=7 * 86400,
-        description=f"send broadcast {broadcast_id}",
-    )
+    job_id = f"broadcast-{broadcast_id}-{uuid.uuid4().hex[:12]}"
+    job = _queue(connection).enqueue(SENDER, broadcast_id, **_job(broadcast_id, "send", job_id))
     return str(job.id)
 
 
 def schedule_sender(broadcast_id: int, at: datetime, connection: redis.Redis | None = None) -> str:
-    job = _queue(connection).enqueue_at(
-        at.replace(tzinfo=UTC),
-        "worker.broadcasts.run_broadcast",
-        broadcast_id,
-        job_id=f"broadcast-{broadcast_id}-at-{int(at.replace(tzinfo=UTC).timestamp())}",
-        job_timeout=JOB_TIMEOUT,
-        result_ttl=600,
-        failure_ttl=7 * 86400,
-        description=f"start broadcast {broadcast_id}",
-    )
+    """The sender at `at` (naive UTC) on rq's scheduler: it starts the broadcast if still due."""
+    when = at.replace(tzinfo=UTC)
+    job_id = f"broadcast-{broadcast_id}-at-{int(when.timestamp())}"
+    job = _queue(connection).enqueue_at(when, SENDER, broadcast_id, **_job(broadcast_id, "start", job_id))
     return str(job.id)
 
 

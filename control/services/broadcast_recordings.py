@@ -17,7 +17,7 @@ from control.config import settings
 from control.errors import Invalid
 from control.models import Broadcast, User
 from control.services import audit
-from control.services.broadcasts import EDITABLE, get_broadcast
+from control.services.broadcasts import get_editable
 
 MAX_BYTES = 10 * 1024 * 1024
 CONVERT_TIMEOUT = 60.0
@@ -85,9 +85,7 @@ def save_recording(
     session: Session, tenant_id: int, broadcast_id: int, data: bytes, actor: User | None
 ) -> Broadcast:
     """Check, convert and keep the recording of a voice broadcast that has not started."""
-    broadcast = get_broadcast(session, tenant_id, broadcast_id)
-    if broadcast.status not in EDITABLE:
-        raise Invalid(f"A {broadcast.status} broadcast cannot be edited.", "recording")
+    broadcast = get_editable(session, tenant_id, broadcast_id, "recording")
     if broadcast.kind != "voice":
         raise Invalid("Only a voice broadcast plays a recording.", "recording")
     if not data:

@@ -294,10 +294,11 @@ def _sent_since(session: Session, tenant_id: int, since: datetime) -> list[datet
             BroadcastRecipient.last_attempt_at > since - commands.EXPIRES_AFTER,
         )
     ).all()
-    waiting = sum(1 for at, state in rows if state == "queued" and at > since - commands.EXPIRES_AFTER)
-    if waiting >= HANDED_OVER:
+    handed: list[tuple[datetime, str]] = [(at, state) for at, state in rows if at is not None]
+    waiting = [at for at, state in handed if state == "queued" and at > since - commands.EXPIRES_AFTER]
+    if len(waiting) >= HANDED_OVER:
         return None
-    return sorted(at for at, _ in rows if at > since)
+    return sorted(at for at, _ in handed if at > since)
 
 
 def _expire_lost(session: Session, broadcast: Broadcast, now: datetime) -> None:

@@ -137,12 +137,18 @@ def create_broadcast(session: Session, tenant_id: int, data: dict, actor: User |
     return broadcast
 
 
+def get_editable(session: Session, tenant_id: int, broadcast_id: int, field: str = "status") -> Broadcast:
+    """A broadcast that has not started (its content and audience may change)."""
+    broadcast = get_broadcast(session, tenant_id, broadcast_id)
+    if broadcast.status not in EDITABLE:
+        raise Invalid(f"A {broadcast.status} broadcast cannot be edited.", field)
+    return broadcast
+
+
 def update_broadcast(
     session: Session, tenant_id: int, broadcast_id: int, data: dict, actor: User | None
 ) -> Broadcast:
-    broadcast = get_broadcast(session, tenant_id, broadcast_id)
-    if broadcast.status not in EDITABLE:
-        raise Invalid(f"A {broadcast.status} broadcast cannot be edited.", "status")
+    broadcast = get_editable(session, tenant_id, broadcast_id)
     with session.no_autoflush:
         _apply(session, broadcast, tenant_id, broadcast_data(broadcast) | dict(data))
     session.flush()

@@ -34,6 +34,7 @@ from tests.integration.events_world import (
 )
 from tests.integration.pbx_kinds import Pbx
 from tests.integration.sipp import Phone, SipMessage
+from tests.integration.test_commands_asterisk import Api
 
 pytestmark = pytest.mark.integration
 
@@ -43,18 +44,6 @@ ANSWER = [f"+141555520{n:02d}" for n in range(8)]
 BUSY = [f"+141555530{n:02d}" for n in range(6)]
 NO_ANSWER = [f"+141555540{n:02d}" for n in range(6)]
 PAUSED = [f"+141555521{n:02d}" for n in range(20)]
-
-
-class Api:
-    def __init__(self, client: Any, token: str) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def post(self, path: str, body: dict) -> Any:
-        return self.client.post(path, json=body, headers=self.headers)
-
-    def get(self, path: str) -> Any:
-        return self.client.get(path, headers=self.headers)
 
 
 class Worker:
