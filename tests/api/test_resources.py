@@ -437,3 +437,16 @@ def test_nodes_crud_with_write_only_secret(api, session, demo):
     assert api.delete(f"/api/v1/nodes/{node['id']}").status_code == 204
     session.expire_all()
     assert session.get(PbxNode, node["id"]) is None
+
+
+def test_contacts_opt_out_of_broadcasts(api, session, demo):
+    created = api.post(
+        "/api/v1/contacts", json={"first_name": "Opt", "numbers": [{"number": "+14155550166"}]}
+    )
+    assert created.status_code == 201 and created.json["do_not_call"] is False
+    url = f"/api/v1/contacts/{created.json['id']}"
+    assert api.patch(url, json={"do_not_call": True}).json["do_not_call"] is True
+    # Another edit keeps the choice.
+    assert api.patch(url, json={"company": "Opt Inc"}).json["do_not_call"] is True
+    refused = api.patch(url, json={"do_not_call": "yes"})
+    assert refused.status_code == 422 and "do_not_call" in refused.json["errors"]

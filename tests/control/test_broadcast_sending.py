@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from control.errors import Invalid
-from control.models import Broadcast, BroadcastRecipient, Command, ContactNumber
+from control.models import Broadcast, BroadcastRecipient, Command, ContactNumber, PbxNode
 from control.services import (
     broadcast_results,
     broadcast_sending,
@@ -257,6 +257,14 @@ def test_what_sending_needs_is_checked_before_it_starts(session, world):
     with pytest.raises(Invalid) as refused:
         broadcast_sending.act(session, tenant_id, voice.id, "start", None)
     assert refused.value.errors == {"recording": ["Upload the recording to play."]}
+    voice.recording = "broadcast-1-0123456789abcdef.wav"
+    node = session.scalars(select(PbxNode).where(PbxNode.tenant_id == tenant_id)).one()
+    node.kind = "freeswitch"
+    with pytest.raises(Invalid) as refused:
+        broadcast_sending.act(session, tenant_id, voice.id, "start", None)
+    assert refused.value.errors == {
+        "kind": ["Voice broadcasts go out through an Asterisk node; bcast-node is freeswitch."]
+    }
     assert voice.status == "draft"
     assert (
         session.scalar(select(BroadcastRecipient.id).where(BroadcastRecipient.broadcast_id == voice.id))

@@ -350,3 +350,46 @@ def test_text_broadcast_delivers_every_message(world: tuple[EventsWorld, Phone],
         numbers
     )
     assert all(LINE_A in m.headers["from"] for m in messages)
+
+
+def test_a_scheduled_broadcast_starts_on_time_from_rqs_scheduler(
+    world: tuple[EventsWorld, Phone], api: Api
+) -> None:
+    from datetime import timedelta
+
+    from control.db import utcnow
+
+    events, carrier = world
+    numbers = [f"+141555523{n:02d}" for n in range(3)]
+    tag_id = _audience(events.tenant_id, "Scheduled", numbers)
+    before = len(carrier.texts())
+    due = (utcnow() + timedelta(seconds=3)).replace(microsecond=0)
+    with db.unit_of_work() as s:
+        from control.models import Line
+
+        line = s.scalar(select(Line).where(Line.tenant_id == events.tenant_id, Line.name == "Line A"))
+        assert line is not None
+        broadcast_id = broadcasts.create_broadcast(
+            s,
+            events.tenant_id,
+            {
+                "name": "Later",
+                "kind": "text",
+                "message": "Reminder",
+                "line_id": line.id,
+                "tag_ids": [tag_id],
+                "scheduled_at": due.isoformat(),
+            },
+            None,
+        ).id
+    scheduled = api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "schedule"})
+    assert scheduled.status_code == 200 and scheduled.get_json()["status"] == "scheduled"
+    done = wait_for(
+        "the scheduled broadcast to run",
+        lambda: (b := _broadcast(broadcast_id)).status == "done" and b,
+        timeout=60,
+        every=0.25,
+    )
+    assert done.started_at is not None and done.started_at >= due
+    assert {r.status for r in _recipients(broadcast_id)} == {"delivered"}
+    assert carrier.wait_for_texts(before + 3, timeout=10)[before:] == ["Reminder"] * 3
