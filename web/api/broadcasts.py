@@ -190,6 +190,7 @@ def delete(broadcast_id: int) -> Response:
 @bp.route("/<id:broadcast_id>/action", methods=["POST"])
 @bp.arguments(ActionInput)
 @bp.response(200, Broadcast)
+@bp.alt_response(409, description="The tenant has no PBX node to send through.")
 def act(data: dict, broadcast_id: int):  # type: ignore[no-untyped-def]
     """Schedule, start now, pause, resume or cancel a broadcast."""
     me = api_user()
