@@ -67,5 +67,8 @@ def _publish_finished(items: list[effects.CommandFinished]) -> None:
 
 def register_command_handlers() -> None:
     """Call once in each process that records or finishes commands (web, listener, worker)."""
+    from control.broadcast_jobs import register_broadcast_handlers
+
     effects.register(effects.CommandQueued, _hand_over)
     effects.register(effects.CommandFinished, _publish_finished)
+    register_broadcast_handlers()  # a finished command may be a broadcast recipient's result

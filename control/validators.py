@@ -49,6 +49,13 @@ class Range(NamedTuple):
 
 
 PORT = Range(1, 65535)
+#: Broadcasts: calls (or texts) a second and calls at once per tenant; tries after busy or no
+#: answer and the seconds between them; seconds a recipient's phone rings.
+BROADCAST_RATE = Range(1, 50)
+BROADCAST_CONCURRENT = Range(1, 500)
+BROADCAST_RETRIES = Range(0, 5)
+BROADCAST_RETRY_DELAY = Range(1, 86_400)
+BROADCAST_RING = Range(5, 120)
 # A host name: dot-separated labels of letters, digits and '-', each starting and ending with a
 # letter or digit (an IPv4 address is one too).
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

@@ -17,6 +17,12 @@ from esl_handlers.command_values import CALL_ID, CHANNEL_ID, DIALLED, E164, EXTE
 
 #: the Local channel that carries a text out (its events are no call)
 TEXT_CHANNEL_PREFIX = f"Local/send@{names.AST_TEXT_OUT}"
+#: the Local channel of a broadcast call (its events are the trunk leg's business, not a call)
+BROADCAST_CHANNEL_PREFIX = f"Local/call@{names.AST_BROADCAST}"
+#: Local channels of Switchboard's own that are no call
+OWN_CHANNEL_PREFIXES = (TEXT_CHANNEL_PREFIX, BROADCAST_CHANNEL_PREFIX)
+#: a recording's file name as broadcast_recordings names it
+RECORDING = re.compile(r"broadcast-\d{1,12}-[0-9a-f]{16}\.wav")
 #: a channel name as CoreShowChannels lists it (PJSIP/1001-00000006, Local/x@ctx-0000;1)
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9_./@;+-]{1,120}")
 
@@ -84,6 +90,34 @@ def message(params: dict[str, Any], command_id: int) -> dict[str, Any]:
     }
 
 
+def broadcast_call(params: dict[str, Any], command_id: int) -> dict[str, Any]:
+    """Call a number through the trunk with the line's caller ID and play it the recording: a
+    Local channel whose `call` half dials (AST_BROADCAST) and whose `play` half, once the number
+    answers, plays the file; the dialplan reports the result as a UserEvent."""
+    number = check(E164, params.get("to"), "to number")
+    caller_id = check(E164, params.get("caller_id"), "caller ID")
+    recording = check(RECORDING, params.get("recording"), "recording")
+    seconds = max(5, min(int(params.get("ring_seconds", 30)), 120))
+    return {
+        "Action": "Originate",
+        "Channel": f"{BROADCAST_CHANNEL_PREFIX}/n",
+        "Context": names.AST_BROADCAST,
+        "Exten": "play",
+        "Priority": "1",
+        "CallerID": f"<{caller_id}>",
+        "Timeout": str((seconds + 10) * 1000),
+        "Async": "true",
+        "ChannelId": check(CHANNEL_ID, params.get("channel_id"), "channel id"),
+        "Variable": [
+            f"SB_BCAST_TO={number}",
+            f"SB_BCAST_CID={caller_id}",
+            f"SB_BCAST_RING={seconds}",
+            f"SB_BCAST_FILE={recording.removesuffix('.wav')}",
+            f"SB_COMMAND={command_id}",
+        ],
+    }
+
+
 def queue_pause(extension: str, queue_extension: str, paused: bool, reason: str) -> dict[str, Any]:
     return {
         "Action": "QueuePause",
@@ -140,6 +174,8 @@ def actions_for(kind: str, params: dict[str, Any], command_id: int) -> list[dict
         return [originate(params)]
     if kind == "message":
         return [message(params, command_id)]
+    if kind == "broadcast_call":
+        return [broadcast_call(params, command_id)]
     if kind == "dnd":
         return dnd(params)
     if kind == "queue_pause":
@@ -149,7 +185,8 @@ def actions_for(kind: str, params: dict[str, Any], command_id: int) -> list[dict
 
 #: AMI filters that keep the text-sending Local channel's events (it is no call) from the listener
 EXCLUDE_FILTERS = tuple(
-    f"action(exclude),header({header}),regex(^{TEXT_CHANNEL_PREFIX})"
+    f"action(exclude),header({header}),regex(^{prefix})"
+    for prefix in OWN_CHANNEL_PREFIXES
     for header in ("Channel", "DestChannel", "Device")
 )
 

@@ -61,6 +61,8 @@ class AsteriskCommandExecutor:
         self._texts: asyncio.Queue = asyncio.Queue()
         #: texts sent, waiting for the dialplan's delivery status, by command id
         self._deliveries: dict[str, asyncio.Future] = {}
+        #: when the last paced command of each key went out (broadcasts: per tenant)
+        self._paced: dict[str, float] = {}
         self.sent = 0
 
     # --- the database, in a thread -------------------------------------------------------------
@@ -72,7 +74,7 @@ class AsteriskCommandExecutor:
     def carries_a_text(message: Any) -> bool:
         """An event of the Local channel that sends a text (the AMI filters drop most of them)."""
         return any(
-            str(message.get(header) or "").startswith(ami.TEXT_CHANNEL_PREFIX)
+            str(message.get(header) or "").startswith(ami.OWN_CHANNEL_PREFIXES)
             for header in ("Channel", "DestChannel", "Device")
         )
 
@@ -81,6 +83,11 @@ class AsteriskCommandExecutor:
     def on_user_event(self, message: Any) -> None:
         """From the listener's reader: an inbound text, or a sent text's status (never blocks)."""
         name = message.get("UserEvent")
+        if name == names.AST_BROADCAST_EVENT:
+            self._texts.put_nowait(
+                (None, str(message.get("Command") or ""), str(message.get("Status") or ""))
+            )
+            return
         if name == names.AST_TEXT_SENT_EVENT:
             waiting = self._deliveries.get(str(message.get("Command") or ""))
             if waiting is not None and not waiting.done():
@@ -100,6 +107,10 @@ class AsteriskCommandExecutor:
         while True:
             sender, recipient, body = await self._texts.get()
             try:
+                if sender is None:  # a broadcast call's result: (None, command id, DIALSTATUS)
+                    if recipient.isdigit():
+                        await self._in_db(records.broadcast_result, int(recipient), body)
+                    continue
                 await self._in_db(records.receive_text, self.node, sender, recipient, body)
             except Exception:
                 log.exception("%s: an inbound text could not be recorded", self.node)
@@ -135,9 +146,22 @@ class AsteriskCommandExecutor:
         command_id = int(command["id"])
         if not await self._in_db(records.claim, command_id):
             return  # already sent, or expired (recorded as failed)
+        await self._pace(command.get("params") or {})
         state, answer = await self._run(command["kind"], command.get("params") or {}, command_id)
         await self._in_db(records.finish, command_id, state, answer)
         log.info("%s: command %s (%s) %s: %s", self.node, command_id, command["kind"], state, answer)
+
+    async def _pace(self, params: dict[str, Any]) -> None:
+        """A paced command (a broadcast's call or text) goes out at least `seconds` after the last
+        one of its key, whatever delayed it on the way here."""
+        pace = params.get("pace")
+        if not isinstance(pace, dict):
+            return
+        key, seconds = str(pace.get("key")), min(float(pace.get("seconds") or 0), 1.0)
+        wait = self._paced.get(key, 0.0) + seconds - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._paced[key] = time.monotonic()
 
     async def _run(self, kind: str, params: dict[str, Any], command_id: int) -> tuple[str, str]:
         manager = await self._connection()

@@ -4,7 +4,7 @@ executors run them in a worker thread). Each is one unit of work, effects dispat
 from __future__ import annotations
 
 from control.db import unit_of_work
-from control.services import commands, dnd, texts
+from control.services import broadcast_sending, commands, dnd, texts
 
 
 def claim(command_id: int) -> bool:
@@ -14,7 +14,15 @@ def claim(command_id: int) -> bool:
 
 def finish(command_id: int, state: str, answer: str) -> None:
     with unit_of_work() as session:
-        commands.finish(session, command_id, state, answer)
+        command = commands.finish(session, command_id, state, answer)
+        if command is not None and command.kind in ("message", "broadcast_call"):
+            broadcast_sending.on_command_finished(session, command)
+
+
+def broadcast_result(command_id: int, result: str) -> None:
+    """A broadcast call's result as the PBX reports it (answered, busy, no answer, ...)."""
+    with unit_of_work() as session:
+        broadcast_sending.on_call_result(session, command_id, result)
 
 
 def abandon_in_flight(node: str) -> list[int]:

@@ -16,6 +16,8 @@ command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+command -v sox >/dev/null || need_apt+=(sox)
+dpkg -s libsox-fmt-mp3 >/dev/null 2>&1 || need_apt+=(libsox-fmt-mp3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   apt-get update -qq

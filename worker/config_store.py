@@ -21,6 +21,8 @@ from typing import Protocol
 BASE = "switchboard"
 LIVE = "live"
 VERSIONS = "versions"
+#: Recordings the PBX plays (broadcasts), beside the versions: <config dir>/switchboard/media/<name>
+MEDIA = "media"
 FILE_MODE = 0o640
 DIR_MODE = 0o750
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
@@ -42,6 +44,8 @@ class ConfigStore(Protocol):
     def activate(self, version: int) -> None: ...
 
     def remove_version(self, version: int) -> None: ...
+
+    def write_media(self, name: str, content: bytes) -> None: ...
 
 
 def check_relative(path: str) -> PurePosixPath:
@@ -152,6 +156,20 @@ class LocalStore:
         if version == self.live_version():
             raise StoreError(f"version {version} is live")
         shutil.rmtree(self.versions_dir / str(version), ignore_errors=True)
+
+    def write_media(self, name: str, content: bytes) -> None:
+        """A recording, written whole (a reader never sees half of it), owned by the PBX user."""
+        owner = self._owner()
+        folder = self.base / MEDIA
+        if not folder.is_dir():
+            folder.mkdir(mode=0o750)
+            self._chown(folder, owner)
+        path = folder / check_relative(name).name
+        partial = path.with_name(f".{path.name}.part")
+        partial.write_bytes(content)
+        partial.chmod(0o640)
+        self._chown(partial, owner)
+        partial.replace(path)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from worker.config_store import BASE, LIVE, VERSIONS, StoreError, check_relative
+from worker.config_store import BASE, LIVE, MEDIA, VERSIONS, StoreError, check_relative
 from worker.pbx_errors import PbxError, PbxUnreachable
 
 SSH_TIMEOUT = 30.0
@@ -151,6 +151,17 @@ class SshStore:
             f" && ln -sfn {VERSIONS}/{version} {self._q(staging)}"
             f" && mv -T -f -- {self._q(staging)} {self._q(self.base / LIVE)}",
             f"switching live to version {version}",
+        )
+
+    def write_media(self, name: str, content: bytes) -> None:
+        folder = self.base / MEDIA
+        path = folder / check_relative(name).name
+        partial = folder / f".{path.name}.part"
+        self._run(
+            f"mkdir -p {self._q(folder)} && cat > {self._q(partial)} && chmod 0640 {self._q(partial)}"
+            f" && mv -f -- {self._q(partial)} {self._q(path)}",
+            f"copying recording {path.name}",
+            stdin=content,
         )
 
     def remove_version(self, version: int) -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from control.db import Base, utcnow
@@ -10,7 +10,25 @@ from control.models.contacts import Contact
 from control.models.tags import Tag
 
 BROADCAST_KINDS = ("voice", "text")
-BROADCAST_STATUSES = ("draft", "scheduled", "running", "paused", "done")
+BROADCAST_STATUSES = ("draft", "scheduled", "running", "paused", "done", "cancelled")
+#: A recipient's fate. pending: not tried yet; retry: busy or no answer, tried again after the
+#: delay; sending: handed to the PBX, no outcome yet; skipped: opted out (do not call);
+#: invalid: no valid number; cancelled: the broadcast was cancelled before it was tried.
+RECIPIENT_STATUSES = (
+    "pending",
+    "retry",
+    "sending",
+    "answered",
+    "busy",
+    "no_answer",
+    "delivered",
+    "failed",
+    "skipped",
+    "invalid",
+    "cancelled",
+)
+#: Waiting for a (first or next) attempt.
+WAITING_STATUSES = ("pending", "retry")
 
 broadcast_tags = Table(
     "broadcast_tags",
@@ -40,6 +58,38 @@ class Broadcast(Base):
     scheduled_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(10), default="draft", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: tries again after busy or no answer (0: never), `retry_delay` seconds apart
+    retry_count: Mapped[int] = mapped_column(default=2)
+    retry_delay: Mapped[int] = mapped_column(default=300)
+    #: seconds a recipient's phone rings before the call counts as not answered
+    ring_seconds: Mapped[int] = mapped_column(default=30)
+    #: the converted recording (voice), a file name in the media directory
+    recording: Mapped[str | None] = mapped_column(String(120))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
 
     tags: Mapped[list[Tag]] = relationship(secondary=broadcast_tags, order_by=Tag.name)
     contacts: Mapped[list[Contact]] = relationship(secondary=broadcast_contacts)
+
+
+class BroadcastRecipient(Base):
+    """One contact of a broadcast's audience, resolved when it starts, and what happened."""
+
+    __tablename__ = "broadcast_recipients"
+    __table_args__ = (Index("ix_broadcast_recipients_broadcast_status", "broadcast_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(250), default="")
+    number: Mapped[str] = mapped_column(String(16), default="")
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    command_id: Mapped[int | None] = mapped_column(
+        ForeignKey("commands.id", ondelete="SET NULL"), index=True, unique=True
+    )
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from control.db import Base, utcnow
 
-COMMAND_KINDS = ("originate", "message", "dnd", "queue_pause", "hangup", "transfer")
+COMMAND_KINDS = ("originate", "message", "dnd", "queue_pause", "hangup", "transfer", "broadcast_call")
 #: queued: recorded, not yet picked up; sending: handed to the PBX connection, no answer yet;
 #: ok / failed: the PBX's answer; unknown: the connection was lost before the answer came.
 COMMAND_STATES = ("queued", "sending", "ok", "failed", "unknown")

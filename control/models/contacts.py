@@ -32,6 +32,8 @@ class Contact(Base):
     email: Mapped[str] = mapped_column(String(254), default="")
     avatar: Mapped[str | None] = mapped_column(String(300))
     search_text: Mapped[str] = mapped_column(String(800), default="", index=True)
+    #: opted out of broadcasts: skipped (and counted) whenever one reaches them
+    do_not_call: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     numbers: Mapped[list[ContactNumber]] = relationship(

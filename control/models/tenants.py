@@ -22,4 +22,7 @@ class Tenant(Base):
     trunk_username: Mapped[str | None] = mapped_column(String(80))
     trunk_secret_enc: Mapped[str | None] = mapped_column(String(400))
     auto_apply: Mapped[bool] = mapped_column(default=True)
+    #: broadcast throttle, over all of the tenant's broadcasts at once
+    broadcast_calls_per_second: Mapped[int] = mapped_column(default=5)
+    broadcast_max_concurrent: Mapped[int] = mapped_column(default=10)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -37,6 +37,11 @@ AST_TEXT_EVENT = "SwitchboardText"
 #: Texts out: a Local channel into this context sends the MESSAGE, then raises AST_TEXT_SENT_EVENT
 AST_TEXT_OUT = "switchboard-text-out"
 AST_TEXT_SENT_EVENT = "SwitchboardTextSent"
+#: Broadcast calls: a Local channel into this context dials the number through the trunk (`call`)
+#: and plays the recording (`play`) from <conf dir>/switchboard/media; the result (DIALSTATUS)
+#: comes back as AST_BROADCAST_EVENT
+AST_BROADCAST = "switchboard-broadcast"
+AST_BROADCAST_EVENT = "SwitchboardBroadcastCall"
 #: body chunks (SB_TEXT_B64_1 ...) of at most this many base64 characters, as many as rendered
 AST_TEXT_CHUNK = 900
 AST_TEXT_CHUNKS = 10

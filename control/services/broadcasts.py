@@ -10,7 +10,19 @@ from control.models import Broadcast, Contact, Line, Tag, User
 from control.models.broadcasts import BROADCAST_KINDS, BROADCAST_STATUSES
 from control.services import audit
 from control.services.listing import Page, like_pattern, paginate, status_counts
-from control.validators import Errors, add, choice, id_list, optional_id, text, when
+from control.validators import (
+    BROADCAST_RETRIES,
+    BROADCAST_RETRY_DELAY,
+    BROADCAST_RING,
+    Errors,
+    add,
+    choice,
+    id_list,
+    integer,
+    optional_id,
+    text,
+    when,
+)
 
 MESSAGE_LIMITS = {"text": 1600, "voice": 4000}  # characters
 SORTS = {
@@ -19,14 +31,8 @@ SORTS = {
     "scheduled": Broadcast.scheduled_at,
     "created": Broadcast.created_at,
 }
-# Which status may follow which: the operator's pause/resume/cancel buttons.
-TRANSITIONS = {
-    "draft": ("scheduled",),
-    "scheduled": ("draft", "paused", "running"),
-    "running": ("paused", "done"),
-    "paused": ("running", "scheduled", "done"),
-    "done": (),
-}
+#: A broadcast's content and audience can change until it starts.
+EDITABLE = ("draft", "scheduled")
 
 
 def get_broadcast(session: Session, tenant_id: int, broadcast_id: int) -> Broadcast:
@@ -86,6 +92,9 @@ def _apply(session: Session, broadcast: Broadcast, tenant_id: int, data: dict) -
             add(errors, "line_id", "Choose a line of this tenant.")
     broadcast.line_id = line_id
     broadcast.scheduled_at = when(errors, data, "scheduled_at")
+    broadcast.retry_count = integer(errors, data, "retry_count", 2, *BROADCAST_RETRIES)
+    broadcast.retry_delay = integer(errors, data, "retry_delay", 300, *BROADCAST_RETRY_DELAY)
+    broadcast.ring_seconds = integer(errors, data, "ring_seconds", 30, *BROADCAST_RING)
     tag_ids = id_list(errors, data, "tag_ids")
     contact_ids = id_list(errors, data, "contact_ids")
     tags = list(session.scalars(select(Tag).where(Tag.tenant_id == tenant_id, Tag.id.in_(tag_ids))))
@@ -110,6 +119,9 @@ def broadcast_data(broadcast: Broadcast) -> dict:
         "message": broadcast.message,
         "line_id": broadcast.line_id,
         "scheduled_at": broadcast.scheduled_at,
+        "retry_count": broadcast.retry_count,
+        "retry_delay": broadcast.retry_delay,
+        "ring_seconds": broadcast.ring_seconds,
         "tag_ids": [t.id for t in broadcast.tags],
         "contact_ids": [c.id for c in broadcast.contacts],
     }
@@ -125,30 +137,22 @@ def create_broadcast(session: Session, tenant_id: int, data: dict, actor: User |
     return broadcast
 
 
+def get_editable(session: Session, tenant_id: int, broadcast_id: int, field: str = "status") -> Broadcast:
+    """A broadcast that has not started (its content and audience may change)."""
+    broadcast = get_broadcast(session, tenant_id, broadcast_id)
+    if broadcast.status not in EDITABLE:
+        raise Invalid(f"A {broadcast.status} broadcast cannot be edited.", field)
+    return broadcast
+
+
 def update_broadcast(
     session: Session, tenant_id: int, broadcast_id: int, data: dict, actor: User | None
 ) -> Broadcast:
-    broadcast = get_broadcast(session, tenant_id, broadcast_id)
-    if broadcast.status in ("running", "done"):
-        raise Invalid(f"A {broadcast.status} broadcast cannot be edited.", "status")
+    broadcast = get_editable(session, tenant_id, broadcast_id)
     with session.no_autoflush:
         _apply(session, broadcast, tenant_id, broadcast_data(broadcast) | dict(data))
     session.flush()
     audit.write(session, actor, "broadcast.update", broadcast)
-    return broadcast
-
-
-def set_status(
-    session: Session, tenant_id: int, broadcast_id: int, status: str, actor: User | None
-) -> Broadcast:
-    broadcast = get_broadcast(session, tenant_id, broadcast_id)
-    if status not in TRANSITIONS.get(broadcast.status, ()):
-        raise Invalid(f"A {broadcast.status} broadcast cannot become {status}.", "status")
-    if status == "scheduled" and broadcast.scheduled_at is None:
-        raise Invalid("Set a time before scheduling.", "scheduled_at")
-    broadcast.status = status
-    session.flush()
-    audit.write(session, actor, f"broadcast.{status}", broadcast)
     return broadcast
 
 

@@ -189,9 +189,7 @@ def export_csv(session: Session, tenant_id: int, **filters) -> Iterator[str]:
     writer.writerow(CSV_COLUMNS)
     stmt = _filtered(tenant_id, **filters).order_by(CallRecord.started_at.desc(), CallRecord.id.desc())
     for index, call in enumerate(session.scalars(stmt.execution_options(yield_per=500))):
-        writer.writerow(
-            ["" if getattr(call, c) is None else _csv_safe(getattr(call, c)) for c in CSV_COLUMNS]
-        )
+        writer.writerow(["" if getattr(call, c) is None else csv_safe(getattr(call, c)) for c in CSV_COLUMNS])
         if index % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -199,7 +197,7 @@ def export_csv(session: Session, tenant_id: int, **filters) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def _csv_safe(value: object) -> object:
+def csv_safe(value: object) -> object:
     """Neutralise spreadsheet formulas in caller-supplied text (CSV injection): a cell that a
     spreadsheet could read as a formula — one starting with = + - @ (or their fullwidth forms),
     also behind blanks, tabs, line breaks or invisible characters, or starting with a tab or a

@@ -11,7 +11,7 @@ from control.phone import digits_only, parse_number
 from control.services import audit
 from control.services.listing import Page, like_pattern, paginate
 from control.services.tenants import get_tenant
-from control.validators import MAX_AVATAR, Errors, add, email, id_list, text
+from control.validators import MAX_AVATAR, Errors, add, boolean, email, id_list, text
 
 SORTS = {
     "name": Contact.last_name,
@@ -119,6 +119,8 @@ def _apply(session: Session, contact: Contact, tenant_id: int, data: dict) -> No
             errors.update(exc.errors)
             continue
         numbers.append(ContactNumber(tenant_id=tenant_id, position=index, label=label, e164=parsed.e164))
+    if "do_not_call" in data:
+        contact.do_not_call = boolean(data, "do_not_call")
     if "tag_ids" in data:
         wanted = id_list(errors, data, "tag_ids")
         tags = list(session.scalars(select(Tag).where(Tag.tenant_id == tenant_id, Tag.id.in_(wanted))))
@@ -140,6 +142,7 @@ def contact_data(contact: Contact) -> dict:
         "email": contact.email,
         "avatar": contact.avatar,
         "numbers": [{"label": n.label, "number": n.e164} for n in contact.numbers],
+        "do_not_call": contact.do_not_call,
     }
 
 

@@ -9,7 +9,19 @@ from control import crypto
 from control.errors import Invalid, NotFound
 from control.models import Tenant, User
 from control.services import audit, config_changes
-from control.validators import HOST, PORT, SECRET, TRUNK_USER, Errors, add, check, integer, text
+from control.validators import (
+    BROADCAST_CONCURRENT,
+    BROADCAST_RATE,
+    HOST,
+    PORT,
+    SECRET,
+    TRUNK_USER,
+    Errors,
+    add,
+    check,
+    integer,
+    text,
+)
 
 
 def get_tenant(session: Session, tenant_id: int) -> Tenant:
@@ -43,6 +55,12 @@ def _apply(session: Session, tenant: Tenant, data: dict) -> None:
         check(errors, "trunk_host", host, HOST)
     tenant.trunk_host = host or None
     tenant.trunk_port = integer(errors, data, "trunk_port", 5060, *PORT)
+    tenant.broadcast_calls_per_second = integer(
+        errors, data, "broadcast_calls_per_second", tenant.broadcast_calls_per_second or 5, *BROADCAST_RATE
+    )
+    tenant.broadcast_max_concurrent = integer(
+        errors, data, "broadcast_max_concurrent", tenant.broadcast_max_concurrent or 10, *BROADCAST_CONCURRENT
+    )
     username = text(errors, data, "trunk_username", max_len=80)
     if username and "trunk_username" not in errors:
         check(errors, "trunk_username", username, TRUNK_USER)
@@ -80,5 +98,25 @@ def update_tenant(session: Session, tenant_id: int, data: dict, actor: User | No
     audit.write(session, actor, "tenant.update", tenant, tenant_id=tenant.id)
     config_changes.changed(
         session, tenant.id, config_changes.ENDPOINTS, config_changes.DIALPLAN, config_changes.QUEUES
+    )
+    return tenant
+
+
+def update_broadcast_limits(session: Session, tenant_id: int, data: dict, actor: User | None) -> Tenant:
+    """The tenant's broadcast throttle: calls (or texts) a second and calls at once."""
+    tenant = get_tenant(session, tenant_id)
+    errors: Errors = {}
+    rate = integer(
+        errors, data, "broadcast_calls_per_second", tenant.broadcast_calls_per_second, *BROADCAST_RATE
+    )
+    concurrent = integer(
+        errors, data, "broadcast_max_concurrent", tenant.broadcast_max_concurrent, *BROADCAST_CONCURRENT
+    )
+    if errors:
+        raise Invalid(errors)
+    tenant.broadcast_calls_per_second, tenant.broadcast_max_concurrent = rate, concurrent
+    session.flush()
+    audit.write(
+        session, actor, "tenant.broadcast_limits", tenant, calls_per_second=rate, max_concurrent=concurrent
     )
     return tenant

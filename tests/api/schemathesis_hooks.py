@@ -23,7 +23,10 @@ BEYOND_THE_SCHEMA = [
     (r"dnd|active", r".* has no extension\."),
     (r"to|target", r"Extension .* does not exist\."),
     (r".*", r".*\balready\b.*"),
-    (r"(number|numbers-\d+-number|to|target|caller_id)", r"“.*” is (not a|not a valid) phone number\.|.*international number.*"),
+    (
+        r"(number|numbers-\d+-number|to|target|caller_id)",
+        r"“.*” is (not a|not a valid) phone number\.|.*international number.*",
+    ),
     # The object's state.
     (r".*", r".*\bcannot\b.*"),
     (r"line_id", r"This line has no number that may send texts\."),
@@ -51,6 +54,10 @@ BEYOND_THE_SCHEMA = [
     (r"destination_kind", r"Choose where calls go\."),
     (r"cancel_at", r"Needed with to_be_cancelled.*|.*to be cancelled.*"),
     (r"scheduled_at", r"Set a time before scheduling\."),
+    # What a broadcast needs before it is scheduled or started.
+    (r"line_id", r"Choose the line the broadcast is sent from\.|This tenant has no trunk .*"),
+    (r"recording", r"Upload the recording to play\."),
+    (r"kind", r"Voice broadcasts go out through an Asterisk node; .*"),
 ]
 
 

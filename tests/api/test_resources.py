@@ -316,44 +316,55 @@ def test_tags_crud_and_pagination(api, session):
     assert session.get(Tag, tag_id) is None
 
 
-def test_broadcasts_crud_and_status(api, session):
+def test_broadcasts_crud_and_actions(api, session):
     lead = _id(session, Tag, name="Lead")
     line = _id(session, Line, name="Main line")
     created = api.post(
         "/api/v1/broadcasts",
         json={
             "name": "Outage",
-            "kind": "voice",
+            "kind": "text",
             "message": "We are down.",
             "tag_ids": [lead],
             "line_id": line,
+            "retry_count": 1,
+            "retry_delay": 60,
         },
     )
     assert created.status_code == 201, created.json
     broadcast = created.json
     assert broadcast["status"] == "draft" and broadcast["tag_ids"] == [lead] and broadcast["line_id"] == line
+    assert (broadcast["retry_count"], broadcast["retry_delay"], broadcast["ring_seconds"]) == (1, 60, 30)
     url = f"/api/v1/broadcasts/{broadcast['id']}"
 
-    early = api.post(f"{url}/status", json={"status": "scheduled"})
+    early = api.post(f"{url}/action", json={"action": "schedule"})
     assert early.status_code == 422 and early.json["errors"] == {
         "scheduled_at": ["Set a time before scheduling."]
     }
     assert api.patch(url, json={"scheduled_at": "2030-01-01T09:00"}).status_code == 200
-    assert api.post(f"{url}/status", json={"status": "scheduled"}).json["status"] == "scheduled"
-    assert api.get("/api/v1/broadcasts", query_string={"status": "scheduled"}).json["total"] == 1
-    assert api.post(f"{url}/status", json={"status": "running"}).json["status"] == "running"
-    frozen = api.patch(url, json={"message": "Changed"})
-    assert (
-        frozen.status_code == 422
-        and "running broadcast cannot be edited" in frozen.json["errors"]["status"][0]
-    )
-    wrong = api.post(f"{url}/status", json={"status": "draft"})
-    assert wrong.status_code == 422 and wrong.json["errors"]["status"] == [
-        "A running broadcast cannot become draft."
-    ]
+    wrong = api.post(f"{url}/action", json={"action": "pause"})
+    assert wrong.status_code == 422 and wrong.json["errors"]["action"] == ["A draft broadcast cannot pause."]
+    bad = api.patch(url, json={"retry_count": 9})
+    assert bad.status_code == 422 and "retry_count" in bad.json["errors"]
+    assert api.get(f"{url}/results").json == {
+        "progress": {
+            "total": 0,
+            "sent": 0,
+            "answered": 0,
+            "delivered": 0,
+            "busy": 0,
+            "no_answer": 0,
+            "failed": 0,
+            "skipped": 0,
+            "invalid": 0,
+            "cancelled": 0,
+            "remaining": 0,
+        },
+        "recipients": [],
+    }
     session.expire_all()
     saved = session.get(Broadcast, broadcast["id"])
-    assert saved.status == "running" and saved.message == "We are down."
+    assert saved.status == "draft" and saved.message == "We are down." and saved.retry_count == 1
     assert api.delete(url).status_code == 204
     session.expire_all()
     assert session.get(Broadcast, broadcast["id"]) is None
@@ -441,3 +452,16 @@ def test_nodes_crud_with_write_only_secret(api, session, demo):
     assert api.delete(f"/api/v1/nodes/{node['id']}").status_code == 204
     session.expire_all()
     assert session.get(PbxNode, node["id"]) is None
+
+
+def test_contacts_opt_out_of_broadcasts(api, session, demo):
+    created = api.post(
+        "/api/v1/contacts", json={"first_name": "Opt", "numbers": [{"number": "+14155550166"}]}
+    )
+    assert created.status_code == 201 and created.json["do_not_call"] is False
+    url = f"/api/v1/contacts/{created.json['id']}"
+    assert api.patch(url, json={"do_not_call": True}).json["do_not_call"] is True
+    # Another edit keeps the choice.
+    assert api.patch(url, json={"company": "Opt Inc"}).json["do_not_call"] is True
+    refused = api.patch(url, json={"do_not_call": "yes"})
+    assert refused.status_code == 422 and "do_not_call" in refused.json["errors"]

@@ -70,8 +70,21 @@ def busy(demo: dict) -> dict:
             "call_id": s.query(CallRecord).filter_by(tenant_id=t).order_by(CallRecord.id).first().id,
             "ring_group_id": s.query(RingGroup).filter_by(tenant_id=t).first().id,
             "contact_id": s.query(ContactNumber).filter_by(tenant_id=t).first().contact_id,
+            "broadcast_id": _broadcast_with_results(s, t),
         }
     return demo | ids
+
+
+def _broadcast_with_results(session, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
+    """The demo's broadcast with its audience resolved and a result of each kind."""
+    from control.models import Broadcast
+    from control.services import broadcast_sending
+
+    broadcast = session.query(Broadcast).filter_by(tenant_id=tenant_id).first()
+    rows = broadcast_sending.resolve(session, broadcast)
+    for row, status in zip(rows, ("delivered", "failed", "retry"), strict=False):
+        row.status, row.attempts, row.detail = status, 1, f"MessageSend: {status}"
+    return broadcast.id
 
 
 @pytest.fixture()
@@ -89,7 +102,7 @@ def admin_pages(ids: dict) -> list[str]:
         f"/ring-groups/{ids['ring_group_id']}", "/queues/", "/queues/new",
         "/users/", "/users/new", f"/users/{ids['agent_id']}", "/teams/", "/teams/new",
         "/contacts/", f"/contacts/{ids['contact_id']}", "/contacts/team", "/tags/", "/tags/new",
-        "/broadcasts/", "/broadcasts/new", "/automations/", "/automations/new",
+        "/broadcasts/", "/broadcasts/new", f"/broadcasts/{ids['broadcast_id']}", "/automations/", "/automations/new",
         "/calls/", f"/calls/{ids['call_id']}", "/activity/",
         "/nodes/", f"/nodes/{ids['node_id']}", "/render/", "/audit/",
     ]  # fmt: skip

@@ -534,6 +534,20 @@ class SippSession:
                 raise SippError(f"REGISTER for {user} answered {code}, expected 200")
         return phone
 
+    def uas(self, name: str, scenario: str) -> Phone:
+        """A UAS running `scenario` (a file in sipp_scenarios) on a port of its own, unregistered:
+        a carrier behind a trunk, say."""
+        port = free_udp_port()
+        uas = self._spawn(
+            f"uas-{name}",
+            ["-sf", self._scenario(scenario), "-i", LOCAL_IP, "-p", str(port), "-mp", str(free_udp_port())],
+            lifetime=self.lifetime,
+        )
+        self._wait_bound(uas, port)
+        phone = Phone(self, name, "", uas, port)
+        self.phones.append(phone)
+        return phone
+
     def _wait_bound(self, process: SippProcess, port: int, timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

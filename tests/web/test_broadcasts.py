@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime
 
 from control.db import unit_of_work
 from control.models import Broadcast, Contact, Line, Tag
-from control.services import broadcasts
+from control.services import broadcasts, tenants
 
 
 def _form(**overrides: object) -> dict:
@@ -33,8 +34,8 @@ def _contact(session, last_name: str) -> int:
     return session.query(Contact).filter_by(last_name=last_name).one().id
 
 
-def _add(demo, name: str, status: str, kind: str = "voice") -> None:
-    """A broadcast walked through its statuses by the service, as the buttons would."""
+def _add(demo, name: str, status: str, kind: str = "text") -> None:
+    """A broadcast in `status` (recorded as the sender would leave it)."""
     with unit_of_work() as s:
         vip = s.query(Tag).filter_by(tenant_id=demo["tenant_id"], name="VIP").one()
         b = broadcasts.create_broadcast(
@@ -49,10 +50,7 @@ def _add(demo, name: str, status: str, kind: str = "voice") -> None:
             },
             None,
         )
-        path = {"draft": [], "scheduled": ["scheduled"], "running": ["scheduled", "running"]}
-        path |= {"paused": ["scheduled", "paused"], "done": ["scheduled", "running", "done"]}
-        for step in path[status]:
-            broadcasts.set_status(s, demo["tenant_id"], b.id, step, None)
+        b.status = status
 
 
 def _tab_count(page: str, label: str) -> int:
@@ -60,16 +58,16 @@ def _tab_count(page: str, label: str) -> int:
 
 
 def test_list_has_status_tabs_with_counts_and_filters(admin_client, demo):
-    _add(demo, "Running one", "running")
-    _add(demo, "Paused one", "paused", kind="text")
-    _add(demo, "Done one", "done")
-    _add(demo, "Scheduled one", "scheduled")
+    _add(demo, "Running one", "running", kind="voice")
+    _add(demo, "Paused one", "paused")
+    _add(demo, "Done one", "done", kind="voice")
+    _add(demo, "Scheduled one", "scheduled", kind="voice")
     page = admin_client.get("/broadcasts/").data.decode()
     counts = {
         label: _tab_count(page, label) for label in ("All", "Draft", "Scheduled", "Running", "Paused", "Done")
     }
     assert counts == {"All": 5, "Draft": 1, "Scheduled": 1, "Running": 1, "Paused": 1, "Done": 1}
-    assert "Sending is not available yet" in page
+    assert "not available" not in page
     page = admin_client.get("/broadcasts/?status=paused").data.decode()
     assert "Paused one" in page and "Running one" not in page and "Maintenance notice" not in page
     assert _tab_count(page, "All") == 5  # the tabs keep counting everything
@@ -102,7 +100,7 @@ def test_create_shows_audience_size_then_edit(admin_client, session, demo):
     page = admin_client.get(response.headers["Location"]).data.decode()
     assert '<strong id="audience-size">3</strong>' in page
     assert 'value="2031-03-01T10:30"' in page
-    assert "no calls or texts go out" in page
+    assert "not available" not in page and "Each recipient gets the text from the line" in page
     edit = _form(name="Spring offer", kind="voice", contact_ids=[str(ken)])  # tags cleared
     assert admin_client.post(f"/broadcasts/{broadcast.id}", data=edit).status_code == 302
     session.expire_all()
@@ -113,39 +111,124 @@ def test_create_shows_audience_size_then_edit(admin_client, session, demo):
     assert '<strong id="audience-size">1</strong>' in page
 
 
-def test_status_buttons_follow_the_transitions(admin_client, session, demo):
+def _sendable(session, demo) -> None:  # type: ignore[no-untyped-def]
+    """The demo tenant with a trunk and a node, so a broadcast can start."""
+    from control.services import nodes
+
+    with unit_of_work() as s:
+        tenant = tenants.get_tenant(s, demo["tenant_id"])
+        tenants.update_tenant(
+            s, tenant.id, {"name": tenant.name, "domain": tenant.domain, "trunk_host": "127.0.0.1"}, None
+        )
+        nodes.create_node(
+            s,
+            {
+                "name": "demo-node",
+                "kind": "asterisk",
+                "host": "127.0.0.1",
+                "port": 5038,
+                "username": "sb",
+                "secret": "secret-secret",
+                "config_dir": "/tmp/demo-node",
+                "tenant_id": tenant.id,
+            },
+            None,
+        )
+
+
+def test_action_buttons_start_pause_resume_cancel_and_show_results(admin_client, session, demo):
+    _sendable(session, demo)
     notice = session.query(Broadcast).filter_by(name="Maintenance notice").one()
     url = f"/broadcasts/{notice.id}"
     page = admin_client.get(url).data.decode()
-    assert re.findall(r'name="status" value="(\w+)"', page) == ["scheduled"]
+    assert re.findall(r'name="action" value="(\w+)"', page) == ["schedule", "start"]
     # Scheduling needs a time: refused, still a draft.
-    response = admin_client.post(f"{url}/status", data={"status": "scheduled"}, follow_redirects=True)
+    response = admin_client.post(f"{url}/action", data={"action": "schedule"}, follow_redirects=True)
     assert "Set a time before scheduling." in response.data.decode()
+    # Starting needs the line it is sent from.
+    response = admin_client.post(f"{url}/action", data={"action": "start"}, follow_redirects=True)
+    assert "Choose the line the broadcast is sent from." in response.data.decode()
     session.expire_all()
     assert session.get(Broadcast, notice.id).status == "draft"
+    line_id = session.query(Line).filter_by(name="Main line").one().id
     form = _form(
-        name="Maintenance notice", scheduled_at="2031-05-01T02:00", tag_ids=[str(_tag(session, "VIP"))]
+        name="Maintenance notice",
+        line_id=str(line_id),
+        scheduled_at="2031-05-01T02:00",
+        tag_ids=[str(_tag(session, "VIP"))],
+        retry_count="1",
     )
     assert admin_client.post(url, data=form).status_code == 302
-    assert admin_client.post(f"{url}/status", data={"status": "scheduled"}).status_code == 302
+    assert admin_client.post(f"{url}/action", data={"action": "schedule"}).status_code == 302
     page = admin_client.get(url).data.decode()
-    assert re.findall(r'name="status" value="(\w+)"', page) == ["draft", "paused", "running"]
-    assert admin_client.post(f"{url}/status", data={"status": "running"}).status_code == 302
+    assert re.findall(r'name="action" value="(\w+)"', page) == ["unschedule", "start", "cancel"]
+    response = admin_client.post(f"{url}/action", data={"action": "start"}, follow_redirects=True)
+    assert "Maintenance notice is sending." in response.data.decode()
     session.expire_all()
     assert session.get(Broadcast, notice.id).status == "running"
-    # A running broadcast cannot be edited, nor sent back to draft.
     page = admin_client.get(url).data.decode()
+    assert re.findall(r'name="action" value="(\w+)"', page) == ["pause", "cancel"]
+    # The audience is fixed: the results table lists each recipient, live.
+    assert 'id="broadcast-results"' in page and 'data-live-refresh="broadcast"' in page
+    assert '<dd data-count="remaining">2</dd>' in page
+    assert page.count("<tr data-recipient=") == 2
     assert 'id="broadcast-form"' not in page and "A running broadcast cannot be edited." in page
     response = admin_client.post(url, data=_form(name="Changed", tag_ids=[str(_tag(session, "VIP"))]))
     assert response.status_code == 400
-    assert "A running broadcast cannot be edited." in response.data.decode()
-    response = admin_client.post(f"{url}/status", data={"status": "draft"}, follow_redirects=True)
-    assert "A running broadcast cannot become draft." in response.data.decode()
-    assert admin_client.post(f"{url}/status", data={"status": "done"}).status_code == 302
+    response = admin_client.post(f"{url}/action", data={"action": "unschedule"}, follow_redirects=True)
+    assert "A running broadcast cannot unschedule." in response.data.decode()
+    assert admin_client.post(f"{url}/action", data={"action": "pause"}).status_code == 302
+    assert admin_client.post(f"{url}/action", data={"action": "resume"}).status_code == 302
+    assert admin_client.post(f"{url}/action", data={"action": "cancel"}).status_code == 302
     session.expire_all()
-    done = session.get(Broadcast, notice.id)
-    assert (done.status, done.name) == ("done", "Maintenance notice")
-    assert "Done: no further status." in admin_client.get(url).data.decode()
+    assert session.get(Broadcast, notice.id).status == "cancelled"
+    assert "Cancelled: no further action." in admin_client.get(url).data.decode()
+    results = admin_client.get(f"{url}/results").data.decode()
+    assert '<dd data-count="remaining">0</dd>' in results
+    exported = admin_client.get(f"{url}/results.csv")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    lines_ = exported.data.decode().splitlines()
+    assert lines_[0] == "name,number,status,attempts,last_attempt_at,detail" and len(lines_) == 3
+    assert all(",cancelled,0,," in line for line in lines_[1:])
+
+
+def test_recording_upload_is_checked_by_content_and_converted(admin_client, session, demo, tmp_path):
+    import shutil
+    import subprocess
+    import wave
+
+    if shutil.which("sox") is None:
+        raise AssertionError("sox is needed (Debian: sox libsox-fmt-mp3)")
+    vip = [str(_tag(session, "VIP"))]
+    assert (
+        admin_client.post("/broadcasts/new", data=_form(name="Call", kind="voice", tag_ids=vip)).status_code
+        == 302
+    )
+    broadcast = session.query(Broadcast).filter_by(name="Call").one()
+    url = f"/broadcasts/{broadcast.id}/recording"
+    source = tmp_path / "tone.ogg"
+    subprocess.run(
+        ["sox", "-n", "-r", "44100", "-c", "2", str(source), "synth", "0.5", "sine", "440"], check=True
+    )
+    fake = {"recording": (io.BytesIO(b"MZ\x90\x00 not audio at all"), "tone.wav")}
+    page = admin_client.post(url, data=fake, follow_redirects=True).data.decode()
+    assert "Upload a WAV, MP3 or OGG recording." in page
+    broken = {"recording": (io.BytesIO(b"OggS" + b"\x00" * 200), "tone.ogg")}
+    page = admin_client.post(url, data=broken, follow_redirects=True).data.decode()
+    assert "This OGG file cannot be read." in page
+    session.expire_all()
+    assert session.get(Broadcast, broadcast.id).recording is None
+    upload = {"recording": (io.BytesIO(source.read_bytes()), "whatever.bin")}
+    page = admin_client.post(url, data=upload, follow_redirects=True).data.decode()
+    assert "Recording saved" in page
+    session.expire_all()
+    name = session.get(Broadcast, broadcast.id).recording
+    assert re.fullmatch(r"broadcast-\d+-[0-9a-f]{16}\.wav", name)
+    from control.services.broadcast_recordings import recording_path
+
+    with wave.open(str(recording_path(name))) as converted:
+        assert (converted.getframerate(), converted.getnchannels(), converted.getsampwidth()) == (8000, 1, 2)
+        assert abs(converted.getnframes() - 4000) < 50
 
 
 def test_bad_input_shows_messages_and_saves_nothing(admin_client, session, demo):
@@ -203,9 +286,27 @@ def test_agent_gets_403(agent_client, session, demo):
     notice_id = session.query(Broadcast).filter_by(name="Maintenance notice").one().id
     assert agent_client.get("/broadcasts/").status_code == 403
     assert agent_client.get("/broadcasts/contact-options?contact_q=a").status_code == 403
-    assert (
-        agent_client.post(f"/broadcasts/{notice_id}/status", data={"status": "scheduled"}).status_code == 403
-    )
+    assert agent_client.post(f"/broadcasts/{notice_id}/action", data={"action": "start"}).status_code == 403
     assert agent_client.post(f"/broadcasts/{notice_id}/delete").status_code == 403
+    assert (
+        agent_client.post("/broadcasts/limits", data={"broadcast_calls_per_second": "50"}).status_code == 403
+    )
+    assert agent_client.get(f"/broadcasts/{notice_id}/results.csv").status_code == 403
     session.expire_all()
     assert session.get(Broadcast, notice_id).status == "draft"
+
+
+def test_sending_limits_are_the_tenants(admin_client, session, demo):
+    page = admin_client.get("/broadcasts/").data.decode()
+    assert 'id="broadcast_calls_per_second"' in page and 'value="5"' in page
+    response = admin_client.post(
+        "/broadcasts/limits",
+        data={"broadcast_calls_per_second": "51", "broadcast_max_concurrent": "4"},
+        follow_redirects=True,
+    )
+    assert "Calls or texts a second: Enter a number from 1 to 50." in response.data.decode()
+    ok = {"broadcast_calls_per_second": "2", "broadcast_max_concurrent": "4"}
+    assert admin_client.post("/broadcasts/limits", data=ok).status_code == 302
+    tenant = tenants.get_tenant(session, demo["tenant_id"])
+    session.refresh(tenant)
+    assert (tenant.broadcast_calls_per_second, tenant.broadcast_max_concurrent) == (2, 4)

@@ -193,3 +193,15 @@ def test_agent_gets_403(agent_client, session, demo):
     assert agent_client.post(f"/contacts/{ken}/favourite", data={"on": "1"}).status_code == 403
     assert session.query(Favourite).count() == 0
     assert session.get(Contact, ken) is not None
+
+
+def test_do_not_call_box_opts_a_contact_out_of_broadcasts(admin_client, session, demo):
+    response = admin_client.post("/contacts/new", data=_contact_form(do_not_call="on"))
+    assert response.status_code == 302
+    contact = session.query(Contact).filter_by(last_name="Lovelace").one()
+    assert contact.do_not_call is True
+    page = admin_client.get(f"/contacts/{contact.id}").data.decode()
+    assert re.search(r'<input type="checkbox" id="do_not_call" name="do_not_call" checked>', page)
+    assert admin_client.post(f"/contacts/{contact.id}", data=_contact_form()).status_code == 302
+    session.expire_all()
+    assert session.get(Contact, contact.id).do_not_call is False

@@ -8,8 +8,9 @@ import marshmallow as ma
 from flask import Response, url_for
 from marshmallow import fields
 
-from control.models.broadcasts import BROADCAST_KINDS, BROADCAST_STATUSES
-from control.services import broadcasts
+from control.models.broadcasts import BROADCAST_KINDS, BROADCAST_STATUSES, RECIPIENT_STATUSES
+from control.services import broadcast_sending, broadcasts
+from control.validators import BROADCAST_RETRIES, BROADCAST_RETRY_DELAY, BROADCAST_RING
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
 from web.api.datetimes import DateTimeInput, UtcDateTime
@@ -28,6 +29,7 @@ from web.api.schemas import (
     query_choice,
     required_text,
     sort_choice,
+    whole_number,
 )
 from web.db import db, write
 
@@ -44,7 +46,44 @@ class Broadcast(ma.Schema):
     status = fields.String(metadata={"enum": list(BROADCAST_STATUSES)})
     tag_ids = ids("tags")
     contact_ids = ids("contacts")
+    retry_count = fields.Integer()
+    retry_delay = fields.Integer()
+    ring_seconds = fields.Integer()
+    has_recording = fields.Function(lambda b: bool(b.recording), metadata={"type": "boolean"})
     created_at = UtcDateTime()
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
+
+
+class Progress(ma.Schema):
+    total = fields.Integer()
+    sent = fields.Integer(metadata={"description": "Recipients handed to the PBX at least once."})
+    answered = fields.Integer()
+    delivered = fields.Integer()
+    busy = fields.Integer()
+    no_answer = fields.Integer()
+    failed = fields.Integer()
+    skipped = fields.Integer(metadata={"description": "Opted out (do not call)."})
+    invalid = fields.Integer(metadata={"description": "No valid number."})
+    cancelled = fields.Integer()
+    remaining = fields.Integer()
+
+
+class Recipient(ma.Schema):
+    id = fields.Integer()
+    contact_id = fields.Integer(allow_none=True)
+    name = fields.String()
+    number = fields.String()
+    status = fields.String(metadata={"enum": list(RECIPIENT_STATUSES)})
+    attempts = fields.Integer()
+    last_attempt_at = UtcDateTime(allow_none=True)
+    next_attempt_at = UtcDateTime(allow_none=True)
+    detail = fields.String()
+
+
+class Results(ma.Schema):
+    progress = fields.Nested(Progress)
+    recipients = fields.List(fields.Nested(Recipient))
 
 
 def message_text(**kwargs: Any) -> fields.String:
@@ -70,6 +109,11 @@ class BroadcastUpdate(Body):
     scheduled_at = DateTimeInput(allow_none=True)
     tag_ids = fields.List(Id())
     contact_ids = fields.List(Id())
+    retry_count = whole_number(BROADCAST_RETRIES, metadata={"description": "Tries after busy or no answer."})
+    retry_delay = whole_number(BROADCAST_RETRY_DELAY, metadata={"description": "Seconds between tries."})
+    ring_seconds = whole_number(
+        BROADCAST_RING, metadata={"description": "Seconds a recipient's phone rings."}
+    )
 
 
 class BroadcastCreate(BroadcastUpdate):
@@ -77,15 +121,15 @@ class BroadcastCreate(BroadcastUpdate):
     message = message_text(required=True, error_messages=REQUIRED)
 
 
-class StatusChange(Body):
-    status = choice(
-        BROADCAST_STATUSES,
+class ActionInput(Body):
+    action = choice(
+        broadcast_sending.ACTIONS,
         required=True,
         allow_none=False,
         error_messages=REQUIRED,
         metadata={
-            "description": "draft→scheduled; scheduled→draft|paused|running; running→paused|done; "
-            "paused→running|scheduled|done.",
+            "description": "schedule (draft), unschedule (scheduled), start (draft, scheduled), "
+            "pause (running), resume (paused), cancel (scheduled, running, paused).",
         },
     )
 
@@ -143,11 +187,21 @@ def delete(broadcast_id: int) -> Response:
     return Response(status=204)
 
 
-@bp.route("/<id:broadcast_id>/status", methods=["POST"])
-@bp.arguments(StatusChange)
+@bp.route("/<id:broadcast_id>/action", methods=["POST"])
+@bp.arguments(ActionInput)
 @bp.response(200, Broadcast)
-def set_status(data: dict, broadcast_id: int):  # type: ignore[no-untyped-def]
-    """Schedule, pause, resume or finish a broadcast."""
+@bp.alt_response(409, description="The tenant has no PBX node to send through.")
+def act(data: dict, broadcast_id: int):  # type: ignore[no-untyped-def]
+    """Schedule, start now, pause, resume or cancel a broadcast."""
     me = api_user()
     with write() as s:
-        return broadcasts.set_status(s, me.tenant_id, broadcast_id, str(data["status"] or ""), me)
+        return broadcast_sending.act(s, me.tenant_id, broadcast_id, str(data["action"] or ""), me)
+
+
+@bp.route("/<id:broadcast_id>/results", methods=["GET"])
+@bp.response(200, Results)
+def results(broadcast_id: int) -> dict:
+    """The progress and each recipient's result (resolved when the broadcast started)."""
+    me = api_user()
+    rows = broadcast_sending.recipients(db(), me.tenant_id, broadcast_id)
+    return {"progress": broadcast_sending.progress(db(), broadcast_id), "recipients": rows}

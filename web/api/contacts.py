@@ -15,6 +15,7 @@ from web.api.blueprint import ApiBlueprint
 from web.api.datetimes import UtcDateTime
 from web.api.schemas import (
     Body,
+    Bool,
     Id,
     ListArgs,
     QueryId,
@@ -58,6 +59,7 @@ class Contact(ma.Schema):
     )
     numbers = fields.List(fields.Nested(ContactNumber))
     tag_ids = ids("tags")
+    do_not_call = fields.Boolean(metadata={"description": "Opted out: broadcasts skip (and count) it."})
     favourite = fields.Function(
         _is_favourite, metadata={"type": "boolean", "description": "Starred by the token's user."}
     )
@@ -86,6 +88,7 @@ class ContactInput(Body):
         metadata={"description": "Replaces every number."},
     )
     tag_ids = fields.List(Id())
+    do_not_call = Bool(metadata={"description": "Opted out of broadcasts."})
 
 
 class ContactListArgs(ListArgs):

@@ -1,7 +1,7 @@
-"""Broadcasts: a voice or text message from a line to contacts chosen by tag or by name.
+"""Broadcasts: a recording played to, or a text sent to, contacts chosen by tag or by name.
 
-Switchboard records a broadcast's plan and status; sending it is not implemented yet, and the
-pages say so rather than suggest that anything goes out.
+Start now or at a scheduled time, pause, resume, cancel; the page shows the progress live and
+each recipient's result, which downloads as CSV.
 """
 
 from __future__ import annotations
@@ -9,12 +9,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
 
 from control.errors import Invalid, NotFound
 from control.models import Broadcast, Contact
 from control.models.broadcasts import BROADCAST_KINDS
-from control.services import broadcasts, contacts, lines, tags
+from control.services import (
+    broadcast_recordings,
+    broadcast_results,
+    broadcast_sending,
+    broadcasts,
+    contacts,
+    lines,
+    tags,
+    tenants,
+)
+from control.validators import BROADCAST_CONCURRENT, BROADCAST_RATE
 from web.auth import actor
 from web.db import db, write
 from web.forms import form_data
@@ -24,22 +34,30 @@ ADMIN_AREA = True
 bp = Blueprint("broadcasts", __name__, url_prefix="/broadcasts")
 
 KIND_LABELS = {"voice": "Voice message", "text": "Text message"}
-# The button for moving to a status, by (current status, next status) or next status alone.
-TRANSITION_LABELS = {
-    ("paused", "running"): "Resume",
-    ("paused", "scheduled"): "Back to scheduled",
-    "scheduled": "Schedule",
-    "draft": "Back to draft",
-    "paused": "Pause",
-    "running": "Mark as running",
-    "done": "Mark as done",
+#: The operator's buttons, by action.
+ACTION_LABELS = {
+    "schedule": "Schedule",
+    "unschedule": "Back to draft",
+    "start": "Start now",
+    "pause": "Pause",
+    "resume": "Resume",
+    "cancel": "Cancel broadcast",
 }
+ACTION_DONE = {
+    "schedule": "is scheduled",
+    "unschedule": "is a draft again",
+    "start": "is sending",
+    "pause": "is paused",
+    "resume": "is sending again",
+    "cancel": "is cancelled",
+}
+#: The tenant's throttle, shown on the list: (field, label, bounds)
+LIMITS = (
+    ("broadcast_calls_per_second", "Calls or texts a second", BROADCAST_RATE),
+    ("broadcast_max_concurrent", "Calls at once", BROADCAST_CONCURRENT),
+)
 CONTACT_CHOICES = 200  # contacts offered at once; the search box finds the others
 _LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
-
-
-def transition_label(current: str, target: str) -> str:
-    return TRANSITION_LABELS.get((current, target)) or TRANSITION_LABELS[target]  # type: ignore[return-value]
 
 
 @bp.get("/")
@@ -56,6 +74,8 @@ def index() -> str:
     )
     return render_template(
         "broadcasts/index.html",
+        tenant=tenants.get_tenant(db(), me.tenant_id),
+        limits=LIMITS,
         page=page,
         counts=broadcasts.broadcast_status_counts(db(), me.tenant_id),
         kinds=KIND_LABELS,
@@ -110,15 +130,34 @@ def _form(broadcast: Broadcast | None, data: dict[str, Any], errors: dict[str, l
         tag_options=[(t.id, t.name) for t in tags.all_tags(db(), me.tenant_id)],
         contact_options=_contact_options(me.tenant_id, "", data.get("contact_ids") or []),
         audience=broadcasts.audience(db(), broadcast) if broadcast else None,
-        editable=broadcast is None or broadcast.status not in ("running", "done"),
-        transitions=[
-            (status, transition_label(broadcast.status, status))
-            for status in broadcasts.TRANSITIONS.get(broadcast.status, ())
+        editable=broadcast is None or broadcast.status in broadcasts.EDITABLE,
+        actions=[
+            (action, ACTION_LABELS[action])
+            for action in broadcast_sending.ACTIONS
+            if broadcast.status in broadcast_sending.ALLOWED[action]
         ]
         if broadcast
         else [],
+        progress=broadcast_sending.progress(db(), broadcast.id) if broadcast else None,
+        recipients=broadcast_sending.recipients(db(), me.tenant_id, broadcast.id) if broadcast else [],
+        max_recording_mb=broadcast_recordings.MAX_BYTES // (1024 * 1024),
     )
     return page, 400 if errors else 200
+
+
+@bp.post("/limits")
+def limits():  # type: ignore[no-untyped-def]
+    """The tenant's broadcast throttle (all its broadcasts together)."""
+    me = actor()
+    try:
+        with write() as s:
+            tenants.update_broadcast_limits(s, me.tenant_id, form_data(request.form), me)
+    except Invalid as exc:
+        labels = {field: label for field, label, _ in LIMITS}
+        flash(" ".join(f"{labels.get(f, f)}: {' '.join(m)}" for f, m in exc.errors.items()), "error")
+    else:
+        flash("Sending limits saved.", "success")
+    return redirect(url_for("broadcasts.index"))
 
 
 @bp.get("/contact-options")
@@ -165,19 +204,58 @@ def edit(broadcast_id: int):  # type: ignore[no-untyped-def]
     return redirect(url_for("broadcasts.edit", broadcast_id=broadcast_id))
 
 
-@bp.post("/<int:broadcast_id>/status")
-def set_status(broadcast_id: int):  # type: ignore[no-untyped-def]
+@bp.post("/<int:broadcast_id>/action")
+def act(broadcast_id: int):  # type: ignore[no-untyped-def]
     me = actor()
-    status = request.form.get("status", "")
+    action = request.form.get("action", "")
     try:
         with write() as s:
-            broadcast = broadcasts.set_status(s, me.tenant_id, broadcast_id, status, me)
-            name = broadcast.name
+            name = broadcast_sending.act(s, me.tenant_id, broadcast_id, action, me).name
     except Invalid as exc:
         flash(" ".join(sum(exc.errors.values(), [])), "error")
     else:
-        flash(f"{name} is now marked {status}.", "success")
+        flash(f"{name} {ACTION_DONE[action]}.", "success")
     return redirect(url_for("broadcasts.edit", broadcast_id=broadcast_id))
+
+
+@bp.post("/<int:broadcast_id>/recording")
+def recording(broadcast_id: int):  # type: ignore[no-untyped-def]
+    me = actor()
+    upload = request.files.get("recording")
+    data = upload.read(broadcast_recordings.MAX_BYTES + 1) if upload is not None else b""
+    try:
+        with write() as s:
+            broadcast_recordings.save_recording(s, me.tenant_id, broadcast_id, data, me)
+    except Invalid as exc:
+        flash(" ".join(sum(exc.errors.values(), [])), "error")
+    else:
+        flash("Recording saved, converted for the phones.", "success")
+    return redirect(url_for("broadcasts.edit", broadcast_id=broadcast_id))
+
+
+@bp.get("/<int:broadcast_id>/results")
+def results(broadcast_id: int):  # type: ignore[no-untyped-def]
+    """The progress and the per-recipient table (the live region reloads this)."""
+    me = actor()
+    broadcast = broadcasts.get_broadcast(db(), me.tenant_id, broadcast_id)
+    return render_template(
+        "broadcasts/_results.html",
+        broadcast=broadcast,
+        progress=broadcast_sending.progress(db(), broadcast.id),
+        recipients=broadcast_sending.recipients(db(), me.tenant_id, broadcast.id),
+    )
+
+
+@bp.get("/<int:broadcast_id>/results.csv")
+def results_csv(broadcast_id: int) -> Response:
+    me = actor()
+    broadcast = broadcasts.get_broadcast(db(), me.tenant_id, broadcast_id)
+    rows = broadcast_results.export_csv(db(), me.tenant_id, broadcast.id)
+    return Response(
+        stream_with_context(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="broadcast-{broadcast.id}-results.csv"'},
+    )
 
 
 @bp.post("/<int:broadcast_id>/delete")

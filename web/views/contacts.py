@@ -66,6 +66,7 @@ def _submitted() -> dict[str, Any]:
     # Rows left empty are ignored (the service does the same, so error indexes match the rows).
     data["numbers"] = [row for row in data["numbers"] if str(row.get("number") or "").strip()]
     data.setdefault("tag_ids", [])
+    data["do_not_call"] = checkbox(request.form, "do_not_call")
     return data
 
 

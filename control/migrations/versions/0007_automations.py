@@ -5,7 +5,7 @@ The old triggers and actions map onto the new ones: call_answered and call_outbo
 call_ended (outbound: with that direction), voicemail becomes call_missed; notify_user becomes a
 callback by that user.
 
-Revision ID: 0007_automations
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_automations"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None

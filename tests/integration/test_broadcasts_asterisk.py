@@ -1,0 +1,395 @@
+"""Issue 11, broadcasts, against the real Asterisk: the API starts a broadcast, `switchboard
+worker` sends it through `switchboard listen`'s AMI connection, and a sipp carrier behind the
+trunk answers, is busy or never answers by number and timestamps every INVITE.
+
+One world per module (tests/integration/events_world.py), its trunk pointed at the carrier.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from control import db
+from control.models import Broadcast, BroadcastRecipient, ContactNumber
+from control.services import accounts, broadcast_recordings, broadcasts, contacts, tags, tenants, users
+from tests.integration.asterisk_sandbox import AsteriskSandbox
+from tests.integration.events_world import (
+    ADMIN_EMAIL,
+    DOMAIN,
+    LINE_A,
+    REPO,
+    EventsWorld,
+    deploy,
+    events_world,
+    read,
+    wait_for,
+)
+from tests.integration.pbx_kinds import Pbx
+from tests.integration.sipp import Phone, SipMessage
+from tests.integration.test_commands_asterisk import Api
+
+pytestmark = pytest.mark.integration
+
+RATE = 5
+#: The carrier's subscribers: +1415555 2xxx answer, 3xxx are busy, 4xxx never answer.
+ANSWER = [f"+141555520{n:02d}" for n in range(8)]
+BUSY = [f"+141555530{n:02d}" for n in range(6)]
+NO_ANSWER = [f"+141555540{n:02d}" for n in range(6)]
+PAUSED = [f"+141555521{n:02d}" for n in range(20)]
+
+
+class Worker:
+    """`switchboard worker` (rq, with its scheduler) as a child process, its log in a file."""
+
+    def __init__(self, log_path: Path, database_url: str) -> None:
+        self.log_path = log_path
+        env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "web.cli", "worker"],
+                cwd=REPO,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def world(
+    module_database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[EventsWorld, Phone]]:
+    workdir = tmp_path_factory.mktemp("broadcasts")
+    pbx = Pbx("asterisk", asterisk_sandbox)
+    with events_world(module_database_url, pbx, workdir) as built:
+        carrier = built.sipp.uas("carrier", "uas_carrier.xml")
+        with db.unit_of_work() as s:
+            tenant = tenants.get_tenant(s, built.tenant_id)
+            tenants.update_tenant(
+                s,
+                tenant.id,
+                {
+                    "name": tenant.name,
+                    "domain": DOMAIN,
+                    "trunk_host": "127.0.0.1",
+                    "trunk_port": carrier.port,
+                    "broadcast_calls_per_second": RATE,
+                    "broadcast_max_concurrent": 10,
+                },
+                None,
+            )
+        deploy(built.node_id)
+        worker = Worker(workdir / "worker.log", module_database_url)
+        try:
+            yield built, carrier
+        finally:
+            worker.stop()
+
+
+@pytest.fixture(scope="module")
+def api(world: tuple[EventsWorld, Phone]) -> Api:
+    from web.app import create_app
+
+    app = create_app()
+    with db.unit_of_work() as s:
+        admin = users.find_user_by_email(s, ADMIN_EMAIL)
+        assert admin is not None
+        token = accounts.create_token(s, admin, "broadcasts")
+    return Api(app.test_client(), token)
+
+
+def _audience(tenant_id: int, tag_name: str, numbers: list[str]) -> int:
+    with db.unit_of_work() as s:
+        tag = tags.create_tag(s, tenant_id, {"name": tag_name}, None)
+        for index, number in enumerate(numbers):
+            contacts.create_contact(
+                s,
+                tenant_id,
+                {"first_name": f"{tag_name} {index}", "numbers": [{"number": number}], "tag_ids": [tag.id]},
+                None,
+            )
+        return tag.id
+
+
+def _voice(tenant_id: int, name: str, tag_id: int, recording: Path, **extra: Any) -> int:
+    with db.unit_of_work() as s:
+        from control.models import Line
+
+        line = s.scalar(select(Line).where(Line.tenant_id == tenant_id, Line.name == "Line A"))
+        assert line is not None
+        broadcast = broadcasts.create_broadcast(
+            s,
+            tenant_id,
+            {
+                "name": name,
+                "kind": "voice",
+                "message": "Our offices move.",
+                "line_id": line.id,
+                "tag_ids": [tag_id],
+            }
+            | extra,
+            None,
+        )
+        broadcast_recordings.save_recording(s, tenant_id, broadcast.id, recording.read_bytes(), None)
+        return broadcast.id
+
+
+def _recording(tmp_path: Path) -> Path:
+    path = tmp_path / "announcement.mp3"
+    subprocess.run(
+        ["sox", "-n", "-r", "44100", "-c", "2", "-C", "128", str(path), "synth", "0.5", "sine", "440"],
+        check=True,
+    )
+    return path
+
+
+def _broadcast(broadcast_id: int) -> Broadcast:
+    return read(lambda s: s.get(Broadcast, broadcast_id))
+
+
+def _recipients(broadcast_id: int) -> list[BroadcastRecipient]:
+    return read(
+        lambda s: list(
+            s.scalars(
+                select(BroadcastRecipient)
+                .where(BroadcastRecipient.broadcast_id == broadcast_id)
+                .order_by(BroadcastRecipient.id)
+            )
+        )
+    )
+
+
+def _invites(carrier: Phone, numbers: list[str]) -> list[SipMessage]:
+    """First INVITE of each call the carrier received for `numbers` (retransmissions folded)."""
+    seen: set[str] = set()
+    invites = []
+    for message in carrier.uas.messages():
+        if message.sent or message.method != "INVITE":
+            continue
+        number = message.start_line.split()[1].removeprefix("sip:").split("@")[0]
+        call_id = message.headers.get("call-id", "")
+        if number in numbers and call_id not in seen:
+            seen.add(call_id)
+            invites.append(message)
+    return invites
+
+
+def _number(message: SipMessage) -> str:
+    return message.start_line.split()[1].removeprefix("sip:").split("@")[0]
+
+
+def _most_in_one_second(times: list[float]) -> int:
+    times = sorted(times)
+    return max((sum(1 for t in times[i:] if t - start < 1.0) for i, start in enumerate(times)), default=0)
+
+
+def test_voice_broadcast_records_every_outcome_retries_and_keeps_the_rate(
+    world: tuple[EventsWorld, Phone], api: Api, tmp_path: Path
+) -> None:
+    events, carrier = world
+    tag_id = _audience(events.tenant_id, "Customers", ANSWER + BUSY + NO_ANSWER)
+    with db.unit_of_work() as s:  # one opted out, one whose number no longer parses
+        opted = contacts.create_contact(
+            s,
+            events.tenant_id,
+            {
+                "first_name": "Opted",
+                "numbers": [{"number": "+14155552099"}],
+                "tag_ids": [tag_id],
+                "do_not_call": True,
+            },
+            None,
+        )
+        broken = contacts.create_contact(
+            s,
+            events.tenant_id,
+            {"first_name": "Broken", "numbers": [{"number": "+14155552098"}], "tag_ids": [tag_id]},
+            None,
+        )
+        s.get(ContactNumber, broken.numbers[0].id).e164 = "+1555"
+        assert opted.do_not_call
+    broadcast_id = _voice(
+        events.tenant_id,
+        "Move notice",
+        tag_id,
+        _recording(tmp_path),
+        retry_count=1,
+        retry_delay=2,
+        ring_seconds=5,
+    )
+    started = api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "start"})
+    assert started.status_code == 200, started.get_json()
+    assert started.get_json()["status"] == "running"
+    done = wait_for(
+        "the broadcast to finish",
+        lambda: (b := _broadcast(broadcast_id)).status in ("done", "paused") and b,
+        timeout=120,
+        every=0.25,
+    )
+    assert done.status == "done", done.status
+    rows = {r.number: r for r in _recipients(broadcast_id)}
+    assert {n: rows[n].status for n in ANSWER} == dict.fromkeys(ANSWER, "answered")
+    assert {n: rows[n].status for n in BUSY} == dict.fromkeys(BUSY, "busy")
+    assert {n: rows[n].status for n in NO_ANSWER} == dict.fromkeys(NO_ANSWER, "no_answer")
+    assert {n: rows[n].attempts for n in ANSWER} == dict.fromkeys(ANSWER, 1)
+    assert {n: rows[n].attempts for n in BUSY + NO_ANSWER} == dict.fromkeys(BUSY + NO_ANSWER, 2)
+    assert rows["+14155552099"].status == "skipped" and rows["+1555"].status == "invalid"
+    results = api.get(f"/api/v1/broadcasts/{broadcast_id}/results").get_json()["progress"]
+    assert (results["sent"], results["answered"], results["busy"], results["no_answer"]) == (20, 8, 6, 6)
+    assert (results["skipped"], results["invalid"], results["remaining"]) == (1, 1, 0)
+
+    # At the carrier: one call per answered number, two (one retry) per busy or unanswered one,
+    # from the line's number, never more than RATE INVITEs within one second.
+    invites = _invites(carrier, ANSWER + BUSY + NO_ANSWER)
+    per_number = {n: sum(1 for m in invites if _number(m) == n) for n in ANSWER + BUSY + NO_ANSWER}
+    assert per_number == {n: 1 if n in ANSWER else 2 for n in per_number}, per_number
+    assert all(LINE_A in m.headers["from"] for m in invites), invites[0].headers
+    times = sorted(m.at for m in invites)
+    assert _most_in_one_second(times) <= RATE, times
+    first_wave = times[:20]
+    sustained = (len(first_wave) - 1) / (first_wave[-1] - first_wave[0])
+    last_result = max(r.updated_at for r in rows.values()).timestamp()
+    first_call = min(r.last_attempt_at for r in rows.values() if r.last_attempt_at).timestamp()
+    print(
+        f"\nbroadcast throughput: {sustained:.2f} calls/s sustained over the first 20 INVITEs "
+        f"(limit {RATE}); {len(invites)} calls, every outcome recorded, "
+        f"{last_result - first_call:.1f} s from first call to last result; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    # A floor, not the figure: a sender that waited for each call's outcome would manage ~1/s.
+    assert sustained > RATE * 0.4
+
+
+def test_pause_stops_new_calls_within_a_second_and_resume_continues(
+    world: tuple[EventsWorld, Phone], api: Api, tmp_path: Path
+) -> None:
+    events, carrier = world
+    tag_id = _audience(events.tenant_id, "Paused", PAUSED)
+    broadcast_id = _voice(events.tenant_id, "Paused notice", tag_id, _recording(tmp_path), retry_count=0)
+    assert api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "start"}).status_code == 200
+    wait_for("calls to go out", lambda: len(_invites(carrier, PAUSED)) >= 4, timeout=30)
+    import time
+
+    paused = api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "pause"})
+    paused_at = time.time()
+    assert paused.status_code == 200 and paused.get_json()["status"] == "paused"
+    # The calls already out end; no new one starts.
+    wait_for(
+        "the calls out to end",
+        lambda: not any(r.status == "sending" for r in _recipients(broadcast_id)),
+        timeout=30,
+    )
+    before = _invites(carrier, PAUSED)
+    late = [m.at - paused_at for m in before if m.at > paused_at + 1.0]
+    assert not late, f"INVITEs {late} s after the pause"
+    assert len(before) < len(PAUSED)
+    waiting = sum(1 for r in _recipients(broadcast_id) if r.status == "pending")
+    assert waiting == len(PAUSED) - len(before)
+    assert api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "resume"}).status_code == 200
+    wait_for(
+        "the broadcast to finish", lambda: _broadcast(broadcast_id).status == "done", timeout=60, every=0.25
+    )
+    assert {r.status for r in _recipients(broadcast_id)} == {"answered"}
+    after = _invites(carrier, PAUSED)
+    assert sorted(_number(m) for m in after) == sorted(PAUSED), "each number called once"
+    assert _most_in_one_second([m.at for m in after]) <= RATE
+
+
+def test_text_broadcast_delivers_every_message(world: tuple[EventsWorld, Phone], api: Api) -> None:
+    events, carrier = world
+    numbers = [f"+141555522{n:02d}" for n in range(20)]
+    tag_id = _audience(events.tenant_id, "Texted", numbers)
+    before = len(carrier.texts())
+    with db.unit_of_work() as s:
+        from control.models import Line
+
+        line = s.scalar(select(Line).where(Line.tenant_id == events.tenant_id, Line.name == "Line A"))
+        assert line is not None
+        broadcast_id = broadcasts.create_broadcast(
+            s,
+            events.tenant_id,
+            {
+                "name": "Texts",
+                "kind": "text",
+                "message": "Offices move on Monday ✓",
+                "line_id": line.id,
+                "tag_ids": [tag_id],
+            },
+            None,
+        ).id
+    assert api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "start"}).status_code == 200
+    wait_for(
+        "the broadcast to finish", lambda: _broadcast(broadcast_id).status == "done", timeout=60, every=0.25
+    )
+    assert {r.status for r in _recipients(broadcast_id)} == {"delivered"}
+    texts = carrier.wait_for_texts(before + 20, timeout=10)[before:]
+    assert texts == ["Offices move on Monday ✓"] * 20
+    messages = [m for m in carrier.uas.messages() if not m.sent and m.method == "MESSAGE"][before:]
+    assert sorted(m.start_line.split()[1].removeprefix("sip:").split("@")[0] for m in messages) == sorted(
+        numbers
+    )
+    assert all(LINE_A in m.headers["from"] for m in messages)
+
+
+def test_a_scheduled_broadcast_starts_on_time_from_rqs_scheduler(
+    world: tuple[EventsWorld, Phone], api: Api
+) -> None:
+    from datetime import timedelta
+
+    from control.db import utcnow
+
+    events, carrier = world
+    numbers = [f"+141555523{n:02d}" for n in range(3)]
+    tag_id = _audience(events.tenant_id, "Scheduled", numbers)
+    before = len(carrier.texts())
+    due = (utcnow() + timedelta(seconds=3)).replace(microsecond=0)
+    with db.unit_of_work() as s:
+        from control.models import Line
+
+        line = s.scalar(select(Line).where(Line.tenant_id == events.tenant_id, Line.name == "Line A"))
+        assert line is not None
+        broadcast_id = broadcasts.create_broadcast(
+            s,
+            events.tenant_id,
+            {
+                "name": "Later",
+                "kind": "text",
+                "message": "Reminder",
+                "line_id": line.id,
+                "tag_ids": [tag_id],
+                "scheduled_at": due.isoformat(),
+            },
+            None,
+        ).id
+    scheduled = api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "schedule"})
+    assert scheduled.status_code == 200 and scheduled.get_json()["status"] == "scheduled"
+    done = wait_for(
+        "the scheduled broadcast to run",
+        lambda: (b := _broadcast(broadcast_id)).status == "done" and b,
+        timeout=60,
+        every=0.25,
+    )
+    assert done.started_at is not None and done.started_at >= due
+    assert {r.status for r in _recipients(broadcast_id)} == {"delivered"}
+    assert carrier.wait_for_texts(before + 3, timeout=10)[before:] == ["Reminder"] * 3
