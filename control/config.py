@@ -21,6 +21,7 @@ class Settings:
     xml_curl_allow: tuple[str, ...]
     https: bool
     trusted_proxies: int
+    number_provider: str  # where numbers are bought (control/number_providers.py)
 
 
 def _proxy_count(name: str) -> int:
@@ -63,6 +64,7 @@ def settings() -> Settings:
         xml_curl_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
         https=os.environ.get("SWITCHBOARD_HTTPS", "0") == "1",
         trusted_proxies=_proxy_count("SWITCHBOARD_TRUSTED_PROXIES"),
+        number_provider=os.environ.get("SWITCHBOARD_NUMBER_PROVIDER", "inventory").strip() or "inventory",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -56,6 +57,30 @@ class CommandFinished:
 
     tenant_id: int
     command_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class NumberStatusChanged:
+    """A number's status moved (bought, approved, flagged high risk, replaced, released, ...).
+
+    The one hook for whatever follows a status change (automations subscribe with
+    `register(NumberStatusChanged, handler)`); `action` names what moved it (buy, approve, ...)."""
+
+    tenant_id: int
+    number_id: int
+    e164: str
+    old_status: str  # "" for a new number
+    new_status: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class NumberCancellationScheduled:
+    """A replaced number must be released at `cancel_at` (UTC, naive): schedule the job."""
+
+    tenant_id: int
+    number_id: int
+    cancel_at: datetime
 
 
 Handler = Callable[[list[Any]], None]
