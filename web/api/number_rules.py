@@ -36,7 +36,7 @@ def rules_index():  # type: ignore[no-untyped-def]
     return number_rules.list_rules(db(), api_user().tenant_id)
 
 
-@bp.route("/<country>", methods=["PUT"])
+@bp.route("/<string(minlength=1, maxlength=2):country>", methods=["PUT"])
 @bp.arguments(RuleBody)
 @bp.response(200, Rule)
 def rules_set(data: dict, country: str):  # type: ignore[no-untyped-def]
@@ -45,7 +45,7 @@ def rules_set(data: dict, country: str):  # type: ignore[no-untyped-def]
         return number_rules.set_rule(s, me.tenant_id, data | {"country": country}, me)
 
 
-@bp.route("/<country>", methods=["DELETE"])
+@bp.route("/<string(minlength=1, maxlength=2):country>", methods=["DELETE"])
 @bp.response(204)
 def rules_delete(country: str) -> Response:
     me = api_user()
