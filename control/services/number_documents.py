@@ -23,6 +23,7 @@ from control.services import audit
 from control.text import clean_text
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = MAX_DOCUMENT_BYTES + 64 * 1024  # a request carrying one file (and its form)
 MAX_DOCUMENTS = 10  # per number
 MAX_FILENAME = 120
 KINDS = {  # content type: (extension, signature, trailer the file must end with (after blanks))

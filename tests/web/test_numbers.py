@@ -38,7 +38,11 @@ def test_bad_numbers_show_a_message_next_to_the_field_and_save_nothing(admin_cli
         ({"number": "1" * 10_000}, "number", "A phone number has at most 32 characters."),
         ({"number": "+12125550100"}, "number", "+12125550100 is already in the system."),
         ({"number": "+12125550124", "status": "active"}, "status", "The status is not edited"),
-        ({"number": "+12125550124", "cancel_at": "2031-01-01T00:00"}, "cancel_at", "The status is not edited"),
+        (
+            {"number": "+12125550124", "cancel_at": "2031-01-01T00:00"},
+            "cancel_at",
+            "The status is not edited",
+        ),
         ({"number": "+12125550124", "team_id": "999999"}, "team_id", "Choose an entry of this tenant."),
     ]
     for form, field, message in cases:
@@ -118,7 +122,9 @@ def test_edit_assignment_but_never_the_status(admin_client, session, demo):
         response = admin_client.post(f"/numbers/{number.id}", data=form | {"line_id": ""})
         field = next(iter(form))
         assert response.status_code == 400
-        assert re.search(rf'<p class="error" id="{field}-error">The status is not edited', response.data.decode())
+        assert re.search(
+            rf'<p class="error" id="{field}-error">The status is not edited', response.data.decode()
+        )
     session.expire_all()
     number = session.get(PhoneNumber, number.id)
     assert number.status == "active" and number.line_id == line.id and number.cancel_at is None

@@ -15,7 +15,7 @@ from control.phone import MAX_NUMBER_TEXT
 from control.services import number_documents, number_lifecycle, number_rules, numbers
 from control.validators import E164
 from web.api.bearer import api_user
-from web.api.blueprint import ApiBlueprint
+from web.api.blueprint import ApiBlueprint, upload
 from web.api.datetimes import UtcDateTime
 from web.api.schemas import (
     Body,
@@ -51,8 +51,6 @@ class Number(ma.Schema):
     replaced_by_id = fields.Integer(allow_none=True, metadata={"description": "While to be cancelled."})
     approved_at = UtcDateTime(allow_none=True)
     created_at = UtcDateTime()
-
-
 
 
 class NumberUpdate(Body):
@@ -310,6 +308,7 @@ def documents(number_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.route("/<id:number_id>/documents", methods=["POST"])
+@upload(number_documents.MAX_UPLOAD_BYTES)
 @bp.arguments(DocumentUpload, location="files")
 @bp.response(201, Document)
 def upload_document(files: dict, number_id: int):  # type: ignore[no-untyped-def]
@@ -334,6 +333,7 @@ def document(document_id: int) -> Response:
 
 
 @bp.route("/inventory", methods=["POST"])
+@upload(number_documents.MAX_UPLOAD_BYTES)
 @bp.arguments(InventoryUpload, location="files")
 @bp.response(200, InventoryLoaded)
 def load_inventory(files: dict) -> dict:

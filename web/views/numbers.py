@@ -46,7 +46,6 @@ STATUS_COLOURS = {
     "to_be_cancelled": "#6b7280",
     "released": "#d1d5db",
 }
-UPLOAD_LIMIT = number_documents.MAX_DOCUMENT_BYTES + 64 * 1024  # a request carrying one document
 
 
 @bp.get("/")
@@ -305,7 +304,7 @@ def buy():  # type: ignore[no-untyped-def]
 @bp.post("/<int:number_id>/documents")
 def upload_document(number_id: int):  # type: ignore[no-untyped-def]
     me = actor()
-    request.max_content_length = UPLOAD_LIMIT
+    request.max_content_length = number_documents.MAX_UPLOAD_BYTES
     upload = request.files.get("document")
     back = url_for("numbers.edit", number_id=number_id) + "#documents"
     if upload is None or not upload.filename:
@@ -473,7 +472,7 @@ def inventory():  # type: ignore[no-untyped-def]
     me = actor()
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        request.max_content_length = UPLOAD_LIMIT
+        request.max_content_length = number_documents.MAX_UPLOAD_BYTES
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             errors = {"file": ["Choose a CSV file."]}
