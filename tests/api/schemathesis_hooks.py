@@ -23,10 +23,7 @@ BEYOND_THE_SCHEMA = [
     (r"dnd|active", r".* has no extension\."),
     (r"to|target", r"Extension .* does not exist\."),
     (r".*", r".*\balready\b.*"),
-    (
-        r"(number|numbers-\d+-number|to|target|caller_id)",
-        r"“.*” is (not a|not a valid) phone number\.|.*international number.*",
-    ),
+    (r"(number|numbers-\d+-number|to|target|caller_id)", r"“.*” is (not a|not a valid) phone number\.|.*international number.*"),
     # The object's state.
     (r".*", r".*\bcannot\b.*"),
     (r"line_id", r"This line has no number that may send texts\."),
