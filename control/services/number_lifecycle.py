@@ -26,7 +26,7 @@ from control.errors import Conflict, Forbidden, Invalid
 from control.models import Line, PhoneNumber, RingGroupMember, User
 from control.number_providers import AvailableNumber, ProviderError, provider
 from control.phone import parse_number
-from control.services import audit, config_changes, number_documents, number_rules
+from control.services import audit, config_changes, number_documents, number_rules, users
 from control.services import numbers as numbers_service
 
 STATUS_MOVES = (
@@ -98,7 +98,7 @@ def may_approve(user: User | None) -> bool:
 def set_approver(session: Session, user: User, value: bool, actor: User | None) -> None:
     """Grant or take away the number approver permission; only an admin may hold it."""
     if value and user.role != "admin":
-        raise Invalid("Only an admin can be a number approver.", "approves_numbers")
+        raise Invalid(users.APPROVER_RULE, "approves_numbers")
     if user.approves_numbers != value:
         user.approves_numbers = value
         session.flush()

@@ -150,3 +150,16 @@ def test_actions_that_do_not_fit_the_status_say_why(admin_client, session, demo)
     response = admin_client.post(f"/numbers/{main.id}/replace", data={"replacement_id": "1"})
     assert response.status_code == 400 and "cannot be replaced" in response.data.decode()
     assert _number(session, "+12125550100").status == "active"
+
+
+def test_the_number_approver_permission_is_for_admins(admin_client, session, demo):
+    agent = admin_client.post(f"/users/{demo['agent_id']}", data={"approves_numbers": "on"})
+    assert agent.status_code == 400
+    assert 'id="approves_numbers-error">Only an admin can be a number approver.' in agent.data.decode()
+    me = admin_client.post(
+        f"/users/{demo['admin_id']}", data={"approves_numbers": "on", "notifications": "on"}
+    )
+    assert me.status_code == 302
+    session.expire_all()
+    assert session.get(User, demo["admin_id"]).approves_numbers is True
+    assert session.get(User, demo["agent_id"]).approves_numbers is False
