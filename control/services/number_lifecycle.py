@@ -67,10 +67,7 @@ def _need(number: PhoneNumber, *statuses: str, doing: str) -> None:
 # -- buying ------------------------------------------------------------------------------------
 def buy_number(session: Session, tenant_id: int, e164: str, actor: User | None) -> PhoneNumber:
     """Buy a number the provider offers (found with its search): pending or active at once."""
-    try:
-        wanted = parse_number(e164, "", field="e164").e164
-    except Invalid:
-        raise Invalid("Choose a number from the search results.", "e164") from None
+    wanted = parse_number(e164, "", field="e164").e164
     if numbers_service.find_number(session, wanted) is not None:
         raise Conflict(f"{wanted} is already in the system.")
     seller = provider(session, tenant_id)
@@ -111,7 +108,7 @@ def approve_number(session: Session, tenant_id: int, number_id: int, actor: User
         raise Forbidden("Only a number approver may approve numbers.")
     _need(number, "pending", doing="approved")
     if not number_documents.list_documents(session, tenant_id, number.id):
-        raise Invalid("Upload the documents the country asks for before approving.", "documents")
+        raise Conflict(f"{number.e164} has no documents yet: upload them before approving.")
     number.approved_by_id = actor.id if actor else None
     number.approved_at = utcnow()
     _move(session, number, "active", actor, "approve")
@@ -162,7 +159,7 @@ def replace_number(
     _need(old, "high_risk", doing="replaced")
     replacement_id, to_buy = data.get("replacement_id"), str(data.get("buy") or "").strip()
     if bool(replacement_id) == bool(to_buy):
-        raise Invalid("Choose one of your numbers or one to buy.", "replacement_id")
+        raise Invalid("Give replacement_id or buy, not both.", "replacement_id")
     if to_buy:
         country = _country_of(to_buy)
         if number_rules.documents_required(session, tenant_id, country):
@@ -197,10 +194,7 @@ def replace_number(
 
 
 def _country_of(e164: str) -> str:
-    try:
-        return parse_number(e164, "", field="buy").country
-    except Invalid:
-        raise Invalid("Choose a number from the search results.", "buy") from None
+    return parse_number(e164, "", field="buy").country
 
 
 def cancel_replacement(session: Session, tenant_id: int, number_id: int, actor: User | None) -> PhoneNumber:

@@ -6,11 +6,20 @@ import marshmallow as ma
 from flask import Response
 from marshmallow import fields
 
+from control.errors import Invalid
 from control.services import number_rules
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
 from web.api.schemas import Body, Bool, text
 from web.db import db, write
+
+COUNTRY = {
+    "in": "path",
+    "name": "country",
+    "required": True,
+    "description": "ISO country code, upper case.",
+    "schema": {"type": "string", "enum": sorted(number_rules.COUNTRIES)},
+}
 
 
 class Rule(ma.Schema):
@@ -37,15 +46,19 @@ def rules_index():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/<string(minlength=1, maxlength=2):country>", methods=["PUT"])
+@bp.doc(parameters=[COUNTRY])
 @bp.arguments(RuleBody)
 @bp.response(200, Rule)
 def rules_set(data: dict, country: str):  # type: ignore[no-untyped-def]
     me = api_user()
+    if country not in number_rules.COUNTRIES:  # upper case only, as documented
+        raise Invalid("A country code of two letters, like FR or DE.", "country")
     with write() as s:
         return number_rules.set_rule(s, me.tenant_id, data | {"country": country}, me)
 
 
 @bp.route("/<string(minlength=1, maxlength=2):country>", methods=["DELETE"])
+@bp.doc(parameters=[COUNTRY])
 @bp.response(204)
 def rules_delete(country: str) -> Response:
     me = api_user()

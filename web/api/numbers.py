@@ -87,7 +87,9 @@ class NumberListArgs(ListArgs):
 class AvailableArgs(ma.Schema):
     country = fields.String(
         load_default="",
-        validate=validate.Regexp(r"^([A-Za-z]{2})?$", error="A country code of two letters, like FR."),
+        validate=validate.OneOf(
+            ["", *sorted(number_rules.COUNTRIES)], error="A country code of two letters, like FR."
+        ),
         metadata={"description": "ISO country code, e.g. FR."},
     )
     number_type = query_choice(NUMBER_TYPES)
@@ -223,9 +225,7 @@ def release(number_id: int):  # type: ignore[no-untyped-def]
 def available(args: dict) -> list[dict]:
     """Numbers the provider sells now (search by country, type and digits)."""
     me = api_user()
-    country = args["country"].upper()
-    if country and country not in number_rules.COUNTRIES:
-        raise Invalid("No such country code.", "country")
+    country = args["country"]
     query = NumberQuery(country=country, number_type=args["number_type"], digits=args["digits"])
     try:
         found = number_providers.provider(db(), me.tenant_id).search(query)
