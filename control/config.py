@@ -23,6 +23,7 @@ class Settings:
     trusted_proxies: int
     #: a CA bundle automation webhooks trust besides the system's (a private CA's receivers)
     webhook_ca_file: str | None = None
+    number_provider: str  # where numbers are bought (control/number_providers.py)
 
 
 def _proxy_count(name: str) -> int:
@@ -66,6 +67,7 @@ def settings() -> Settings:
         https=os.environ.get("SWITCHBOARD_HTTPS", "0") == "1",
         trusted_proxies=_proxy_count("SWITCHBOARD_TRUSTED_PROXIES"),
         webhook_ca_file=os.environ.get("SWITCHBOARD_WEBHOOK_CA_FILE") or None,
+        number_provider=os.environ.get("SWITCHBOARD_NUMBER_PROVIDER", "inventory").strip() or "inventory",
     )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from control.models import Tenant, User
+from control.number_providers import load_inventory
 from control.services import (
     automations,
     broadcasts,
     contacts,
     lines,
+    number_rules,
     numbers,
     queues,
     ring_groups,
@@ -19,6 +21,15 @@ from control.services import (
     users,
 )
 
+# What the demo's inventory provider sells (Numbers → Buy a number).
+DEMO_INVENTORY = """number,type
++12125550140,fixed_line_or_mobile
++12125550141,fixed_line_or_mobile
++12125550142,fixed_line_or_mobile
++18005550143,toll_free
++442071838760,local
++442071838761,local
+"""
 DEMO_TENANT = "acme"
 DEMO_ADMIN = "admin@acme.example"
 DEMO_AGENT = "alice@acme.example"
@@ -71,7 +82,12 @@ def seed_demo(session: Session) -> Tenant:
     main = numbers.create_number(session, tenant.id, {"number": "+12125550100"}, admin)
     sales_no = numbers.create_number(session, tenant.id, {"number": "+12125550101"}, admin)
     numbers.create_number(session, tenant.id, {"number": "+18005550199"}, admin)
-    numbers.create_number(session, tenant.id, {"number": "+442071838750", "status": "pending"}, admin)
+    # British numbers need documents here: the demo's London number waits for its approval.
+    number_rules.set_rule(
+        session, tenant.id, {"country": "GB", "documents": "Proof of a UK business address"}, admin
+    )
+    numbers.create_number(session, tenant.id, {"number": "+442071838750"}, admin)
+    load_inventory(session, tenant.id, DEMO_INVENTORY)
     support_group = ring_groups.create_ring_group(
         session,
         tenant.id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -64,6 +65,15 @@ class AutomationRunQueued:
 
     tenant_id: int
     run_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class NumberCancellationScheduled:
+    """A replaced number must be released at `cancel_at` (UTC, naive): schedule the job."""
+
+    tenant_id: int
+    number_id: int
+    cancel_at: datetime
 
 
 Handler = Callable[[list[Any]], None]

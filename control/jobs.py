@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -195,10 +196,53 @@ def on_config_changed(items: list[effects.ConfigChanged]) -> None:
         request_apply(tenant_id, by_tenant[tenant_id])
 
 
+NUMBER_QUEUE = "default"
+
+
+def number_cancellation_job_id(number_id: int) -> str:
+    return f"number-cancellation-{number_id}"
+
+
+def schedule_number_cancellation(
+    number_id: int, cancel_at: datetime, connection: redis.Redis | None = None
+) -> str:
+    """Run worker.numbers.run_number_cancellation(number_id) at cancel_at (naive UTC).
+
+    One job per number (a fixed id): scheduling again moves it to the new time."""
+    from rq import Queue, Retry
+    from rq.job import Job
+
+    client = connection or redis_client()
+    job_id = number_cancellation_job_id(number_id)
+    queue = Queue(NUMBER_QUEUE, connection=client)
+    if Job.exists(job_id, connection=client):
+        queue.scheduled_job_registry.remove(job_id)
+        Job.fetch(job_id, connection=client).delete()
+    job = queue.enqueue_at(
+        cancel_at.replace(tzinfo=UTC),
+        "worker.numbers.run_number_cancellation",
+        number_id,
+        job_id=job_id,
+        job_timeout=300,
+        retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+        result_ttl=RESULT_TTL,
+        failure_ttl=30 * 86400,
+        description=f"release replaced number {number_id}",
+    )
+    return str(job.id)
+
+
+def on_number_cancellation(items: list[effects.NumberCancellationScheduled]) -> None:
+    for item in items:
+        schedule_number_cancellation(item.number_id, item.cancel_at)
+
+
 def register_apply_handlers() -> None:
     """Apply committed model changes to the PBX nodes: call once in each process that edits.
 
-    Also logs which rows changed (control.model_changes), so automatic deploys render incrementally.
+    Also logs which rows changed (control.model_changes), so automatic deploys render
+    incrementally, and schedules the release of replaced numbers at their cancel_at.
     """
     model_changes.install()
     effects.register(effects.ConfigChanged, on_config_changed)
+    effects.register(effects.NumberCancellationScheduled, on_number_cancellation)

@@ -216,6 +216,60 @@ def _start_demo_pbx() -> None:
 # --- PBX nodes, deploys and rollbacks ----------------------------------------------------------
 
 
+@cli.group(help="Phone numbers: the inventory to buy from, approvers, scheduled cancellations.")
+def numbers() -> None:
+    pass
+
+
+@numbers.command("load-inventory", help="Add a CSV's numbers (columns: number, type) to the inventory.")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--tenant", default=None, help="Tenant name (default: the only one).")
+def numbers_load_inventory(csv_file, tenant: str | None) -> None:  # type: ignore[no-untyped-def]
+    from control.errors import Invalid
+    from control.number_providers import load_inventory
+
+    try:
+        with unit_of_work() as session:
+            loaded = load_inventory(session, _tenant_id(session, tenant), csv_file.read())
+    except Invalid as exc:
+        raise click.ClickException(
+            "\n".join(m for messages in exc.errors.values() for m in messages)
+        ) from None
+    click.echo(f"{loaded.added} numbers added to the inventory ({loaded.already} were there already)")
+
+
+@numbers.command("approver", help="Grant (or with --revoke take away) the number approver permission.")
+@click.argument("email")
+@click.option("--revoke", is_flag=True)
+def numbers_approver(email: str, revoke: bool) -> None:
+    from control.errors import Invalid
+    from control.services import number_lifecycle, users
+
+    try:
+        with unit_of_work() as session:
+            user = users.find_user_by_email(session, email)
+            if user is None:
+                raise click.ClickException(f"no user with the address {email!r}")
+            number_lifecycle.set_approver(session, user, not revoke, None)
+    except Invalid as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{email} {'may no longer' if revoke else 'may now'} approve numbers")
+
+
+@numbers.command(
+    "reschedule", help="Queue again the release of every number to be cancelled (after a Redis loss)."
+)
+def numbers_reschedule() -> None:
+    from control import jobs
+    from control.services import number_lifecycle
+
+    with unit_of_work() as session:
+        due = number_lifecycle.scheduled_cancellations(session)
+    for number_id, cancel_at in due:
+        jobs.schedule_number_cancellation(number_id, cancel_at)
+    click.echo(f"{len(due)} cancellations scheduled")
+
+
 @cli.group(help="PBX nodes Switchboard deploys to.")
 def node() -> None:
     pass

@@ -11,7 +11,7 @@ from control.models.deploys import DeployRecord
 from control.models.destinations import DESTINATION_KINDS
 from control.models.lines import Line
 from control.models.nodes import PbxNode
-from control.models.numbers import PhoneNumber
+from control.models.numbers import CountryRule, InventoryNumber, NumberDocument, PhoneNumber
 from control.models.pbx_state import LiveChannel, RawEvent, SipRegistration
 from control.models.queues import Queue, QueueMember
 from control.models.ring_groups import RingGroup, RingGroupMember
@@ -33,12 +33,15 @@ __all__ = [
     "CallRecord",
     "Command",
     "Contact",
+    "CountryRule",
     "ContactNumber",
     "DeployRecord",
     "Favourite",
+    "InventoryNumber",
     "Line",
     "LiveChannel",
     "LoginThrottle",
+    "NumberDocument",
     "PbxNode",
     "PhoneNumber",
     "PresenceState",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from control.db import Base, utcnow
@@ -36,6 +36,8 @@ class User(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     avatar: Mapped[str | None] = mapped_column(String(300))
     notifications: Mapped[bool] = mapped_column(default=True)
+    #: the "number approver" permission: an admin who may approve pending numbers (their documents)
+    approves_numbers: Mapped[bool] = mapped_column(default=False, server_default=false())
     caller_id_number_id: Mapped[int | None] = mapped_column(
         ForeignKey("phone_numbers.id", ondelete="SET NULL", use_alter=True)
     )

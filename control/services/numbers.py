@@ -1,4 +1,8 @@
-"""Phone numbers (DIDs): add, assign, status changes, transfer between lines, release."""
+"""Phone numbers (DIDs): add, assign, transfer between lines, release.
+
+The status is never edited: it moves only through the actions of control/services/
+number_lifecycle.py (buy, approve, flag high risk, replace, release), each of which starts the
+automations triggered by a number status change."""
 
 from __future__ import annotations
 
@@ -9,10 +13,10 @@ from control.errors import Invalid, NotFound
 from control.models import Line, PhoneNumber, Team, User
 from control.models.numbers import NUMBER_STATUSES, NUMBER_TYPES
 from control.phone import digits_only, parse_number
-from control.services import audit, config_changes, ring_groups
+from control.services import audit, config_changes, number_lifecycle, ring_groups
 from control.services.listing import Page, like_pattern, paginate, status_counts
 from control.services.tenants import get_tenant
-from control.validators import Errors, add, boolean, choice, optional_id, when
+from control.validators import Errors, add, boolean, optional_id
 
 SORTS = {
     "number": PhoneNumber.e164,
@@ -119,6 +123,9 @@ def _owned(session: Session, errors: Errors, model: type, tenant_id: int, ident:
 
 def _apply(session: Session, number: PhoneNumber, tenant_id: int, data: dict, *, creating: bool) -> None:
     errors: Errors = {}
+    for field in ("status", "cancel_at"):
+        if field in data:
+            add(errors, field, number_lifecycle.STATUS_MOVES)
     tenant = get_tenant(session, tenant_id)
     if creating:
         try:
@@ -129,19 +136,12 @@ def _apply(session: Session, number: PhoneNumber, tenant_id: int, data: dict, *,
             if find_number(session, parsed.e164) is not None:
                 add(errors, "number", f"{parsed.e164} is already in the system.")
             number.e164, number.country, number.number_type = parsed.e164, parsed.country, parsed.number_type
-    was_released = not creating and number.status == "released"
-    number.status = choice(errors, data, "status", NUMBER_STATUSES, number.status or "active")
-    if was_released and number.status != "released":
-        add(errors, "status", "A released number is gone for good; it cannot be reactivated.")
-    number.cancel_at = when(errors, data, "cancel_at")
-    if number.status == "to_be_cancelled" and number.cancel_at is None:
-        add(errors, "cancel_at", "A number to be cancelled needs the date it stops routing.")
     number.do_not_use = boolean(data, "do_not_use", number.do_not_use or False)
     number.team_id = _owned(session, errors, Team, tenant_id, optional_id(errors, data, "team_id"), "team_id")
     number.user_id = _owned(session, errors, User, tenant_id, optional_id(errors, data, "user_id"), "user_id")
     number.line_id = _owned(session, errors, Line, tenant_id, optional_id(errors, data, "line_id"), "line_id")
     if number.status == "released" and number.assigned:
-        add(errors, "status", "A released number cannot be assigned to a team, user or line.")
+        add(errors, "line_id", "A released number cannot be assigned to a team, user or line.")
     if errors:
         raise Invalid(errors)
 
@@ -157,8 +157,6 @@ def _refuse_loops(session: Session, number: PhoneNumber) -> None:
 
 def _current(number: PhoneNumber) -> dict:
     return {
-        "status": number.status,
-        "cancel_at": number.cancel_at,
         "do_not_use": number.do_not_use,
         "team_id": number.team_id,
         "user_id": number.user_id,
@@ -167,10 +165,13 @@ def _current(number: PhoneNumber) -> dict:
 
 
 def create_number(session: Session, tenant_id: int, data: dict, actor: User | None) -> PhoneNumber:
-    number = PhoneNumber(tenant_id=tenant_id, status="active", do_not_use=False)
+    """Add a number the tenant already has (ported, or rented elsewhere): pending when its
+    country needs documents, else active."""
+    number = PhoneNumber(tenant_id=tenant_id, status="", do_not_use=False)
     with session.no_autoflush:
         _apply(session, number, tenant_id, data, creating=True)
     session.add(number)
+    number_lifecycle.start(session, number, actor, "create")
     _refuse_loops(session, number)
     audit.write(session, actor, "number.create", number, e164=number.e164)
     config_changes.changed(session, tenant_id, config_changes.DIALPLAN)
@@ -183,7 +184,7 @@ def update_number(
     number = get_number(session, tenant_id, number_id)
     with session.no_autoflush:
         _apply(session, number, tenant_id, _current(number) | dict(data), creating=False)
-    _release_caller_id_uses(session, number)
+    release_caller_id_uses(session, number)
     _refuse_loops(session, number)
     audit.write(session, actor, "number.update", number, e164=number.e164)
     config_changes.changed(session, tenant_id, config_changes.DIALPLAN, config_changes.ENDPOINTS)
@@ -208,18 +209,14 @@ def transfer_number(
 
 
 def release_number(session: Session, tenant_id: int, number_id: int, actor: User | None) -> PhoneNumber:
-    """'Unrent': the number is released for good; it stops routing and leaves every assignment."""
+    """'Unrent': the number is released for good and returned to its provider; it stops routing
+    and leaves every assignment."""
     number = get_number(session, tenant_id, number_id)
-    number.status = "released"
-    number.team_id = number.user_id = number.line_id = None
-    _release_caller_id_uses(session, number)
-    session.flush()
-    audit.write(session, actor, "number.release", number, e164=number.e164)
-    config_changes.changed(session, tenant_id, config_changes.DIALPLAN, config_changes.ENDPOINTS)
+    number_lifecycle.release(session, number, actor, "release")
     return number
 
 
-def _release_caller_id_uses(session: Session, number: PhoneNumber) -> None:
+def release_caller_id_uses(session: Session, number: PhoneNumber) -> None:
     """A number that can no longer present as caller ID stops being anyone's caller ID."""
     if number.do_not_use or number.status not in ("active", "to_be_cancelled"):
         session.execute(
@@ -231,7 +228,10 @@ def _release_caller_id_uses(session: Session, number: PhoneNumber) -> None:
 
 
 def delete_number(session: Session, tenant_id: int, number_id: int, actor: User | None) -> None:
+    """Forget the number; one still rented from a provider is returned to it first."""
     number = get_number(session, tenant_id, number_id)
+    if number.status != "released":
+        number_lifecycle.release(session, number, actor, "release")
     session.execute(
         update(User).where(User.caller_id_number_id == number.id).values(caller_id_number_id=None)
     )

@@ -27,6 +27,8 @@ from control.validators import (
 )
 
 ROLES = ("admin", "agent")
+# The number approver permission (approves pending numbers: control/services/number_lifecycle.py).
+APPROVER_RULE = "Only an admin can be a number approver."
 LANGUAGES = ("en", "fr", "de", "es", "nl", "it", "pt")
 SORTS = {"name": User.name, "email": User.email, "extension": User.extension, "created": User.created_at}
 MIN_PASSWORD = 10
@@ -114,6 +116,9 @@ def _apply(session: Session, user: User, tenant_id: int, data: dict, *, creating
     user.notifications = boolean(data, "notifications", True if creating else user.notifications)
     user.dnd = boolean(data, "dnd", False if creating else user.dnd)
     user.routing_paused = boolean(data, "routing_paused", False if creating else user.routing_paused)
+    user.approves_numbers = boolean(data, "approves_numbers", False if creating else user.approves_numbers)
+    if user.approves_numbers and user.role != "admin":
+        add(errors, "approves_numbers", APPROVER_RULE)
     avatar = text(errors, data, "avatar", max_len=MAX_AVATAR)
     if avatar and not avatar.startswith(AVATAR_PREFIXES):
         add(errors, "avatar", "An avatar is an https:// address.")
@@ -192,6 +197,7 @@ def _current(user: User) -> dict:
         "notifications": user.notifications,
         "dnd": user.dnd,
         "routing_paused": user.routing_paused,
+        "approves_numbers": user.approves_numbers,
         "avatar": user.avatar,
         "caller_id_number_id": user.caller_id_number_id,
     }

@@ -24,9 +24,13 @@ BEYOND_THE_SCHEMA = [
     (r"to|target", r"Extension .* does not exist\."),
     (r".*", r".*\balready\b.*"),
     (
-        r"(number|numbers-\d+-number|to|target|caller_id)",
+        r"(number|numbers-\d+-number|to|target|caller_id|e164|buy)",
         r"“.*” is (not a|not a valid) phone number\.|.*international number.*",
     ),
+    # Numbers: one replacement, given one way; what a file holds (its text, its lines, its type).
+    (r"replacement_id", r"Give replacement_id or buy, not both\."),
+    (r"file", r"The file must be UTF-8 text \(CSV\)\.|Line \d+: .*|The first line must name .*|The file has no numbers\.|At most \d+ numbers per file\."),
+    (r"document", r"Upload a PDF, PNG or JPEG file\.|A document has at most .*|At most \d+ documents per number\."),
     # The object's state.
     (r".*", r".*\bcannot\b.*"),
     (r"line_id", r"This line has no number that may send texts\."),

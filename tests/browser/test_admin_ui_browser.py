@@ -271,6 +271,22 @@ def test_row_menus_by_keyboard_and_mouse(live_server, browser, busy, screenshots
         box.locator("[data-menu-button]"),
         "main, article.number, article.number *:not([data-menu-panel], [data-menu-panel] *)",
     )
+    # the menu offers what the status allows: an active number turned red leads with Replace
+    page.on("dialog", lambda dialog: dialog.accept())
+    mark = page.locator("[role=menuitem]", has_text="Mark high risk")  # in closed menus too
+    active = page.locator("article.number").filter(has=mark).first
+    box_id = active.get_attribute("id")
+    active.locator("[data-menu-button]").click()
+    active.get_by_role("menuitem", name="Mark high risk").click()
+    page.wait_for_selector(".flash.success")
+    red = page.locator(f"#{box_id}")
+    items = red.locator("[role=menuitem]")
+    assert [items.nth(i).text_content().strip() for i in range(2)] == ["Replace", "Not high risk"]
+    _check_row_menu(
+        page,
+        red.locator("[data-menu-button]"),
+        "main, article.number, article.number *:not([data-menu-panel], [data-menu-panel] *)",
+    )
     page.close()
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from control import crypto, db, effects, jobs, model_changes
 from control.db import utcnow
 from control.models import User
-from control.services import lines, numbers, tenants, users, xml_curl
+from control.services import lines, number_lifecycle, numbers, tenants, users, xml_curl
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = "pbx.cache.example"
@@ -184,11 +184,13 @@ def test_a_number_stops_routing_at_its_date_without_a_query(world, statements):
     sessions = world["sessions"]
     now = utcnow()
     with db.unit_of_work() as s:
-        number = numbers.create_number(
-            s,
-            world["tenant"],
-            {"number": "+12125550177", "status": "to_be_cancelled", "cancel_at": now + timedelta(hours=1)},
-            None,
+        number = numbers.create_number(s, world["tenant"], {"number": "+12125550177"}, None)
+        spare = numbers.create_number(s, world["tenant"], {"number": "+12125550179"}, None)
+        number_lifecycle.flag_high_risk(s, world["tenant"], number.id, None)
+        # Replaced 30 days less an hour ago: it is to be cancelled in an hour.
+        replaced_at = now + timedelta(hours=1) - timedelta(days=number_lifecycle.CANCELLATION_DAYS)
+        number_lifecycle.replace_number(
+            s, world["tenant"], number.id, {"replacement_id": spare.id}, None, replaced_at
         )
         lines.create_line(
             s,

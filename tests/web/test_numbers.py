@@ -4,7 +4,7 @@ import re
 
 from control.db import unit_of_work
 from control.models import AuditLog, Line, PhoneNumber, Team, User
-from control.services import numbers, users
+from control.services import number_lifecycle, numbers, users
 
 
 def _number(session, e164: str) -> PhoneNumber:
@@ -18,10 +18,10 @@ def _box(page: str, number_id: int) -> str:
 
 
 def test_add_number_is_normalised_to_e164(admin_client, session, demo):
-    response = admin_client.post("/numbers/new", data={"number": "(212) 555-0123", "status": "pending"})
+    response = admin_client.post("/numbers/new", data={"number": "(212) 555-0123"})
     assert response.status_code == 302
     number = _number(session, "+12125550123")
-    assert number.country == "US" and number.status == "pending"
+    assert number.country == "US" and number.status == "active"
     assert number.number_type == "fixed_line_or_mobile" and number.do_not_use is False
     response = admin_client.post("/numbers/new", data={"number": "+44 20 7946 0999", "do_not_use": "on"})
     assert response.status_code == 302
@@ -37,8 +37,12 @@ def test_bad_numbers_show_a_message_next_to_the_field_and_save_nothing(admin_cli
         ({"number": "+1 212 555"}, "number", "is not a valid phone number."),
         ({"number": "1" * 10_000}, "number", "A phone number has at most 32 characters."),
         ({"number": "+12125550100"}, "number", "+12125550100 is already in the system."),
-        ({"number": "+12125550124", "status": "sold"}, "status", "Choose one of:"),
-        ({"number": "+12125550124", "status": "to_be_cancelled"}, "cancel_at", "needs the date it stops"),
+        ({"number": "+12125550124", "status": "active"}, "status", "The status is not edited"),
+        (
+            {"number": "+12125550124", "cancel_at": "2031-01-01T00:00"},
+            "cancel_at",
+            "The status is not edited",
+        ),
         ({"number": "+12125550124", "team_id": "999999"}, "team_id", "Choose an entry of this tenant."),
     ]
     for form, field, message in cases:
@@ -51,9 +55,8 @@ def test_bad_numbers_show_a_message_next_to_the_field_and_save_nothing(admin_cli
 
 def test_list_shows_boxes_with_status_dot_type_and_assignment(admin_client, session, demo):
     with unit_of_work() as s:
-        risky = numbers.create_number(
-            s, demo["tenant_id"], {"number": "+12125550130", "status": "high_risk"}, None
-        )
+        risky = numbers.create_number(s, demo["tenant_id"], {"number": "+12125550130"}, None)
+        number_lifecycle.flag_high_risk(s, demo["tenant_id"], risky.id, None)
         support = s.query(Team).filter_by(name="Support").one()
         numbers.update_number(s, demo["tenant_id"], risky.id, {"team_id": support.id}, None)
         risky_id = risky.id
@@ -87,7 +90,8 @@ def test_search_by_any_digits_and_filters(admin_client, session, demo):
 
 def test_status_counts(admin_client, session, demo):
     with unit_of_work() as s:
-        numbers.create_number(s, demo["tenant_id"], {"number": "+12125550131", "status": "high_risk"}, None)
+        risky = numbers.create_number(s, demo["tenant_id"], {"number": "+12125550131"}, None)
+        number_lifecycle.flag_high_risk(s, demo["tenant_id"], risky.id, None)
     page = admin_client.get("/numbers/").data.decode()
     assert 'All <span class="count">5</span>' in page
     assert 'Active <span class="count">3</span>' in page
@@ -103,46 +107,27 @@ def test_sort_allow_list(admin_client, demo):
     assert admin_client.get("/numbers/?sort=tenant_id").status_code == 400
 
 
-def test_edit_status_cancel_date_and_assignment(admin_client, session, demo):
+def test_edit_assignment_but_never_the_status(admin_client, session, demo):
     number = _number(session, "+18005550199")
     alice = session.get(User, demo["agent_id"])
     line = session.query(Line).filter_by(name="Support line").one()
-    form = {
-        "status": "to_be_cancelled",
-        "cancel_at": "2031-05-01T09:30",
-        "user_id": str(alice.id),
-        "line_id": str(line.id),
-        "team_id": "",
-    }
+    form = {"user_id": str(alice.id), "line_id": str(line.id), "team_id": ""}
     assert admin_client.post(f"/numbers/{number.id}", data=form).status_code == 302
     session.expire_all()
     number = session.get(PhoneNumber, number.id)
-    assert (
-        number.status == "to_be_cancelled"
-        and number.cancel_at.strftime("%Y-%m-%d %H:%M") == "2031-05-01 09:30"
-    )
     assert number.user_id == alice.id and number.line_id == line.id and number.team_id is None
     page = admin_client.get(f"/numbers/{number.id}").data.decode()
-    assert 'value="2031-05-01T09:30"' in page
-
-
-def test_edit_bad_input_changes_nothing(admin_client, session, demo):
-    number = _number(session, "+12125550100")
-    response = admin_client.post(f"/numbers/{number.id}", data={"status": "to_be_cancelled", "line_id": ""})
-    assert response.status_code == 400
-    assert "A number to be cancelled needs the date it stops routing." in response.data.decode()
-    response = admin_client.post(f"/numbers/{number.id}", data={"status": "active", "cancel_at": "soon"})
-    assert response.status_code == 400
-    assert "Enter a date and time" in response.data.decode()
+    assert 'id="status"' not in page and 'id="cancel_at"' not in page
+    for form in ({"status": "to_be_cancelled"}, {"cancel_at": "2031-05-01T09:30"}):
+        response = admin_client.post(f"/numbers/{number.id}", data=form | {"line_id": ""})
+        field = next(iter(form))
+        assert response.status_code == 400
+        assert re.search(
+            rf'<p class="error" id="{field}-error">The status is not edited', response.data.decode()
+        )
     session.expire_all()
     number = session.get(PhoneNumber, number.id)
-    assert number.status == "active" and number.line_id is not None
-
-
-def test_edit_form_never_offers_released_status(admin_client, session, demo):
-    page = admin_client.get(f"/numbers/{_number(session, '+12125550100').id}").data.decode()
-    status_select = re.search(r'<select id="status".*?</select>', page, re.S).group(0)
-    assert 'value="released"' not in status_select and 'value="high_risk"' in status_select
+    assert number.status == "active" and number.line_id == line.id and number.cancel_at is None
 
 
 def test_transfer_to_another_line(admin_client, session, demo):
@@ -197,7 +182,7 @@ def test_release_is_confirmed_irreversible_and_detaches(admin_client, session, d
     assert number.status == "released" and number.line_id is None
     response = admin_client.post(f"/numbers/{number.id}", data={"status": "active"})
     assert response.status_code == 400
-    assert "A released number is gone for good; it cannot be reactivated." in response.data.decode()
+    assert "The status is not edited" in response.data.decode()
     line = session.query(Line).filter_by(name="Support line").one()
     response = admin_client.post(f"/numbers/{number.id}/transfer", data={"transfer_line_id": str(line.id)})
     assert response.status_code == 400

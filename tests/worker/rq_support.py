@@ -36,32 +36,45 @@ def deploy_redis() -> Iterator[redis.Redis]:
             os.environ["REDIS_URL"] = previous
 
 
-def drain(client: redis.Redis, timeout: float = 60.0) -> None:
+def drain(
+    client: redis.Redis,
+    timeout: float = 60.0,
+    queue_names: tuple[str, ...] = (jobs.DEPLOY_QUEUE,),
+    horizon: float | None = None,
+) -> None:
     """Run burst workers (the real `switchboard worker` class: forking, with the scheduler) until
-    no deploy job waits or is scheduled; between runs, wait until the next scheduled job is due."""
-    queue = Queue(jobs.DEPLOY_QUEUE, connection=client)
+    no job of these queues waits or is scheduled; between runs, wait until the next scheduled job
+    is due. With `horizon` (seconds), jobs scheduled later than that from now are left waiting."""
+    queues = [Queue(name, connection=client) for name in queue_names]
     deadline = time.monotonic() + timeout
     while True:
-        SwitchboardWorker([queue], connection=client).work(
+        SwitchboardWorker(queues, connection=client).work(
             burst=True, with_scheduler=True, logging_level="WARNING"
         )
-        if queue.count:
+        if any(queue.count for queue in queues):
             continue  # queued while the worker was leaving
-        pending = (
-            queue.scheduled_job_registry.count
-            + queue.started_job_registry.count
+        limit = None if horizon is None else time.time() + horizon
+        pending = sum(
+            queue.started_job_registry.count
             + queue.deferred_job_registry.count
+            + client.zcount(queue.scheduled_job_registry.key, "-inf", "+inf" if limit is None else limit)
+            for queue in queues
         )
         if pending == 0:
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"deploy jobs still pending after {timeout:.0f} s")
-        _wait_until_due(client, queue, deadline)
+            raise TimeoutError(f"jobs still pending after {timeout:.0f} s")
+        _wait_until_due(client, queues, deadline, limit)
 
 
-def _wait_until_due(client: redis.Redis, queue: Queue, deadline: float) -> None:
+def _wait_until_due(client: redis.Redis, queues: list[Queue], deadline: float, limit: float | None) -> None:
     """Until the earliest scheduled job is due (a burst worker's scheduler moves it to the queue
     once its second has come); without one (a job still started or deferred), a moment."""
-    earliest = client.zrange(queue.scheduled_job_registry.key, 0, 0, withscores=True)
-    wait = earliest[0][1] - time.time() if earliest else 0.1
+    scores = [
+        found[0][1]
+        for queue in queues
+        if (found := client.zrange(queue.scheduled_job_registry.key, 0, 0, withscores=True))
+        and (limit is None or found[0][1] <= limit)
+    ]
+    wait = min(scores) - time.time() if scores else 0.1
     time.sleep(max(0.0, min(wait, deadline - time.monotonic())))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
 from web.api.bearer import authenticate
@@ -28,10 +30,31 @@ def query_problem() -> Response | None:
     return error_response(422, "The input is not valid.", errors={name: [NUL_MESSAGE]})
 
 
+def upload(limit: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A view that takes a file as multipart/form-data, of at most `limit` bytes in all (the one
+    kind of body besides a JSON object). Put it between `route` and `arguments`."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            request.max_content_length = limit
+            return view(*args, **kwargs)
+
+        limited.upload_limit = limit  # type: ignore[attr-defined]
+        return limited
+
+    return decorate
+
+
 def body_problem() -> Response | None:
     """A 400 when a body is sent that is not a JSON object, or a PATCH comes without one (the
-    schemas then check the fields)."""
+    schemas then check the fields); an upload view takes multipart/form-data instead."""
     if request.method not in BODY_METHODS:
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "upload_limit", None):
+        if request.mimetype != "multipart/form-data":
+            return error_response(400, "Send the file as multipart/form-data.")
         return None
     raw = request.get_data(cache=True)
     if not raw.strip():

@@ -18,7 +18,7 @@ from web.views.query_args import id_arg, page_arg
 ADMIN_AREA = True
 bp = Blueprint("users", __name__, url_prefix="/users")
 
-BOOLEAN_FIELDS = ("dnd", "notifications")
+BOOLEAN_FIELDS = ("dnd", "notifications", "approves_numbers")
 LANGUAGE_NAMES = {
     "en": "English",
     "fr": "Français",
