@@ -4,8 +4,8 @@ The inventory provider's numbers, the per-country document rules, the documents 
 pending numbers, the provider and replacement of each number, and the "number approver"
 permission on users.
 
-Revision ID: 0007_numbers
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_numbers"
-down_revision = "0006"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
