@@ -304,6 +304,7 @@ def run(kind: str, originates: int) -> dict[str, Any]:
         sandbox = _sandbox(kind)
         workdir = Path(scratch.name) / "world"
         with events_world(url, Pbx(kind, sandbox), workdir, proxied=False) as world:
+            world.sipp.lifetime = 3600  # a run on a busy machine outlasts sipp's default 300 s
             phone = world.sipp.phone("1001", world.secrets["1001"], reject_code=486, answer_after=0)
             tokens = _admin_tokens(world.tenant_id, math.ceil((originates + WARM_UP) / PER_TOKEN) + 1)
             server = Server(workdir / "serve.log")
