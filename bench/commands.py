@@ -1,40 +1,60 @@
 """Benchmark: click-to-call, from the API request to the first INVITE at the user's sipp phone.
 
-    .venv/bin/python bench/commands.py [--originates 200]
+    source /work/wt/prompts/env-hN.sh    # or any env naming the sandboxes' ports and REDIS_URL
+    .venv/bin/python bench/commands.py --pbx asterisk|freeswitch [--originates 200]
 
-Runs against the sandbox Asterisk (SWITCHBOARD_SANDBOX_* pick it), PostgreSQL
-(SWITCHBOARD_BENCH_PG, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres; a database
-of its own is created and dropped) and Redis (REDIS_URL). It builds the integration tests' world
-(tests/integration/events_world.py: a tenant deployed to the sandbox, `switchboard listen` with its
-command executor) and registers 1001 as a sipp phone that turns every call down at once (486), so
-each originate ends as soon as it rang.
+It starts what it needs: the sandbox PBX of the kind asked for (SWITCHBOARD_SANDBOX_* or
+SWITCHBOARD_FS_* pick it), a PostgreSQL database of its own (SWITCHBOARD_BENCH_PG, default
+postgresql+psycopg://postgres@127.0.0.1:5432/postgres; created and dropped), the integration
+tests' world (tests/integration/events_world.py: a tenant deployed to the sandbox and
+`switchboard listen` with its command executor, reaching the PBX and the database directly), and
+`switchboard serve` (gunicorn, one worker) on a free loopback port. 1001 registers as a sipp phone
+that turns every call down at once (486), so each originate ends as soon as it rang.
 
-Then, one at a time (each waits for its INVITE), it times:
-  - switchboard: POST /api/v1/calls through the Flask app in this process (validation, the
-    command row and audit entry, the commit, the hand-over on the node's Redis stream), the
-    listener's executor (claim, Originate over its AMI connection) -> the INVITE at the phone;
-  - direct: the same Originate action sent straight over an AMI connection of this process.
-It prints p50/p99 of each and of the difference (target: Switchboard adds <= 50 ms at p99) and the
-CPU time per originate of this process (API side) and of the listener process. The per-person
-rate limit (10 calls and texts a minute) is lifted for the run: it is what the bench measures
-around, not what it measures.
+Then it times, one originate at a time (each waits for its INVITE), in alternating blocks so both
+see the same machine:
+  - switchboard: POST /api/v1/calls over HTTP (token, validation, the command row and audit
+    entry, the commit, the hand-over on the node's Redis stream) -> the listener's executor
+    (claim, Originate over its AMI connection / bgapi originate over its ESL connection) -> the
+    INVITE at the phone;
+  - direct: the same Originate action (bgapi originate) sent straight over an AMI (ESL)
+    connection of this process.
+It prints p50/p99 of each, their ratio, what Switchboard adds (target: <= 50 ms at p99), and the
+CPU time per originate of the server and of the listener (process CPU times: the machine is
+shared, wall time alone says little), with the load average. Originates are spread over several
+admins' tokens so the per-person rate limit (10 calls and texts a minute) is never reached: it is
+what the bench measures around, not what it measures.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import http.client
+import math
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.events_freeswitch import tree_cpu  # noqa: E402
+
+WARM_UP = 5
+BLOCK = 10
+#: originates one admin's token may carry: the rate limit is 10 a minute per person
+PER_TOKEN = 9
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -42,77 +62,230 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
-def _listener_pid(parent: int) -> int:
-    """The asyncio listener process `switchboard listen` started for the node."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
+# --- the baseline: the same action straight over the PBX's control connection --------------------
+
+
+class DirectAmi:
+    """An AMI connection of this process sending the executor's Originate action as it is."""
+
+    def __init__(self, sandbox: Any) -> None:
+        from worker.ami_client import AmiClient
+
+        self.client = AmiClient(sandbox.ami_host, sandbox.ami_port, sandbox.ami_user, sandbox.ami_secret)
+        self.client.connect()
+
+    def originate(self) -> None:
+        from esl_handlers import asterisk_commands as ami
+
+        action = ami.originate(
+            {"endpoint": "1001", "target": "1003", "caller_id": "", "channel_id": uuid.uuid4().hex}
+        )
+        name = action.pop("Action")
+        action["Variable"] = ",".join(action["Variable"])
+        answer = self.client.action(name, **action)
+        if not answer.ok:
+            raise RuntimeError(f"Originate refused: {answer.message}")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class DirectEsl:
+    """An ESL connection of this process sending the executor's `bgapi originate` as it is."""
+
+    def __init__(self, sandbox: Any, domain: str) -> None:
+        from esl_handlers.esl_frames import EslFrameParser
+
+        self.domain = domain
+        self.sock = socket.create_connection((sandbox.esl_host, sandbox.esl_port), timeout=10)
+        self.parser = EslFrameParser()
+        self.frames: list[Any] = []
+        self._frame()  # auth/request
+        self.sock.sendall(f"auth {sandbox.esl_password}\n\n".encode())
+        if not self._reply().startswith("+OK"):
+            raise RuntimeError("ESL refused the sandbox's password")
+
+    def _frame(self) -> Any:
+        while not self.frames:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("ESL closed the connection")
+            self.frames.extend(self.parser.feed(chunk))
+        return self.frames.pop(0)
+
+    def _reply(self) -> str:
+        while True:
+            frame = self._frame()
+            if frame.content_type == "command/reply":
+                return str(frame.headers.get("Reply-Text", ""))
+
+    def originate(self) -> None:
+        from esl_handlers import freeswitch_commands as fs
+
+        command = fs.originate(
+            {
+                "endpoint": "1001",
+                "target": "1003",
+                "domain": self.domain,
+                "caller_id": "",
+                "channel_id": uuid.uuid4().hex,
+            }
+        )
+        self.sock.sendall(command.wire)
+        said = self._reply()
+        if not said.startswith("+OK"):
+            raise RuntimeError(f"bgapi originate refused: {said}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# --- Switchboard: its own server ---------------------------------------------------------------
+
+
+class Server:
+    """`switchboard serve` (gunicorn, one worker) on a free loopback port, and one keep-alive
+    HTTP connection to it."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.port = _free_port()
+        self.log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "web.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+                "--no-worker",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+        )
+        self.connection = self._connect()
+        self.used = time.monotonic()
+
+    def ready(self) -> None:
+        """A connection gunicorn has not closed yet (it keeps an idle one 2 s): reconnect after
+        a pause, before the clock starts."""
+        if time.monotonic() - self.used > 1.0:
+            self.connection.close()
+            self.connection = self._connect()
+
+    def _connect(self, timeout: float = 60.0) -> http.client.HTTPConnection:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"switchboard serve exited ({self.process.returncode}): see {self.log.name}"
+                )
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             try:
-                stat = (entry / "stat").read_text()
+                connection.request("GET", "/api/v1/openapi.json")
+                connection.getresponse().read()
+                return connection
             except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                return int(entry.name)
-    raise RuntimeError("no listener process under switchboard listen")
+                connection.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def post(self, path: str, body: dict, token: str) -> tuple[int, Any]:
+        self.connection.request(
+            "POST",
+            path,
+            body=orjson.dumps(body),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        answer = self.connection.getresponse()
+        self.used = time.monotonic()
+        return answer.status, orjson.loads(answer.read() or b"null")
+
+    def stop(self) -> None:
+        self.connection.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.log.close()
 
 
-def _wait_invites(phone, count: int, timeout: float = 10.0) -> float:  # type: ignore[no-untyped-def]
-    return phone.wait_for_invites(count, timeout)[count - 1]
+# --- the run -----------------------------------------------------------------------------------
 
 
-async def _direct(sandbox, phone, runs: int) -> tuple[list[float], float]:  # type: ignore[no-untyped-def]
-    from panoramisk import Manager
+def _sandbox(kind: str) -> Any:
+    if kind == "freeswitch":
+        from tests.integration.freeswitch_sandbox import FreeswitchSandbox
 
-    from esl_handlers import asterisk_commands
+        sandbox: Any = FreeswitchSandbox()
+    else:
+        from tests.integration.asterisk_sandbox import AsteriskSandbox
 
-    manager = Manager(
-        loop=asyncio.get_running_loop(),
-        host=sandbox.ami_host,
-        port=sandbox.ami_port,
-        username=sandbox.ami_user,
-        secret=sandbox.ami_secret,
-        events="off",
-        forgetable_actions=("ping", "login", "originate"),
-    )
-    await manager.connect()
-    latencies = []
-    cpu = time.process_time()
-    try:
-        for _ in range(runs):
-            count = len(phone.invites()) + 1
-            action = asterisk_commands.originate(
-                {"endpoint": "1001", "target": "1003", "caller_id": "", "channel_id": uuid.uuid4().hex}
+        sandbox = AsteriskSandbox()
+    sandbox.ensure()
+    sandbox.start()
+    return sandbox
+
+
+def _admin_tokens(tenant_id: int, count: int) -> list[str]:
+    from control import db
+    from control.services import accounts, users
+
+    tokens = []
+    with db.unit_of_work() as s:
+        for n in range(count):
+            admin = users.create_user(
+                s,
+                tenant_id,
+                {"name": f"Bench Admin {n}", "email": f"bench{n}@events.example", "role": "admin"},
+                None,
             )
-            started = time.time()
-            await manager.send_action(action, as_list=False)
-            arrived = await asyncio.to_thread(_wait_invites, phone, count)
-            latencies.append(arrived - started)
-    finally:
-        manager.close()
-    return latencies, (time.process_time() - cpu) / runs
+            tokens.append(accounts.create_token(s, admin, "bench"))
+    return tokens
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--originates", type=int, default=200)
-    args = parser.parse_args()
+def _measure(originates: int, one: Callable[[], float], other: Callable[[], float]) -> None:
+    """Alternating blocks of BLOCK, so both paths see the same moments of a busy machine."""
+    done = 0
+    while done < originates:
+        size = min(BLOCK, originates - done)
+        for _ in range(size):
+            one()
+        for _ in range(size):
+            other()
+        done += size
 
+
+def run(kind: str, originates: int) -> dict[str, Any]:
     scratch = tempfile.TemporaryDirectory(prefix="switchboard-bench-commands-")
     os.environ["SWITCHBOARD_DATA_DIR"] = scratch.name
     os.environ.setdefault("SWITCHBOARD_SECRET_KEY", "bench-secret-key-" + "x" * 32)
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine, select, text
 
     from control import config, db
     from control.migrate import upgrade
-    from control.services import accounts, commands, users
-    from tests.integration.asterisk_sandbox import AsteriskSandbox
-    from tests.integration.events_world import ADMIN_EMAIL, events_world
+    from control.models import Command
+    from tests.integration.events_world import DOMAIN, events_world
+    from tests.integration.pbx_kinds import Pbx
 
     admin_url = os.environ.get(
         "SWITCHBOARD_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -124,81 +297,156 @@ def main() -> int:
     url = admin_url.rsplit("/", 1)[0] + "/" + name
     os.environ["DATABASE_URL"] = url
     config.reset_settings()
-    commands.RATE_LIMIT = 10**9
+    server: Server | None = None
+    direct: DirectAmi | DirectEsl | None = None
     try:
         upgrade(url)
-        sandbox = AsteriskSandbox()
-        sandbox.ensure()
-        sandbox.start()
-        with events_world(url, sandbox, Path(scratch.name) / "world") as world:
+        sandbox = _sandbox(kind)
+        workdir = Path(scratch.name) / "world"
+        with events_world(url, Pbx(kind, sandbox), workdir, proxied=False) as world:
+            world.sipp.lifetime = 3600  # a run on a busy machine outlasts sipp's default 300 s
             phone = world.sipp.phone("1001", world.secrets["1001"], reject_code=486, answer_after=0)
-            from web.app import create_app
-
-            client = create_app().test_client()
-            with db.unit_of_work() as s:
-                me = users.find_user_by_email(s, ADMIN_EMAIL)
-                assert me is not None
-                token = accounts.create_token(s, me, "bench")
-            headers = {"Authorization": f"Bearer {token}"}
+            tokens = _admin_tokens(world.tenant_id, math.ceil((originates + WARM_UP) / PER_TOKEN) + 1)
+            server = Server(workdir / "serve.log")
+            direct = DirectEsl(sandbox, DOMAIN) if kind == "freeswitch" else DirectAmi(sandbox)
+            assert world.listener.process is not None
+            listener_pid = world.listener.process.pid
             body = {"user_id": world.user_id("1001"), "target": "1003"}
-            listener = _listener_pid(world.listener.process.pid)  # type: ignore[union-attr]
+            used = 0
+            ours: list[float] = []
+            requests: list[float] = []
+            baseline: list[float] = []
+            cpu = {"server": 0.0, "listener": 0.0, "listener_direct": 0.0}
 
-            def originate() -> None:
-                answer = client.post("/api/v1/calls", json=body, headers=headers)
-                if answer.status_code != 202:
-                    raise RuntimeError(
-                        f"POST /api/v1/calls answered {answer.status_code}: {answer.get_json()}"
-                    )
+            def wait_invite(count: int) -> float:
+                return phone.wait_for_invites(count, 15.0)[count - 1]
 
-            for _ in range(5):  # warm-up: first requests, connections, code paths
+            def switchboard(record: bool = True) -> float:
+                nonlocal used
                 count = len(phone.invites()) + 1
-                originate()
-                _wait_invites(phone, count)
-            ours, requests = [], []
-            cpu, listener_cpu = time.process_time(), _cpu_seconds(listener)
-            for _ in range(args.originates):
+                token = tokens[used // PER_TOKEN]
+                used += 1
+                server.ready()  # type: ignore[union-attr]
+                started = time.time()
+                status, answer = server.post("/api/v1/calls", body, token)  # type: ignore[union-attr]
+                answered = time.time()
+                if status != 202:
+                    raise RuntimeError(f"POST /api/v1/calls answered {status}: {answer}")
+                latency = wait_invite(count) - started
+                if record:
+                    requests.append(answered - started)
+                    ours.append(latency)
+                return latency
+
+            def straight(record: bool = True) -> float:
                 count = len(phone.invites()) + 1
                 started = time.time()
-                originate()
-                requests.append(time.time() - started)
-                ours.append(_wait_invites(phone, count) - started)
-            api_cpu = (time.process_time() - cpu) / args.originates
-            executor_cpu = (_cpu_seconds(listener) - listener_cpu) / args.originates
-            direct, direct_cpu = asyncio.run(_direct(sandbox, phone, args.originates))
-            from sqlalchemy import select
+                direct.originate()  # type: ignore[union-attr]
+                latency = wait_invite(count) - started
+                if record:
+                    baseline.append(latency)
+                return latency
 
-            from control.models import Command
+            for _ in range(WARM_UP):  # first requests, connections, prepared statements
+                switchboard(record=False)
+                straight(record=False)
 
+            def timed_switchboard() -> float:
+                before = tree_cpu(server.process.pid), tree_cpu(listener_pid)  # type: ignore[union-attr]
+                latency = switchboard()
+                cpu["server"] += tree_cpu(server.process.pid) - before[0]  # type: ignore[union-attr]
+                cpu["listener"] += tree_cpu(listener_pid) - before[1]
+                return latency
+
+            def timed_straight() -> float:
+                before = tree_cpu(listener_pid)
+                latency = straight()
+                cpu["listener_direct"] += tree_cpu(listener_pid) - before
+                return latency
+
+            load_before = os.getloadavg()[0]
+            _measure(originates, timed_switchboard, timed_straight)
+            load_after = os.getloadavg()[0]
             with db.unit_of_work() as s:
-                rows = s.scalars(select(Command).order_by(Command.id.desc()).limit(args.originates)).all()
+                rows = s.scalars(
+                    select(Command)
+                    .where(Command.kind == "originate")
+                    .order_by(Command.id.desc())
+                    .limit(originates)
+                ).all()
+                states = {c.state for c in rows}
                 handover = [(c.sent_at - c.created_at).total_seconds() for c in rows if c.sent_at]
     finally:
+        if direct is not None:
+            direct.close()
+        if server is not None:
+            server.stop()
         db.dispose_all()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
         scratch.cleanup()
+    return {
+        "pbx": kind,
+        "originates": originates,
+        "ours": ours,
+        "direct": baseline,
+        "requests": requests,
+        "handover": handover,
+        "states": sorted(states),
+        "cpu_server": cpu["server"] / originates,
+        "cpu_listener": cpu["listener"] / originates,
+        "cpu_listener_direct": cpu["listener_direct"] / originates,
+        "load": (load_before + load_after) / 2,
+    }
+
+
+def report(result: dict[str, Any]) -> None:
+    ms = 1000.0
 
     def line(label: str, values: list[float]) -> str:
         return (
-            f"{label:<34} p50 {statistics.median(values) * 1000:7.1f} ms   "
-            f"p99 {_percentile(values, 0.99) * 1000:7.1f} ms"
+            f"  {label:<38} p50 {statistics.median(values) * ms:7.1f} ms   "
+            f"p99 {_percentile(values, 0.99) * ms:7.1f} ms"
         )
 
-    print(f"{args.originates} originates each, request -> first INVITE at the phone (sandbox Asterisk 22)")
-    print(line("switchboard (API, stream, executor)", ours))
-    print(line("direct AMI Originate", direct))
-    print(line("  of which: the API request", requests))
-    print(line("  of which: command row -> claimed", handover))
-    added_p50 = statistics.median(ours) - statistics.median(direct)
-    added_p99 = _percentile(ours, 0.99) - _percentile(direct, 0.99)
+    ours, direct = result["ours"], result["direct"]
+    pbx = "Asterisk" if result["pbx"] == "asterisk" else "FreeSWITCH"
+    baseline = "AMI Originate" if result["pbx"] == "asterisk" else "ESL bgapi originate"
     print(
-        f"switchboard adds                   p50 {added_p50 * 1000:7.1f} ms   p99 {added_p99 * 1000:7.1f} ms (target <= 50 ms)"
+        f"{result['originates']} originates each, request -> first INVITE at the phone, sandbox {pbx}; "
+        f"load average {result['load']:.1f} on {os.cpu_count()} CPUs (shared: figures are noisy)"
     )
+    print(line("switchboard (HTTP, stream, executor)", ours))
+    print(line(f"direct {baseline}", direct))
+    print(line("of which: the API request", result["requests"]))
+    print(line("of which: command row -> claimed", result["handover"]))
+    p50, p99 = statistics.median(ours), _percentile(ours, 0.99)
+    d50, d99 = statistics.median(direct), _percentile(direct, 0.99)
     print(
-        f"CPU per originate: API process {api_cpu * 1000:.2f} ms, listener process {executor_cpu * 1000:.2f} ms; "
-        f"direct AMI client {direct_cpu * 1000:.2f} ms"
+        f"  switchboard adds                       p50 {(p50 - d50) * ms:7.1f} ms   "
+        f"p99 {(p99 - d99) * ms:7.1f} ms (target <= 50 ms)   ratio to direct: "
+        f"p50 {p50 / d50:.2f}x, p99 {p99 / d99:.2f}x"
     )
+    rate = 1.0 / statistics.mean(ours)
+    print(
+        f"  CPU per originate: server {result['cpu_server'] * ms:.2f} ms, listener "
+        f"{result['cpu_listener'] * ms:.2f} ms (with a direct originate's events alone: "
+        f"{result['cpu_listener_direct'] * ms:.2f} ms); one at a time: {rate:.1f} originates/s; "
+        f"command states: {', '.join(result['states'])}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pbx", choices=("asterisk", "freeswitch"), default="asterisk")
+    parser.add_argument("--originates", type=int, default=200)
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    args = parser.parse_args()
+    result = run(args.pbx, args.originates)
+    report(result)
+    if args.json:
+        args.json.write_bytes(orjson.dumps(result))
     return 0
 
 

@@ -17,6 +17,10 @@ from control.redis_conn import redis_client
 
 #: entries kept per node stream (a trimmed entry is long expired anyway)
 STREAM_LENGTH = 10_000
+#: How long an executor's XREAD blocks (ms): a new entry wakes it at once, this only bounds how
+#: long it takes to notice a stop. Never poll the stream with sleeps in between: a command would
+#: wait for the next poll.
+READ_BLOCK_MS = 500
 
 
 def stream(node: str) -> str:

@@ -72,9 +72,15 @@ def dispose_all() -> None:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[Session]:
-    """One transaction: commit on success, then run the effects collected during it."""
+def unit_of_work(*, autocommit: bool = False) -> Iterator[Session]:
+    """One transaction: commit on success, then run the effects collected during it.
+
+    autocommit=True: every statement commits on its own, with no BEGIN and COMMIT round trips;
+    only for a unit whose each write is one self-contained conditional statement (a command's
+    claim, where those two round trips would delay the send)."""
     session = new_session()
+    if autocommit:
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     try:
         yield session
         session.commit()

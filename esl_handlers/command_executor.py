@@ -233,7 +233,9 @@ class AsteriskCommandExecutor:
         try:
             while not self.stop.is_set():
                 try:
-                    batches = await client.xread({stream: last}, count=100, block=500)
+                    batches = await client.xread(
+                        {stream: last}, count=100, block=command_channel.READ_BLOCK_MS
+                    )
                 except (redis.RedisError, OSError) as exc:
                     log.warning("%s: reading commands failed: %r", self.node, exc)
                     await asyncio.sleep(1)

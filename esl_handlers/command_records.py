@@ -8,7 +8,8 @@ from control.services import broadcast_sending, commands, dnd, texts
 
 
 def claim(command_id: int) -> bool:
-    with unit_of_work() as session:
+    """queued -> sending: one UPDATE that commits by itself (the send waits for it)."""
+    with unit_of_work(autocommit=True) as session:
         return commands.claim(session, command_id)
 
 

@@ -209,7 +209,7 @@ class FreeswitchCommandExecutor:
         try:
             while not self.stop.is_set():
                 try:
-                    batches = client.xread({stream: last}, count=100, block=500)
+                    batches = client.xread({stream: last}, count=100, block=command_channel.READ_BLOCK_MS)
                 except (redis.RedisError, OSError) as exc:
                     log.warning("%s: reading commands failed: %r", self.node, exc)
                     self.stop.wait(1)

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, ForeignKey, String, Table, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from control.db import Base, utcnow
 from control.models.teams import Team
+
+if TYPE_CHECKING:
+    from control.models.tenants import Tenant
 
 user_teams = Table(
     "user_teams",
@@ -46,6 +50,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     teams: Mapped[list[Team]] = relationship(secondary=user_teams, order_by=Team.name)
+    #: read-only; loaded with the user where a request needs both (API token authentication)
+    tenant: Mapped[Tenant] = relationship(viewonly=True)
 
     @property
     def status(self) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from control.db import utcnow
 from control.errors import Forbidden, Invalid
@@ -158,15 +158,31 @@ def create_token(session: Session, user: User, name: str = "api") -> str:
     return token
 
 
+#: A token's last-used time is written at most this often (a write per request would cost a commit).
+LAST_USED_EVERY = timedelta(minutes=5)
+
+
 def user_for_token(session: Session, token: str) -> User | None:
-    """The user of an API token. Tokens live apart from login sessions: a logout leaves them valid."""
-    row = session.scalar(select(ApiToken).where(ApiToken.digest == token_digest(token)))
-    if row is None:
+    """The user of an API token. Tokens live apart from login sessions: a logout leaves them valid.
+
+    Tokens are 256-bit random strings, so their SHA-256 digest is looked up directly (a slow
+    password hash guards guessable secrets, not these). One round trip loads the token, its user
+    and the user's tenant (the request's services find both in the session); the token's
+    last-used time changes at most every LAST_USED_EVERY, so most requests write nothing here.
+    """
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .join(User.tenant)
+        .options(contains_eager(User.tenant))
+        .where(ApiToken.digest == token_digest(token))
+    ).first()
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or user.suspended:
+    row, user = found
+    if user.suspended:
         return None
-    if row.last_used_at is None or utcnow() - row.last_used_at > timedelta(minutes=5):
+    if row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_EVERY:
         row.last_used_at = utcnow()
     return user
 

@@ -440,8 +440,13 @@ def proxied_database_url(url: str, port: int) -> str:
 
 
 @contextlib.contextmanager
-def events_world(database_url: str, pbx: Pbx, workdir: Path) -> Iterator[EventsWorld]:
-    """Everything up and the listener connected and resynchronised; torn down in reverse."""
+def events_world(
+    database_url: str, pbx: Pbx, workdir: Path, *, proxied: bool = True
+) -> Iterator[EventsWorld]:
+    """Everything up and the listener connected and resynchronised; torn down in reverse.
+
+    proxied=False: the listener reaches the PBX and PostgreSQL directly, not through the proxies
+    (bench/commands.py: the proxies' thread hops would be timed as Switchboard's)."""
     if not database_url.startswith("postgresql"):
         raise AssertionError(
             "the event pipeline tests run against PostgreSQL (SWITCHBOARD_TEST_DB=postgresql)"
@@ -461,12 +466,14 @@ def events_world(database_url: str, pbx: Pbx, workdir: Path) -> Iterator[EventsW
         sipp = stack.enter_context(pbx.phones(workdir / "sipp", DOMAIN))
         outside = stack.enter_context(pbx.outside(workdir / "outside"))
         trunk = sipp.phone("trunk", "", answer_after=0.3, register=False)
-        tenant_id, node_id, ids, secrets = _model(pbx, trunk.port, control_proxy.port)
+        tenant_id, node_id, ids, secrets = _model(
+            pbx, trunk.port, control_proxy.port if proxied else pbx.control_address[1]
+        )
         with pbx.short_registrations():
             deploy(node_id)
         env = {
             **os.environ,
-            "DATABASE_URL": proxied_database_url(database_url, pg_proxy.port),
+            "DATABASE_URL": proxied_database_url(database_url, pg_proxy.port) if proxied else database_url,
             "PYTHONUNBUFFERED": "1",
         }
         listener = ListenerCli(NODE, workdir / "listener.log", env)

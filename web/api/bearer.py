@@ -7,7 +7,7 @@ from flask import Response, g, request
 from control.models import User
 from control.services import accounts
 from web.api.errors import error_response
-from web.db import write
+from web.db import db, write
 
 SCHEME = "bearerAuth"
 REALM = 'Bearer realm="switchboard"'
@@ -33,8 +33,11 @@ def authenticate(*, admin: bool) -> Response | None:
         )
     user = None
     if len(token) <= MAX_TOKEN_LENGTH:
-        with write() as session:  # commits the token's last-used time
-            user = accounts.user_for_token(session, token)
+        session = db()
+        user = accounts.user_for_token(session, token)
+        if session.dirty:  # the token's last-used time, every few minutes: commit it now
+            with write():
+                pass
     if user is None:
         return error_response(
             401,
