@@ -21,6 +21,8 @@ class Settings:
     xml_curl_allow: tuple[str, ...]
     https: bool
     trusted_proxies: int
+    #: where browsers reach a PBX node's WebSocket transport; {host} is the node's host
+    webphone_url: str
 
 
 def _proxy_count(name: str) -> int:
@@ -28,6 +30,17 @@ def _proxy_count(name: str) -> int:
     if not raw.isdigit() or int(raw) > 10:
         raise ValueError(f"{name} must be a number of proxies from 0 to 10, not {raw!r}")
     return int(raw)
+
+
+def _webphone_url(raw: str) -> str:
+    """SWITCHBOARD_WEBPHONE_URL: a wss:// URL, `{host}` standing for the PBX node's host
+    (deploy/asterisk/install.sh --wss ADDR:PORT serves wss://ADDR:PORT/ws)."""
+    url = raw.strip()
+    if not url.startswith("wss://") or any(c in url for c in " \"'<>\\") or "{" in url.replace("{host}", ""):
+        raise ValueError(
+            f"SWITCHBOARD_WEBPHONE_URL must be a wss:// URL (with {{host}} for the node's host), not {raw!r}"
+        )
+    return url
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -63,6 +76,7 @@ def settings() -> Settings:
         xml_curl_allow=tuple(a.strip() for a in allow.split(",") if a.strip()),
         https=os.environ.get("SWITCHBOARD_HTTPS", "0") == "1",
         trusted_proxies=_proxy_count("SWITCHBOARD_TRUSTED_PROXIES"),
+        webphone_url=_webphone_url(os.environ.get("SWITCHBOARD_WEBPHONE_URL", "wss://{host}:8089/ws")),
     )
 
 
