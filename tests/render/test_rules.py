@@ -107,7 +107,7 @@ def test_asterisk_ring_groups_queues_and_trunk(renders):
     assert appended == [
         "Local/g600m1@switchboard-legs",
         "Local/g600m2@switchboard-legs",
-        "PJSIP/2006",
+        "PJSIP/2006&PJSIP/2006-webphone",  # a user rings on every device: desk phone and webphone
         "Local/g600m5@switchboard-legs",
     ]
     assert re.findall(r"Gosub\(switchboard-dnd,(\d+),1\((\d)\)\)", parallel) == [
@@ -116,7 +116,7 @@ def test_asterisk_ring_groups_queues_and_trunk(renders):
         ("2006", "0"),
     ]
     assert " same => n,Dial(${SB_DIAL:1},25)\n" in parallel
-    assert "exten => g600m1,1,Dial(PJSIP/2001,20)\n" in parallel
+    assert "exten => g600m1,1,Dial(PJSIP/2001&PJSIP/2001-webphone,20)\n" in parallel
     assert "exten => g600m5,1,Dial(PJSIP/+14155550111@switchboard-trunk,15)\n" in parallel
     assert " same => n,Goto(switchboard-internal,700,1)\n" in parallel  # fallback: the queue
     sequential = files["extensions.d/group-601.conf"].decode()
@@ -139,6 +139,26 @@ def test_asterisk_ring_groups_queues_and_trunk(renders):
     assert {("2001", "endpoint"), ("2001", "auth"), ("2001", "aor")} <= structure.pjsip
     assert "max_contacts = 3" in files["pjsip.d/2001.conf"].decode()
     assert "password = trunk\\;sec#ret!" in files["pjsip.conf"].decode()
+
+
+def test_asterisk_webphone_beside_the_desk_phone(renders):
+    """Each user's webphone: a WebRTC endpoint of its own with the user's secret, one contact,
+    dialled together with the desk phone (names.ast_devices) on a direct call."""
+    from control.render import names
+
+    files = renders["asterisk"]
+    structure = conf_parser.structure(files)
+    webphone = names.ast_webphone("2001")
+    assert {(webphone, "endpoint"), (webphone, "auth"), (webphone, "aor")} <= structure.pjsip
+    endpoint = files["pjsip.d/2001.conf"].decode().partition(f"[{webphone}]\ntype = endpoint\n")[2]
+    assert "webrtc = yes\n" in endpoint and "allow = ulaw,opus\n" in endpoint
+    assert f"auth = {webphone}\n" in endpoint and f"aors = {webphone}\n" in endpoint
+    assert "webrtc" not in files["pjsip.d/2001.conf"].decode().partition(f"[{webphone}]")[0]
+    desk_secret = re.findall(r"password = (.*)\n", files["pjsip.d/2001.conf"].decode())
+    assert len(desk_secret) == 2 and desk_secret[0] == desk_secret[1]
+    direct = files["extensions.d/user-2001.conf"].decode()
+    assert f"Dial({names.ast_devices('2001')},30)" in direct
+    assert names.ast_device_owner(webphone) == "2001" and names.ast_device_owner("2001") == "2001"
 
 
 def test_asterisk_without_transport_or_trunk(session, golden):
