@@ -15,6 +15,7 @@ import pytest
 from control import config, db
 from control.services import users
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, serving
+from tests.browser.test_admin_ui_browser import OVERFLOW, screenshots, serious_violations  # noqa: F401
 from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.events_world import CONTACT_NUMBER, LINE_A, EventsWorld, events_world, wait_for
 from tests.integration.pbx_kinds import Pbx
@@ -85,9 +86,9 @@ def media_browser() -> Iterator:
         chromium.close()
 
 
-def _agent_page(browser, live_server: str, extension: str, path: str = "/portal/phonebook"):  # type: ignore[no-untyped-def]
+def _agent_page(browser, live_server: str, extension: str, path: str = "/portal/phonebook", **context_args):  # type: ignore[no-untyped-def]
     """A logged-in agent's portal page whose webphone says it is registered."""
-    context = browser.new_context(ignore_https_errors=True)
+    context = browser.new_context(ignore_https_errors=True, **context_args)
     page = context.new_page()
     page.set_default_timeout(20_000)
     page.goto(f"{live_server}/login")
@@ -115,7 +116,11 @@ def _rtp_both_ways(page, at_least: int = 25) -> dict:  # type: ignore[no-untyped
 
 
 def test_the_page_registers_and_calls_a_sipp_phone_with_rtp_both_ways(
-    world: EventsWorld, live_server: str, media_browser, asterisk_sandbox: AsteriskSandbox, tmp_path: Path
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+    asterisk_sandbox: AsteriskSandbox,
+    screenshots: Path,  # noqa: F811
 ) -> None:
     page = _agent_page(media_browser, live_server, "1001")
     contact = wait_for("the webphone contact on the PBX", lambda: _webphone_contact(asterisk_sandbox, "1001"))
@@ -133,7 +138,7 @@ def test_the_page_registers_and_calls_a_sipp_phone_with_rtp_both_ways(
         assert int(invite.headers.get("content-length", "0")) > 0, invite.headers
         stats = _rtp_both_ways(page)
         wait_for("RTP at the sipp phone's media port", lambda: echo.received >= 25)
-        page.screenshot(path=str(tmp_path / "webphone-in-call.png"))
+        page.screenshot(path=str(screenshots / "webphone-in-call-laptop-light.png"))
         page.click("[data-wp-hangup]")
         wait_for("the BYE at the sipp phone", lambda: any(e.kind == "BYE" for e in ben.events()))
         page.wait_for_selector("[data-wp-status]:has-text('Call ended')")
@@ -144,9 +149,16 @@ def test_the_page_registers_and_calls_a_sipp_phone_with_rtp_both_ways(
 
 
 def test_a_call_from_outside_rings_the_page_and_the_caller_hangs_up(
-    world: EventsWorld, live_server: str, media_browser, tmp_path: Path
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+    screenshots: Path,  # noqa: F811
 ) -> None:
-    page = _agent_page(media_browser, live_server, "1001")
+    """On a phone (390 px) in dark mode: the panel fits, every control is labelled (axe)."""
+    page = _agent_page(
+        media_browser, live_server, "1001", viewport={"width": 390, "height": 844}, color_scheme="dark"
+    )
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
     with RtpEcho() as echo:
         call = world.outside.start_call(
             LINE_A, caller=CONTACT_NUMBER, hold=6.0, timeout=40, rtp_port=echo.port
@@ -154,9 +166,12 @@ def test_a_call_from_outside_rings_the_page_and_the_caller_hangs_up(
         page.wait_for_selector("[data-wp-incoming]:visible")
         caller = page.locator("[data-wp-caller]").inner_text()
         assert CONTACT_NUMBER.lstrip("+") in caller.replace("+", ""), caller
-        page.screenshot(path=str(tmp_path / "webphone-incoming.png"))
+        assert page.evaluate(OVERFLOW) == [] and serious_violations(page) == []
+        page.screenshot(path=str(screenshots / "webphone-incoming-phone-dark.png"), full_page=True)
         page.click("[data-wp-answer]")
         page.wait_for_selector("[data-wp-call]:visible")
+        assert page.evaluate(OVERFLOW) == [] and serious_violations(page) == []
+        page.screenshot(path=str(screenshots / "webphone-in-call-phone-dark.png"), full_page=True)
         stats = _rtp_both_ways(page)
         wait_for("RTP at the caller's media port", lambda: echo.received >= 25)
         # The caller hangs up (sipp's BYE after `hold`): the page's call ends too.
@@ -173,7 +188,10 @@ def test_a_call_from_outside_rings_the_page_and_the_caller_hangs_up(
 
 
 def test_two_agents_call_each_other_and_see_it_live(
-    world: EventsWorld, live_server: str, media_browser, tmp_path: Path
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+    screenshots: Path,  # noqa: F811
 ) -> None:
     ben_id = world.user_id("1002")
     alice = _agent_page(media_browser, live_server, "1001", "/portal/contacts/team")
@@ -191,7 +209,7 @@ def test_two_agents_call_each_other_and_see_it_live(
     in_call_at = next(c["at"] for c in alice.evaluate("window.__dot") if c["state"] == "in_call") / 1000
     _rtp_both_ways(alice)
     _rtp_both_ways(bob)
-    alice.screenshot(path=str(tmp_path / "webphone-alice-team.png"), full_page=True)
+    alice.screenshot(path=str(screenshots / "webphone-alice-team-in-call.png"), full_page=True)
     bob.click("[data-wp-hangup]")
     alice.wait_for_selector("[data-wp-status]:has-text('Call ended')")
     bob.wait_for_selector("[data-wp-status]:has-text('Call ended')")

@@ -237,20 +237,20 @@ window.switchboardWebphone = {
 
 async function start() {
   if (!("RTCPeerConnection" in window) || !navigator.mediaDevices) return;  // stays hidden
-  panel.hidden = false;
-  $("dial-button").disabled = true;
   let account;
   try {
     const response = await fetch(panel.dataset.webphone, { credentials: "same-origin", headers: { Accept: "application/json" } });
-    if (!response.ok) {
-      say(response.status === 403 ? "The webphone is only for its owner, not while acting as them." : "No webphone for this account: your tenant has no PBX node with one.", "error");
-      return;
-    }
+    // 404: no webphone (no PBX node carries one); 403: an admin acting as this user. Nothing to show.
+    if (response.status === 404 || response.status === 403) return;
+    panel.hidden = false;
+    if (!response.ok) throw new Error(String(response.status));
     account = await response.json();
   } catch (error) {
-    say("Could not load the webphone's account.", "error");
+    panel.hidden = false;
+    say("Could not load the webphone's account; reload the page to try again.", "error");
     return;
   }
+  $("dial-button").disabled = true;
   userAgent = new UserAgent({
     uri: UserAgent.makeURI(account.uri),
     authorizationUsername: account.username,
