@@ -68,8 +68,11 @@ def ast_webphone(extension: str) -> str:
 
 
 def ast_devices(extension: str) -> str:
-    """The Dial string that rings every device of a user: the desk phone and the webphone."""
-    return f"{ast_interface(extension)}&PJSIP/{ast_webphone(extension)}"
+    """The Dial string that rings every device of a user: the desk phone, and the webphone's
+    contact while it has one (Dial of an endpoint without a contact logs an ERROR). The
+    substitution runs when the dialplan does: `&PJSIP/<ext>-webphone/<uri>` or nothing."""
+    contacts = f"${{PJSIP_DIAL_CONTACTS({ast_webphone(extension)})}}"
+    return f'{ast_interface(extension)}${{IF($["{contacts}" != ""]?&)}}{contacts}'
 
 
 def ast_device_owner(endpoint: str) -> str:

@@ -43,6 +43,17 @@ RTP_STATS = """async () => {
   return out;
 }"""
 
+#: The Notification API, granted, recording what the page shows (headless Chromium shows none).
+RECORD_NOTIFICATIONS = """
+window.__notes = [];
+window.Notification = class {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) { window.__notes.push({title, body: (options || {}).body, tag: (options || {}).tag}); }
+  close() {}
+};
+"""
+
 #: Records every change of a presence dot with the browser's clock (epoch milliseconds).
 OBSERVE_DOT = """(userId) => {
   const dot = document.querySelector(`[data-presence-user="${userId}"]`);
@@ -89,6 +100,7 @@ def media_browser() -> Iterator:
 def _agent_page(browser, live_server: str, extension: str, path: str = "/portal/phonebook", **context_args):  # type: ignore[no-untyped-def]
     """A logged-in agent's portal page whose webphone says it is registered."""
     context = browser.new_context(ignore_https_errors=True, **context_args)
+    context.add_init_script(RECORD_NOTIFICATIONS)
     page = context.new_page()
     page.set_default_timeout(20_000)
     page.goto(f"{live_server}/login")
@@ -166,6 +178,9 @@ def test_a_call_from_outside_rings_the_page_and_the_caller_hangs_up(
         page.wait_for_selector("[data-wp-incoming]:visible")
         caller = page.locator("[data-wp-caller]").inner_text()
         assert CONTACT_NUMBER.lstrip("+") in caller.replace("+", ""), caller
+        # Ann has call notifications on (the default): one, tagged like portal.js's ringing one.
+        notes = wait_for("the incoming-call notification", lambda: page.evaluate("window.__notes"))
+        assert {"title": "Incoming call", "body": caller, "tag": "switchboard-ringing"} in notes, notes
         assert page.evaluate(OVERFLOW) == [] and serious_violations(page) == []
         page.screenshot(path=str(screenshots / "webphone-incoming-phone-dark.png"), full_page=True)
         page.click("[data-wp-answer]")
