@@ -2,7 +2,8 @@
 // over WebSocket, WebRTC media) with SIP.js, vendored by `make install`. One call at a time:
 // dial by keypad, keyboard, paste or a click on any tel: link; incoming calls ring with a tone
 // and, when the user turned them on, a browser notification.
-import { Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent } from "./vendor/sip.js/lib/api/index.js";
+// SIP.js is imported only once the user turns out to have a webphone (no requests otherwise).
+let Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent;
 
 const panel = document.querySelector("[data-webphone]");
 const $ = (name) => panel.querySelector(`[data-wp-${name}]`);
@@ -245,6 +246,7 @@ async function start() {
     panel.hidden = false;
     if (!response.ok) throw new Error(String(response.status));
     account = await response.json();
+    ({ Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent } = await import("./vendor/sip.js/lib/api/index.js"));
   } catch (error) {
     panel.hidden = false;
     say("Could not load the webphone's account; reload the page to try again.", "error");
