@@ -13,6 +13,9 @@ LUCIDE_VERSION := 1.87.0
 LUCIDE := web/static/vendor/lucide/.version-$(LUCIDE_VERSION)
 AXE_VERSION := 4.14.1
 AXE := web/static/vendor/axe.min.js
+# The webphone's SIP stack: SIP.js ships ES modules without dependencies; the browser imports them as they are.
+SIPJS_VERSION := 0.21.2
+SIPJS := web/static/vendor/sip.js/.version-$(SIPJS_VERSION)
 
 .PHONY: run install test lint golden
 
@@ -40,7 +43,13 @@ $(AXE):
 	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null \
 	  && tar xzf axe-core-$(AXE_VERSION).tgz && cp package/axe.min.js $(CURDIR)/$(AXE) && rm -rf $$tmp
 
-install: $(VENV)/.installed $(HTMX) $(LUCIDE) $(AXE)
+$(SIPJS):
+	rm -rf $(dir $(SIPJS)) && mkdir -p $(dir $(SIPJS))
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent sip.js@$(SIPJS_VERSION) >/dev/null \
+	  && tar xzf sip.js-$(SIPJS_VERSION).tgz && cd package && find lib -name '*.js' -exec cp --parents {} $(CURDIR)/$(dir $(SIPJS)) \; \
+	  && cp LICENSE.md $(CURDIR)/$(dir $(SIPJS)) && rm -rf $$tmp && touch $(CURDIR)/$(SIPJS)
+
+install: $(VENV)/.installed $(HTMX) $(LUCIDE) $(AXE) $(SIPJS)
 
 run: install
 	$(BIN)/switchboard db upgrade

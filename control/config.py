@@ -22,8 +22,10 @@ class Settings:
     https: bool
     trusted_proxies: int
     #: a CA bundle automation webhooks trust besides the system's (a private CA's receivers)
-    webhook_ca_file: str | None = None
+    webhook_ca_file: str | None
     number_provider: str  # where numbers are bought (control/number_providers.py)
+    #: where browsers reach a PBX node's WebSocket transport; {host} is the node's host
+    webphone_url: str
 
 
 def _proxy_count(name: str) -> int:
@@ -31,6 +33,17 @@ def _proxy_count(name: str) -> int:
     if not raw.isdigit() or int(raw) > 10:
         raise ValueError(f"{name} must be a number of proxies from 0 to 10, not {raw!r}")
     return int(raw)
+
+
+def _webphone_url(raw: str) -> str:
+    """SWITCHBOARD_WEBPHONE_URL: a wss:// URL, `{host}` standing for the PBX node's host
+    (deploy/asterisk/install.sh --wss ADDR:PORT serves wss://ADDR:PORT/ws)."""
+    url = raw.strip()
+    if not url.startswith("wss://") or any(c in url for c in " \"'<>\\") or "{" in url.replace("{host}", ""):
+        raise ValueError(
+            f"SWITCHBOARD_WEBPHONE_URL must be a wss:// URL (with {{host}} for the node's host), not {raw!r}"
+        )
+    return url
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -68,6 +81,7 @@ def settings() -> Settings:
         trusted_proxies=_proxy_count("SWITCHBOARD_TRUSTED_PROXIES"),
         webhook_ca_file=os.environ.get("SWITCHBOARD_WEBHOOK_CA_FILE") or None,
         number_provider=os.environ.get("SWITCHBOARD_NUMBER_PROVIDER", "inventory").strip() or "inventory",
+        webphone_url=_webphone_url(os.environ.get("SWITCHBOARD_WEBPHONE_URL", "wss://{host}:8089/ws")),
     )
 
 

@@ -41,6 +41,7 @@ from control.events import (
     Registration,
     RegistrationState,
 )
+from control.render.names import ast_device_owner
 from esl_handlers.event_errors import MalformedEvent, UnknownEvent
 
 Message = Mapping[str, Any]
@@ -236,11 +237,12 @@ def _epoch(message: Message, name: str) -> float | None:
 
 
 def extension_from_channel(name: str | None) -> str | None:
-    """``PJSIP/1001-0000000a`` -> ``1001``; ``Local/1001@from-queue/n`` -> ``1001``."""
+    """``PJSIP/1001-0000000a`` -> ``1001``; ``Local/1001@from-queue/n`` -> ``1001``; the user's
+    webphone ``PJSIP/1001-webphone-0000000b`` -> ``1001``."""
     if not name or "/" not in name:
         return None
     rest = _CHANNEL_SUFFIX.sub("", name.partition("/")[2])
-    rest = rest.partition("@")[0].partition("/")[0]
+    rest = ast_device_owner(rest.partition("@")[0].partition("/")[0])
     return rest or None
 
 
@@ -427,7 +429,7 @@ def _on_contact_status(message: Message, env: _Envelope) -> Registration:
         raise MalformedEvent(f"ContactStatus: unknown status {status!r}")
     return Registration(
         **env.fields(),
-        extension=_str(message, "AOR") or _required(message, "EndpointName"),
+        extension=ast_device_owner(_str(message, "AOR") or _required(message, "EndpointName")),
         state=state,
         contact=_str(message, "URI"),
     )
@@ -620,7 +622,7 @@ def registrations_from_contact_list(
         registrations.append(
             Registration(
                 **_resync_envelope(node, taken_at, f"contact:{object_name}", message),
-                extension=_str(message, "Endpoint") or aor,
+                extension=ast_device_owner(_str(message, "Endpoint") or aor),
                 state=_CONTACT_STATES.get(status, RegistrationState.REGISTERED),
                 contact=_str(message, "Uri"),
                 expires_at=_epoch(message, "ExpirationTime"),

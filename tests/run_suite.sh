@@ -13,6 +13,8 @@ need_apt=()
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v sipp >/dev/null || need_apt+=(sip-tester)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+# deploy/asterisk/install.sh --wss generates the sandbox's self-signed certificate with it
+command -v openssl >/dev/null || need_apt+=(openssl)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)

@@ -75,7 +75,7 @@ class AstTop(NamedTuple):
 
 def interface(leg: ctx.Leg) -> str:
     if leg.kind == "user":
-        return names.ast_interface(leg.target)
+        return names.ast_devices(leg.target)
     if leg.kind == "internal":
         return f"Local/{leg.target}@{names.AST_INTERNAL}"
     if leg.kind == "inbound":

@@ -23,7 +23,7 @@ from pathlib import Path
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, Template
 
 from control.config import settings
-from control.render import asterisk_escape, freeswitch_escape
+from control.render import asterisk_escape, freeswitch_escape, names
 from control.render.identifiers import RenderError
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "dialplan_templates"
@@ -56,12 +56,21 @@ def site_templates_dir() -> Path:
     return settings().data_dir / "templates"
 
 
+def _ast_devices(extension: str) -> asterisk_escape.ConfSafe:
+    """`{{ ext|ast_devices }}`: the Dial string of all of a user's devices (names.ast_devices);
+    the extension is a validated identifier, the rest Switchboard's own text."""
+    return asterisk_escape.ConfSafe(names.ast_devices(extension))
+
+
 @lru_cache(maxsize=8)
 def _environment(kind: str, site_dir: Path) -> Environment:
     if kind == "freeswitch":
         finalize, filters = freeswitch_escape.finalize, {}
     elif kind == "asterisk":
-        finalize, filters = asterisk_escape.finalize, {"conf_secret": asterisk_escape.conf_secret}
+        finalize, filters = (
+            asterisk_escape.finalize,
+            {"conf_secret": asterisk_escape.conf_secret, "ast_devices": _ast_devices},
+        )
     else:
         raise RenderError(f"unknown PBX kind {kind!r}; expected one of {', '.join(PBX_KINDS)}")
     loader = ChoiceLoader([FileSystemLoader(str(site_dir)), FileSystemLoader(str(TEMPLATES_DIR))])

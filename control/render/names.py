@@ -72,6 +72,30 @@ def ast_interface(extension: str) -> str:
     return f"PJSIP/{extension}"
 
 
+#: Each user's webphone is a pjsip endpoint of its own (WebRTC: DTLS-SRTP, ICE, AVPF over the
+#: wss transport) beside the desk phone's: endpoint, auth and AOR "<extension>-webphone", with the
+#: user's own SIP secret. Both ring on a direct call and a ring-group call.
+AST_WEBPHONE_SUFFIX = "-webphone"
+
+
+def ast_webphone(extension: str) -> str:
+    """The webphone's endpoint (and SIP user name) of the user with this extension."""
+    return f"{extension}{AST_WEBPHONE_SUFFIX}"
+
+
+def ast_devices(extension: str) -> str:
+    """The Dial string that rings every device of a user: the desk phone, and the webphone's
+    contact while it has one (Dial of an endpoint without a contact logs an ERROR). The
+    substitution runs when the dialplan does: `&PJSIP/<ext>-webphone/<uri>` or nothing."""
+    contacts = f"${{PJSIP_DIAL_CONTACTS({ast_webphone(extension)})}}"
+    return f'{ast_interface(extension)}${{IF($["{contacts}" != ""]?&)}}{contacts}'
+
+
+def ast_device_owner(endpoint: str) -> str:
+    """The extension a pjsip endpoint (or AOR) belongs to: `1001-webphone` -> `1001`."""
+    return endpoint.removesuffix(AST_WEBPHONE_SUFFIX)
+
+
 def ast_line_context(line_id: int) -> str:
     return f"switchboard-line-{line_id}"
 

@@ -8,6 +8,11 @@ MARK_END='; <<< switchboard AMI user'
 SIP_BEGIN='; >>> switchboard SIP transports: managed by switchboard deploy/asterisk/install.sh, edits here are overwritten'
 SIP_END='; <<< switchboard SIP transports'
 SIP_PREFIX='switchboard-transport-'
+HTTP_BEGIN='; >>> switchboard WebSocket server: managed by switchboard deploy/asterisk/install.sh, edits here are overwritten'
+HTTP_END='; <<< switchboard WebSocket server'
+# The webphone's TLS certificate and key, inside CONFDIR (given ones are copied here).
+WSS_CERT='keys/switchboard-wss.crt'
+WSS_KEY='keys/switchboard-wss.key'
 INCLUDED=(pjsip.conf extensions.conf queues.conf)
 AMI_READ='system,call,agent,cdr,user'
 AMI_WRITE='system,command,originate,agent,reporting,message'
@@ -17,6 +22,7 @@ usage() {
 usage: install.sh CONFDIR --ami-user USER (--ami-secret SECRET | --ami-secret-file FILE)
                   [--ami-bind 127.0.0.1] [--ami-port 5038] [--ami-permit ADDR/MASK]...
                   [--sip-bind ADDR:PORT]
+                  [--wss ADDR:PORT [--tls-cert FILE --tls-key FILE] [--asterisk-etc DIR]]
 
   CONFDIR            the Asterisk configuration directory, usually /etc/asterisk
   --ami-user         manager user Switchboard logs in as ([A-Za-z0-9_.-]+)
@@ -29,6 +35,15 @@ usage: install.sh CONFDIR --ami-user USER (--ami-secret SECRET | --ami-secret-fi
   --sip-bind         address and port phones register to: pjsip UDP and TCP transports
                      (IPV4:PORT or [IPV6]:PORT). Without it, pjsip.conf must already
                      define a transport of the host's own (or one from an earlier run).
+  --wss              address and port browsers' webphones connect to (wss://ADDR:PORT/ws):
+                     Asterisk's HTTPS server with WebSockets (http.conf) and a pjsip
+                     transport-wss. Give --sip-bind again on the same run when you use it.
+  --tls-cert, --tls-key
+                     PEM certificate (chain) and private key for --wss, copied into
+                     CONFDIR/keys/. Without them a self-signed certificate is generated
+                     once with openssl (browsers must be told to trust it: test and demo only).
+  --asterisk-etc     CONFDIR as Asterisk itself sees it, for the certificate paths in
+                     http.conf (default CONFDIR; differs when Asterisk runs in a chroot).
 EOF
 }
 
@@ -59,6 +74,10 @@ ami_port="5038"
 ami_permits=()
 sip_bind=""
 sip_bind_set=0
+wss_bind=""
+tls_cert=""
+tls_key=""
+asterisk_etc=""
 # Each transport Switchboard manages: "PROTOCOL BIND". --sip-bind adds udp and tcp; a later
 # option (TLS, WSS for the webphone) adds its own protocol and a section writer below.
 transports=()
@@ -87,6 +106,14 @@ while [ $# -gt 0 ]; do
       sip_bind_set=1
       shift 2 || die "--sip-bind needs a value"
       ;;
+    --wss)
+      [ -z "$wss_bind" ] || die "--wss can be given once"
+      wss_bind=${2-}
+      shift 2 || die "--wss needs a value"
+      ;;
+    --tls-cert) tls_cert=${2-}; shift 2 || die "--tls-cert needs a value" ;;
+    --tls-key) tls_key=${2-}; shift 2 || die "--tls-key needs a value" ;;
+    --asterisk-etc) asterisk_etc=${2-}; shift 2 || die "--asterisk-etc needs a value" ;;
     -h | --help) usage; exit 0 ;;
     -*) usage >&2; die "unknown option $1" ;;
     *)
@@ -118,6 +145,22 @@ if [ "$sip_bind_set" = 1 ]; then
   valid_bind "$sip_bind" \
     || die "--sip-bind must be IPV4:PORT or [IPV6]:PORT with a port 1-65535, got $(printf '%q' "$sip_bind")"
   transports+=("udp $sip_bind" "tcp $sip_bind")
+fi
+if [ -n "$wss_bind" ]; then
+  valid_bind "$wss_bind" \
+    || die "--wss must be IPV4:PORT or [IPV6]:PORT with a port 1-65535, got $(printf '%q' "$wss_bind")"
+  { [ -z "$tls_cert" ] && [ -z "$tls_key" ]; } || { [ -n "$tls_cert" ] && [ -n "$tls_key" ]; } \
+    || die "--tls-cert and --tls-key go together"
+  [ -z "$tls_cert" ] || [ -r "$tls_cert" ] || die "cannot read --tls-cert $tls_cert"
+  [ -z "$tls_key" ] || [ -r "$tls_key" ] || die "cannot read --tls-key $tls_key"
+  [ -n "$tls_cert" ] || command -v openssl >/dev/null \
+    || die "--wss without --tls-cert needs openssl to generate a self-signed certificate"
+  asterisk_etc=${asterisk_etc:-$confdir}
+  asterisk_etc=${asterisk_etc%/}
+  [[ "$asterisk_etc" =~ ^/[A-Za-z0-9_./-]*$ ]] || die "--asterisk-etc must be an absolute path of [A-Za-z0-9_./-]"
+  transports+=("wss $wss_bind")
+else
+  [ -z "$tls_cert$tls_key$asterisk_etc" ] || die "--tls-cert, --tls-key and --asterisk-etc go with --wss"
 fi
 
 umask 077
@@ -394,6 +437,8 @@ transport_section() {
   local protocol=$1 bind=$2
   case "$protocol" in
     udp | tcp) printf '[%s%s]\ntype = transport\nprotocol = %s\nbind = %s\n' "$SIP_PREFIX" "$protocol" "$protocol" "$bind" ;;
+    # WebSocket transports ride on the HTTP server (http.conf); pjsip ignores their bind.
+    wss) printf '[%swss]\ntype = transport\nprotocol = wss\nbind = 0.0.0.0\n' "$SIP_PREFIX" ;;
     *) die "no transport writer for $protocol" ;;
   esac
 }
@@ -430,13 +475,70 @@ configure_transports() {
 transports_label() {
   local entry names=()
   if [ "$sip_bind_set" = 1 ]; then
-    echo "pjsip.conf transports (udp and tcp on $sip_bind)"
+    echo "pjsip.conf transports (udp and tcp on $sip_bind${wss_bind:+, wss})"
   elif [ ${#host_transports[@]} -gt 0 ]; then
     for entry in "${host_transports[@]}"; do names+=("${entry%% *}"); done
     echo "pjsip.conf transports (the host's own: ${names[*]})"
   else
     echo "pjsip.conf transports (Switchboard's, kept from an earlier run)"
   fi
+}
+
+# --- keys/: the webphone's certificate, copied from --tls-cert/--tls-key or generated once.
+configure_certificate() {
+  local dir="$confdir/keys" owner new
+  owner=$(stat -c '%u:%g' "$confdir")
+  if [ ! -d "$dir" ]; then
+    mkdir -m 0750 "$dir"
+    chown "$owner" "$dir"
+    changes+=("$dir")
+  fi
+  if [ -n "$tls_cert" ]; then
+    new=$(mktemp "$dir/.crt.XXXXXX")
+    cat "$tls_cert" >"$new"
+    install_if_changed "$new" "$confdir/$WSS_CERT" 0640
+    new=$(mktemp "$dir/.key.XXXXXX")
+    cat "$tls_key" >"$new"
+    install_if_changed "$new" "$confdir/$WSS_KEY" 0640
+  elif [ ! -s "$confdir/$WSS_CERT" ] || [ ! -s "$confdir/$WSS_KEY" ]; then
+    local host=${wss_bind%:*}
+    host=${host#[}
+    host=${host%]}
+    local san="DNS:localhost,IP:127.0.0.1"
+    case "$host" in 0.0.0.0 | :: | 127.0.0.1) ;; *:*) san="$san,IP:$host" ;; *) san="$san,IP:$host" ;; esac
+    openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=Switchboard webphone (self-signed)" \
+      -addext "subjectAltName=$san" -keyout "$confdir/$WSS_KEY" -out "$confdir/$WSS_CERT" 2>/dev/null \
+      || die "openssl could not generate the self-signed certificate"
+    chown "$owner" "$confdir/$WSS_CERT" "$confdir/$WSS_KEY"
+    chmod 0640 "$confdir/$WSS_CERT" "$confdir/$WSS_KEY"
+    changes+=("$confdir/$WSS_CERT")
+  fi
+}
+
+# --- http.conf: the HTTPS server carrying the WebSocket transport, in a managed block.
+configure_http() {
+  local conf="$confdir/http.conf" new
+  new=$(mktemp "$confdir/.http.conf.XXXXXX")
+  { [ ! -f "$conf" ] || cat "$conf"; } | SB_BEGIN=$HTTP_BEGIN SB_END=$HTTP_END awk '
+    # The host file without our block and without a [general] of its own: ours replaces it.
+    $0 == ENVIRON["SB_BEGIN"] { skipping = 1; next }
+    skipping { if ($0 == ENVIRON["SB_END"]) skipping = 0; next }
+    /^[[:space:]]*\[[^]]*\]/ { section = $0; sub(/^[[:space:]]*\[/, "", section); sub(/\].*/, "", section) }
+    section == "general" { next }
+    { lines[++n] = $0 }
+    END {
+      while (n > 0 && lines[n] == "") n--
+      for (i = 1; i <= n; i++) print lines[i]
+      if (n) print ""
+    }' >"$new"
+  {
+    printf '%s\n[general]\nenabled = yes\n' "$HTTP_BEGIN"
+    # No bindaddr: no plain HTTP listener, only TLS.
+    printf 'tlsenable = yes\ntlsbindaddr = %s\n' "$wss_bind"
+    printf 'tlscertfile = %s/%s\ntlsprivatekey = %s/%s\n' "$asterisk_etc" "$WSS_CERT" "$asterisk_etc" "$WSS_KEY"
+    printf '%s\n' "$HTTP_END"
+  } >>"$new"
+  install_if_changed "$new" "$conf" 0640
 }
 
 step() {
@@ -453,6 +555,10 @@ for file in "${INCLUDED[@]}"; do
   step "$file include" configure_include "$file"
 done
 step "switchboard/ layout" configure_layout
+if [ -n "$wss_bind" ]; then
+  step "keys/ (webphone certificate)" configure_certificate
+  step "http.conf (WebSocket server on $wss_bind)" configure_http
+fi
 if [ "$transports_moved" = 1 ]; then
   echo "restart Asterisk: pjsip moves an existing transport to its new address only at start"
 fi

@@ -228,6 +228,15 @@ def test_fully_booted_is_left_to_the_listener() -> None:
     assert norm(ami.FULLY_BOOTED) is None
 
 
+def test_the_webphone_registration_is_its_users() -> None:
+    webphone = ami.CONTACT_CREATED.replace("AOR: 1001\n", "AOR: 1001-webphone\n").replace(
+        "EndpointName: 1001\n", "EndpointName: 1001-webphone\n"
+    )
+    registration = norm(webphone)
+    assert registration.extension == "1001"
+    assert registration.contact == "sip:1001@192.0.2.2:15070"
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -259,6 +268,8 @@ def test_unknown() -> None:
     [
         ("PJSIP/1001-0000000a", "1001"),
         ("PJSIP/1001", "1001"),
+        ("PJSIP/1001-webphone-0000000b", "1001"),  # the user's webphone is theirs
+        ("PJSIP/1001-webphone", "1001"),
         ("Local/1001@from-queue-00000001;1", "1001"),
         ("Local/1001@from-queue/n", "1001"),
         ("PJSIP/trunk-provider-0000001f", "trunk-provider"),

@@ -30,6 +30,8 @@ class AsteriskSandbox(ScriptSandbox):
     ami_secret = "sandbox-secret"
     sip_host = "127.0.0.1"
     sip_port = int(os.environ.get("SWITCHBOARD_SANDBOX_SIP_PORT", "5060"))
+    #: the webphone's WebSocket transport (self-signed TLS): wss://127.0.0.1:<wss_port>/ws
+    wss_port = int(os.environ.get("SWITCHBOARD_SANDBOX_WSS_PORT", "8089"))
 
     error_levels = (" ERROR[",)
     warning_levels = (" WARNING[",)

@@ -428,8 +428,17 @@ class SippSession:
         self.processes.append(process)
         return process
 
-    def _scenario(self, name: str) -> str:
-        return str(SCENARIOS / name)
+    def _scenario(self, name: str, rtp_port: int | None = None) -> str:
+        """The scenario file; with `rtp_port` a copy whose SDP names that loopback port for the
+        media (an RtpEcho's), so the test counts the RTP the far end receives."""
+        if rtp_port is None:
+            return str(SCENARIOS / name)
+        text = (SCENARIOS / name).read_text()
+        if "[media_port]" not in text:
+            raise SippError(f"{name} has no [media_port] in its SDP")
+        custom = self.workdir / f"{name.removesuffix('.xml')}_rtp{rtp_port}.xml"
+        custom.write_text(text.replace("[media_port]", str(rtp_port)).replace("[media_ip]", LOCAL_IP))
+        return str(custom)
 
     def register(
         self, user: str, password: str, contact_port: int, expires: int = 3600, timeout: float = 10
@@ -490,6 +499,7 @@ class SippSession:
         reject_reason: str = "Rejected",
         register: bool = True,
         expires: int = 3600,
+        rtp_port: int | None = None,
     ) -> Phone:
         """Start a UAS for `user` and register it.
 
@@ -499,7 +509,7 @@ class SippSession:
         port = free_udp_port()
         delay_ms = 86_400_000 if answer_after is None else round(answer_after * 1000)
         if reject_code is None:
-            scenario = self._scenario("uas_answer.xml")
+            scenario = self._scenario("uas_answer.xml", rtp_port)
         else:
             if not 300 <= reject_code <= 699 or not re.fullmatch(r"[A-Za-z][A-Za-z ]*", reject_reason):
                 raise ValueError("reject_code must be 300-699 and reject_reason plain words")
@@ -574,6 +584,7 @@ class SippSession:
         hold: float = 2.0,
         cancel_after: float | None = None,
         timeout: float = 30.0,
+        rtp_port: int | None = None,
     ) -> Call:
         """INVITE `number` at the PBX with From `caller`; returns at once.
 
@@ -587,7 +598,7 @@ class SippSession:
         delay = hold if cancel_after is None else cancel_after
         args = [
             "-sf",
-            self._scenario(scenario),
+            self._scenario(scenario, rtp_port),
             "-i",
             LOCAL_IP,
             "-p",

@@ -529,6 +529,10 @@ def test_install_on_the_running_sandbox_is_a_no_op(clean_log: AsteriskSandbox) -
         str(clean_log.ami_port),
         "--sip-bind",
         f"{clean_log.sip_host}:{clean_log.sip_port}",
+        "--wss",
+        f"{clean_log.sip_host}:{clean_log.wss_port}",
+        "--asterisk-etc",
+        "/etc/asterisk",
         secret=clean_log.ami_secret,
     )
     assert done.returncode == 0, done.stderr

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from control.models import PhoneNumber, RingGroup, User
-from control.render import PBX_KINDS, RenderError, RenderOptions, render_tenant, write_files
+from control.render import PBX_KINDS, RenderError, RenderOptions, names, render_tenant, write_files
 from tests.render import conf_parser
 from tests.render.factories import NOW
 
@@ -103,11 +103,11 @@ def test_asterisk_ring_groups_queues_and_trunk(renders):
     # one Dial of all legs for the group timeout; shorter members ring through switchboard-legs;
     # user members join the Dial only while the live Do Not Disturb check lets them (2002 is on
     # DND as rendered: still there, so turning DND off needs no deploy)
-    appended = re.findall(r"Set\(SB_DIAL=\$\{SB_DIAL\}&([^)]+)\)", parallel)
+    appended = re.findall(r"Set\(SB_DIAL=\$\{SB_DIAL\}&(.+?)\)\)?\n", parallel)
     assert appended == [
         "Local/g600m1@switchboard-legs",
         "Local/g600m2@switchboard-legs",
-        "PJSIP/2006",
+        names.ast_devices("2006"),  # a user rings on every device: desk phone and webphone
         "Local/g600m5@switchboard-legs",
     ]
     assert re.findall(r"Gosub\(switchboard-dnd,(\d+),1\((\d)\)\)", parallel) == [
@@ -116,7 +116,7 @@ def test_asterisk_ring_groups_queues_and_trunk(renders):
         ("2006", "0"),
     ]
     assert " same => n,Dial(${SB_DIAL:1},25)\n" in parallel
-    assert "exten => g600m1,1,Dial(PJSIP/2001,20)\n" in parallel
+    assert f"exten => g600m1,1,Dial({names.ast_devices('2001')},20)\n" in parallel
     assert "exten => g600m5,1,Dial(PJSIP/+14155550111@switchboard-trunk,15)\n" in parallel
     assert " same => n,Goto(switchboard-internal,700,1)\n" in parallel  # fallback: the queue
     sequential = files["extensions.d/group-601.conf"].decode()
@@ -139,6 +139,28 @@ def test_asterisk_ring_groups_queues_and_trunk(renders):
     assert {("2001", "endpoint"), ("2001", "auth"), ("2001", "aor")} <= structure.pjsip
     assert "max_contacts = 3" in files["pjsip.d/2001.conf"].decode()
     assert "password = trunk\\;sec#ret!" in files["pjsip.conf"].decode()
+
+
+def test_asterisk_webphone_beside_the_desk_phone(renders):
+    """Each user's webphone: a WebRTC endpoint of its own with the user's secret, one contact,
+    dialled together with the desk phone (names.ast_devices) on a direct call, only while it has
+    a contact (a Dial of an endpoint without one logs an ERROR)."""
+    files = renders["asterisk"]
+    structure = conf_parser.structure(files)
+    webphone = names.ast_webphone("2001")
+    assert {(webphone, "endpoint"), (webphone, "auth"), (webphone, "aor")} <= structure.pjsip
+    endpoint = files["pjsip.d/2001.conf"].decode().partition(f"[{webphone}]\ntype = endpoint\n")[2]
+    assert "webrtc = yes\n" in endpoint and "allow = ulaw,opus\n" in endpoint
+    assert f"auth = {webphone}\n" in endpoint and f"aors = {webphone}\n" in endpoint
+    assert "webrtc" not in files["pjsip.d/2001.conf"].decode().partition(f"[{webphone}]")[0]
+    desk_secret = re.findall(r"password = (.*)\n", files["pjsip.d/2001.conf"].decode())
+    assert len(desk_secret) == 2 and desk_secret[0] == desk_secret[1]
+    direct = files["extensions.d/user-2001.conf"].decode()
+    assert f"Dial({names.ast_devices('2001')},30)" in direct
+    assert names.ast_device_owner(webphone) == "2001" and names.ast_device_owner("2001") == "2001"
+    assert names.ast_devices("2001") == (
+        'PJSIP/2001${IF($["${PJSIP_DIAL_CONTACTS(2001-webphone)}" != ""]?&)}${PJSIP_DIAL_CONTACTS(2001-webphone)}'
+    )
 
 
 def test_asterisk_without_transport_or_trunk(session, golden):

@@ -1,0 +1,242 @@
+"""The portal's webphone in a real Chromium (fake microphone) against the sandbox Asterisk: the
+page registers over WSS as the agent's webphone device, calls a sipp phone and is called from
+outside, with RTP both ways (counted where sipp's SDP points and by the page's getStats), and two
+agents' pages call each other through the PBX while the listener turns it into presence and
+history."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from control import config, db
+from control.services import users
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, serving
+from tests.browser.test_admin_ui_browser import OVERFLOW, screenshots, serious_violations  # noqa: F401
+from tests.integration.asterisk_sandbox import AsteriskSandbox
+from tests.integration.events_world import CONTACT_NUMBER, LINE_A, EventsWorld, events_world, wait_for
+from tests.integration.pbx_kinds import Pbx
+from tests.integration.rtp_echo import RtpEcho
+
+pytestmark = pytest.mark.integration
+
+AGENT_PASSWORD = "webphone-agent-password"
+MEDIA_ARGS = [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+#: RTP packets the page's live call sent and received so far (getStats).
+RTP_STATS = """async () => {
+  const pc = window.switchboardWebphone.peerConnection();
+  if (!pc) return null;
+  const out = {sent: 0, received: 0};
+  (await pc.getStats()).forEach((report) => {
+    if (report.kind !== "audio") return;
+    if (report.type === "outbound-rtp") out.sent += report.packetsSent || 0;
+    if (report.type === "inbound-rtp") out.received += report.packetsReceived || 0;
+  });
+  return out;
+}"""
+
+#: The Notification API, granted, recording what the page shows (headless Chromium shows none).
+RECORD_NOTIFICATIONS = """
+window.__notes = [];
+window.Notification = class {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) { window.__notes.push({title, body: (options || {}).body, tag: (options || {}).tag}); }
+  close() {}
+};
+"""
+
+#: Records every change of a presence dot with the browser's clock (epoch milliseconds).
+OBSERVE_DOT = """(userId) => {
+  const dot = document.querySelector(`[data-presence-user="${userId}"]`);
+  window.__dot = [{state: dot.dataset.presence, at: Date.now()}];
+  new MutationObserver(() => {
+    const last = window.__dot[window.__dot.length - 1];
+    if (dot.dataset.presence !== last.state) window.__dot.push({state: dot.dataset.presence, at: Date.now()});
+  }).observe(dot, {attributes: true, attributeFilter: ["data-presence"]});
+}"""
+
+
+@pytest.fixture()
+def world(
+    database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EventsWorld]:
+    monkeypatch.setenv("SWITCHBOARD_WEBPHONE_URL", f"wss://{{host}}:{asterisk_sandbox.wss_port}/ws")
+    config.reset_settings()
+    with events_world(database_url, Pbx("asterisk", asterisk_sandbox), tmp_path) as built:
+        with db.unit_of_work() as s:
+            for extension in ("1001", "1002"):
+                users.set_password(s, built.tenant_id, built.user_id(extension), AGENT_PASSWORD, None)
+        yield built
+    config.reset_settings()
+
+
+@pytest.fixture()
+def live_server(world: EventsWorld) -> Iterator[str]:
+    from web.app import create_app
+
+    with serving(create_app()) as url:
+        yield url
+
+
+@pytest.fixture()
+def media_browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + MEDIA_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _agent_page(browser, live_server: str, extension: str, path: str = "/portal/phonebook", **context_args):  # type: ignore[no-untyped-def]
+    """A logged-in agent's portal page whose webphone says it is registered."""
+    context = browser.new_context(ignore_https_errors=True, **context_args)
+    context.add_init_script(RECORD_NOTIFICATIONS)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server}/login")
+    page.fill("#email", f"{extension}@events.example")
+    page.fill("#password", AGENT_PASSWORD)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(f"{live_server}/**")
+    page.goto(f"{live_server}{path}")
+    page.wait_for_selector('[data-wp-status][data-state="ready"]')
+    return page
+
+
+def _webphone_contact(sandbox: AsteriskSandbox, extension: str) -> str | None:
+    lines = sandbox.cli("pjsip show contacts").splitlines()
+    return next((line for line in lines if f"{extension}-webphone/sip:" in line), None)
+
+
+def _rtp_both_ways(page, at_least: int = 25) -> dict:  # type: ignore[no-untyped-def]
+    return wait_for(
+        "RTP sent and received in the page",
+        lambda: (s := page.evaluate(RTP_STATS)) and s["sent"] >= at_least and s["received"] >= at_least and s,
+        timeout=15,
+        every=0.2,
+    )
+
+
+def test_the_page_registers_and_calls_a_sipp_phone_with_rtp_both_ways(
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+    asterisk_sandbox: AsteriskSandbox,
+    screenshots: Path,  # noqa: F811
+) -> None:
+    page = _agent_page(media_browser, live_server, "1001")
+    contact = wait_for("the webphone contact on the PBX", lambda: _webphone_contact(asterisk_sandbox, "1001"))
+    assert "1001-webphone/sip:" in contact, contact
+    assert page.locator("[data-webphone]").is_visible()
+
+    with RtpEcho() as echo:
+        ben = world.sipp.phone("1002", world.secrets["1002"], answer_after=0.3, rtp_port=echo.port)
+        page.fill("#wp-number", "1002")
+        page.click("[data-wp-dial-button]")
+        page.wait_for_selector("[data-wp-call]:visible")
+        page.wait_for_selector("[data-wp-status]:has-text('In call with 1002')")
+        invite = next(m for m in ben.uas.messages() if m.method == "INVITE")
+        assert invite.headers.get("content-type") == "application/sdp", invite.headers
+        assert int(invite.headers.get("content-length", "0")) > 0, invite.headers
+        stats = _rtp_both_ways(page)
+        wait_for("RTP at the sipp phone's media port", lambda: echo.received >= 25)
+        page.screenshot(path=str(screenshots / "webphone-in-call-laptop-light.png"))
+        page.click("[data-wp-hangup]")
+        wait_for("the BYE at the sipp phone", lambda: any(e.kind == "BYE" for e in ben.events()))
+        page.wait_for_selector("[data-wp-status]:has-text('Call ended')")
+        assert page.locator("[data-wp-call]").is_hidden()
+    print(
+        f"webphone -> sipp: page sent {stats['sent']}, received {stats['received']}; sipp got {echo.received}"
+    )
+
+
+def test_a_call_from_outside_rings_the_page_and_the_caller_hangs_up(
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+    screenshots: Path,  # noqa: F811
+) -> None:
+    """On a phone (390 px) in dark mode: the panel fits, every control is labelled (axe)."""
+    page = _agent_page(
+        media_browser, live_server, "1001", viewport={"width": 390, "height": 844}, color_scheme="dark"
+    )
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    with RtpEcho() as echo:
+        call = world.outside.start_call(
+            LINE_A, caller=CONTACT_NUMBER, hold=6.0, timeout=40, rtp_port=echo.port
+        )
+        page.wait_for_selector("[data-wp-incoming]:visible")
+        caller = page.locator("[data-wp-caller]").inner_text()
+        assert CONTACT_NUMBER.lstrip("+") in caller.replace("+", ""), caller
+        # Ann has call notifications on (the default): one, tagged like portal.js's ringing one.
+        notes = wait_for("the incoming-call notification", lambda: page.evaluate("window.__notes"))
+        assert {"title": "Incoming call", "body": caller, "tag": "switchboard-ringing"} in notes, notes
+        assert page.evaluate(OVERFLOW) == [] and serious_violations(page) == []
+        page.screenshot(path=str(screenshots / "webphone-incoming-phone-dark.png"), full_page=True)
+        page.click("[data-wp-answer]")
+        page.wait_for_selector("[data-wp-call]:visible")
+        assert page.evaluate(OVERFLOW) == [] and serious_violations(page) == []
+        page.screenshot(path=str(screenshots / "webphone-in-call-phone-dark.png"), full_page=True)
+        stats = _rtp_both_ways(page)
+        wait_for("RTP at the caller's media port", lambda: echo.received >= 25)
+        # The caller hangs up (sipp's BYE after `hold`): the page's call ends too.
+        page.wait_for_selector("[data-wp-status]:has-text('Call ended')", timeout=30_000)
+        result = call.wait()
+    assert result.answered, result
+    # 200 OK in and ACK out at the caller; the page answered and saw the ACK (Established).
+    messages = call.process.messages()
+    assert any(m.status == 200 and m.cseq[1] == "INVITE" and not m.sent for m in messages)
+    assert any(m.method == "ACK" and m.sent for m in messages)
+    print(
+        f"sipp -> webphone: page sent {stats['sent']}, received {stats['received']}; sipp got {echo.received}"
+    )
+
+
+def test_two_agents_call_each_other_and_see_it_live(
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+    screenshots: Path,  # noqa: F811
+) -> None:
+    ben_id = world.user_id("1002")
+    alice = _agent_page(media_browser, live_server, "1001", "/portal/contacts/team")
+    bob = _agent_page(media_browser, live_server, "1002", "/portal/phonebook")
+    alice.wait_for_selector(f'[data-presence-user="{ben_id}"][data-presence="available"]')
+    alice.evaluate(OBSERVE_DOT, ben_id)
+
+    alice.fill("#wp-number", "1002")
+    alice.click("[data-wp-dial-button]")
+    bob.wait_for_selector("[data-wp-incoming]:visible")
+    assert "Ann Archer" in bob.locator("[data-wp-caller]").inner_text()
+    answered_at = time.time()
+    bob.click("[data-wp-answer]")
+    alice.wait_for_selector(f'[data-presence-user="{ben_id}"][data-presence="in_call"]')
+    in_call_at = next(c["at"] for c in alice.evaluate("window.__dot") if c["state"] == "in_call") / 1000
+    _rtp_both_ways(alice)
+    _rtp_both_ways(bob)
+    alice.screenshot(path=str(screenshots / "webphone-alice-team-in-call.png"), full_page=True)
+    bob.click("[data-wp-hangup]")
+    alice.wait_for_selector("[data-wp-status]:has-text('Call ended')")
+    bob.wait_for_selector("[data-wp-status]:has-text('Call ended')")
+    print(f"bob's dot in call on alice's page {in_call_at - answered_at:.3f} s after he clicked Answer")
+    assert 0 <= in_call_at - answered_at < 1.0
+
+    world.wait_record("the webphone call's record", lambda r: r.answered_at is not None, timeout=15)
+    # Neither has the other in their phonebook: the history names the number (the extension).
+    for page, other, kind in ((alice, "1002", "Outbound"), (bob, "1001", "Inbound")):
+        # The table is in the HTML; the webphone's scripts (loading on a busy machine) are not needed.
+        page.goto(f"{live_server}/portal/history/", wait_until="commit")
+        page.wait_for_selector("tbody tr")
+        row = page.locator("tbody tr").filter(has_text=other)
+        assert row.count() == 1, page.locator("tbody").inner_text()
+        assert kind in row.inner_text(), row.inner_text()
