@@ -36,13 +36,15 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.2; done
 fi
+# restart, not start: a sandbox left running by an earlier checkout would keep that checkout's
+# base configuration (transports, modules, install.sh's wiring); this run's must be the one tested.
 if [ -x deploy/asterisk/sandbox ]; then
   deploy/asterisk/sandbox ensure
-  deploy/asterisk/sandbox start
+  deploy/asterisk/sandbox restart
 fi
 if [ -x deploy/freeswitch/sandbox ]; then
   deploy/freeswitch/sandbox ensure
-  deploy/freeswitch/sandbox start
+  deploy/freeswitch/sandbox restart
 fi
 
 $BIN/ruff check .
