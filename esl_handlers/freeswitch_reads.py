@@ -23,7 +23,7 @@ def user_exists_command(question: dict[str, Any]) -> str:
 def registrations_command(question: dict[str, Any]) -> str:
     extension = check(EXTENSION, question.get("endpoint"), "endpoint")
     domain = check(HOST, question.get("domain"), "domain")
-    return f"api sofia xmlstatus profile {PROFILE} reg {extension}@{domain}"
+    return f"api sofia xmlstatus profile {PROFILE} user {extension}@{domain}"
 
 
 def _text(node: ElementTree.Element, name: str) -> str:
@@ -32,9 +32,9 @@ def _text(node: ElementTree.Element, name: str) -> str:
 
 
 def registrations_answer(exists: str, xml: str, extension: str, domain: str) -> dict[str, Any]:
-    """`user_exists` ("true"/"false") and `sofia xmlstatus ... reg` -> {"present", "contacts"}.
+    """`user_exists` ("true"/"false") and `sofia xmlstatus ... user` -> {"present", "contacts"}.
 
-    The search matches substrings, so only the registrations of exactly EXT@DOMAIN are kept."""
+    Only the registrations of exactly EXT@DOMAIN are kept."""
     present = exists.strip() == "true"
     contacts = []
     try:
@@ -54,6 +54,10 @@ def registrations_answer(exists: str, xml: str, extension: str, domain: str) -> 
             rtt = float(ping_time) if reachable else None
         except ValueError:
             rtt = None
+        if reachable and not rtt:
+            # "Reachable" with no round trip is the default of a phone never pinged: the profile
+            # does not send OPTIONS (all-reg-options-ping / nat-options-ping are off)
+            reachable, rtt, ping_status = None, None, ""
         contacts.append(
             {
                 "contact": _text(reg, "contact"),
