@@ -274,7 +274,8 @@ def _findings(user: User, nodes: list[NodeDiagnosis]) -> list[Finding]:
     return found
 
 
-def diagnose(session: Session, tenant_id: int, user_id: int, ask: Asker = pbx_reads.ask_all) -> Diagnosis:
+def diagnose(session: Session, tenant_id: int, user_id: int, ask: Asker | None = None) -> Diagnosis:
+    """`ask` reads the nodes (default: through their listeners, control/pbx_reads.py)."""
     user = users.get_user(session, tenant_id, user_id)
     nodes = commands.tenant_nodes(session, tenant_id)
     tenant = session.get(Tenant, tenant_id)
@@ -290,7 +291,7 @@ def diagnose(session: Session, tenant_id: int, user_id: int, ask: Asker = pbx_re
         if user.extension
         else {}
     )
-    answers = ask(questions) if questions else {}
+    answers = (ask or pbx_reads.ask_all)(questions) if questions else {}
     node_views = [_node_diagnosis(session, n, answers.get(n.name), bool(questions)) for n in nodes]
     diagnosis = Diagnosis(
         user=user,
