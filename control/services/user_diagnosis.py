@@ -247,13 +247,13 @@ def _findings(user: User, nodes: list[NodeDiagnosis]) -> list[Finding]:
     if not nodes:
         problem("This tenant has no PBX node.")
     for node in nodes:
+        if node.current is False:
+            problem(f"{node.name} {node.current_detail}.")
         if not node.answered:
-            problem(f"{node.name} did not answer ({node.error}): its registrations are unknown.")
+            problem(f"{node.name} could not be read ({node.error}): its registrations are unknown.")
             continue
         if user.extension and node.endpoint_present is False:
             problem(f"{node.name} does not know extension {user.extension}: deploy the configuration.")
-        if node.current is False:
-            problem(f"{node.name} {node.current_detail}.")
         for contact in node.contacts:
             if contact.reachable is False:
                 problem(

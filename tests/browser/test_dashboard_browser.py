@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from control import listener_status
-from tests.browser.conftest import serving
+from tests.browser.conftest import log_in, serving
 from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.events_world import (
     ADMIN_EMAIL,
@@ -51,11 +51,7 @@ def _dashboard(browser, base: str, width: int = 1366, theme: str = "light"):  # 
     context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=theme)
     page = context.new_page()
     page.set_default_timeout(20_000)
-    page.goto(f"{base}/login")
-    page.fill("#email", ADMIN_EMAIL)
-    page.fill("#password", ADMIN_PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
     return page
 
 
@@ -106,13 +102,13 @@ def test_listener_connected_follows_the_pbx_connection(world: EventsWorld, live_
     page = _dashboard(browser, live_server)
     badge = page.locator(BADGE)
     page.wait_for_selector(f'{BADGE}[data-connected="yes"]')
-    assert badge.inner_text() == "listener connected"
+    assert badge.text_content() == "listener connected"
 
     # The AMI connection is cut (and refused): the listener says so at once.
     cut_at = time.monotonic()
     world.control_proxy.refuse()
     page.wait_for_selector(f'{BADGE}[data-connected="no"]', timeout=listener_status.TTL * 1000)
-    assert badge.inner_text() == "listener not connected"
+    assert badge.text_content() == "listener not connected"
     assert time.monotonic() - cut_at < listener_status.TTL
     assert not listener_status.states([NODE])[NODE].connected
 
@@ -137,5 +133,5 @@ def test_listener_connected_follows_the_pbx_connection(world: EventsWorld, live_
     # a fresh page reads the same from Redis
     page.reload()
     assert page.locator(BADGE).get_attribute("data-connected") == "no"
-    assert page.locator(BADGE).inner_text() == "listener not connected"
+    assert page.locator(BADGE).text_content() == "listener not connected"
     page.context.close()

@@ -69,7 +69,7 @@ def test_a_node_that_does_not_answer_is_said_never_a_500(admin_client, demo, ali
     _answers(monkeypatch, None)
     html = admin_client.get(f"/users/{alice}/diagnosis").data.decode()
     assert "no answer</span> the node did not answer in time" in html
-    assert "pbx-1 did not answer (the node did not answer in time): its registrations are unknown." in html
+    assert "pbx-1 could not be read (the node did not answer in time): its registrations are unknown." in html
 
 
 def test_why_a_user_gets_no_calls(demo, alice, monkeypatch) -> None:
