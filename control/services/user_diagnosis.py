@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from control import pbx_reads
+from control import listener_status, pbx_reads
 from control.db import utcnow
 from control.errors import Conflict
 from control.models import ActivityItem, CallRecord, Command, PbxNode, RawEvent, Tenant, User
@@ -29,6 +29,8 @@ LAST_CALLS = 10
 PRESENCE_CHANGES = 40
 #: raw events of today looked at for presence changes (newest first)
 _PRESENCE_SCAN = 5000
+
+NOT_LISTENING = "its listener is not connected to the PBX (see the dashboard)"
 
 Asker = Callable[[dict[str, dict[str, Any]]], dict[str, dict[str, Any] | None]]
 
@@ -279,20 +281,15 @@ def diagnose(session: Session, tenant_id: int, user_id: int, ask: Asker | None =
     user = users.get_user(session, tenant_id, user_id)
     nodes = commands.tenant_nodes(session, tenant_id)
     tenant = session.get(Tenant, tenant_id)
-    questions = (
-        {
-            n.name: {
-                "kind": "endpoint",
-                "endpoint": user.extension,
-                "domain": tenant.domain if tenant else "",
-            }
-            for n in nodes
-        }
-        if user.extension
-        else {}
-    )
-    answers = (ask or pbx_reads.ask_all)(questions) if questions else {}
-    node_views = [_node_diagnosis(session, n, answers.get(n.name), bool(questions)) for n in nodes]
+    # a node whose listener is not connected cannot answer: said at once, not after the timeout
+    listening = listener_status.states([n.name for n in nodes])
+    question = {"kind": "endpoint", "endpoint": user.extension, "domain": tenant.domain if tenant else ""}
+    questions = {n.name: question for n in nodes if listening[n.name].connected} if user.extension else {}
+    answers: dict[str, dict[str, Any] | None] = (ask or pbx_reads.ask_all)(questions) if questions else {}
+    if user.extension:
+        for node in nodes:
+            answers.setdefault(node.name, {"ok": False, "error": NOT_LISTENING})
+    node_views = [_node_diagnosis(session, n, answers.get(n.name), bool(user.extension)) for n in nodes]
     diagnosis = Diagnosis(
         user=user,
         nodes=node_views,

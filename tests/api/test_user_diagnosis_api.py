@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import select
 
-from control import pbx_reads
+from control import listener_status, pbx_reads
 from control.db import unit_of_work
 from control.models import User
 from control.services import nodes
@@ -22,7 +23,11 @@ def test_the_diagnosis_of_a_user(api, agent_api, demo, monkeypatch) -> None:  # 
         return {node: None for node in questions}
 
     monkeypatch.setattr(pbx_reads, "ask_all", ask_all)
-    answer = api.get(f"/api/v1/users/{alice}/diagnosis")
+    listener_status.beat("pbx-1", None, since=time.time(), ttl=120)  # its listener is connected
+    try:
+        answer = api.get(f"/api/v1/users/{alice}/diagnosis")
+    finally:
+        listener_status.clear("pbx-1", None)
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
     assert body["user_id"] == alice and body["extension"] == "1001" and body["registered"] is False

@@ -7,15 +7,16 @@ page never fails)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from control import db
+from control import db, pbx_reads
 from control.models import Command
-from control.services import accounts, users
+from control.services import accounts, user_diagnosis, users
 from esl_handlers.asterisk_commands import RING_TEST_NAME
 from tests.integration.events_world import (
     ADMIN_EMAIL,
@@ -145,22 +146,33 @@ def test_ring_this_phone_gives_an_invite_presented_as_a_test(world: EventsWorld,
 
 
 def test_a_node_that_cannot_be_read_is_shown_not_failed(world: EventsWorld, clients) -> None:  # type: ignore[no-untyped-def]
+    # The PBX takes the read and never answers: the page waits the read timeout, no longer.
+    world.control_proxy.hold_replies()
+    try:
+        started = time.monotonic()
+        node = _diagnosis(clients, world.user_id("1001"))["nodes"][0]
+        took = time.monotonic() - started
+    finally:
+        world.control_proxy.release_replies()
+    assert node["answered"] is False and node["error"].endswith("did not answer in time"), node
+    assert took < pbx_reads.TIMEOUT + 3, took
+
+    # The PBX connection is cut: the listener's heartbeat is gone, the node is not even asked.
     world.control_proxy.refuse()
     try:
         wait_for(
             "the listener to notice",
-            lambda: not _diagnosis(clients, world.user_id("1001"))["nodes"][0]["answered"],
+            lambda: (
+                _diagnosis(clients, world.user_id("1001"))["nodes"][0]["error"]
+                == user_diagnosis.NOT_LISTENING
+            ),
             timeout=30,
         )
         client, _ = clients
         page = client.get(f"/users/{world.user_id('1001')}/diagnosis")
         assert page.status_code == 200
         html = page.data.decode()
-        assert "no answer</span> the listener is not connected to the PBX" in html
-        assert "events-sandbox could not be read (the listener is not connected to the PBX)" in html
-        # the listener gone altogether: the read times out, still no error
-        world.listener.stop()
-        diagnosis = _diagnosis(clients, world.user_id("1001"))
-        assert diagnosis["nodes"][0]["error"] == "the node did not answer in time"
+        assert "no answer</span> its listener is not connected to the PBX" in html
+        assert "events-sandbox could not be read (its listener is not connected to the PBX" in html
     finally:
         world.control_proxy.accept()

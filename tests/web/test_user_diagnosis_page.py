@@ -4,13 +4,14 @@ against the real PBXs: tests/integration/test_user_diagnosis.py)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from control import pbx_reads
+from control import listener_status, pbx_reads
 from control.db import new_session, unit_of_work, utcnow
 from control.models import Command, RawEvent, SipRegistration, User
 from control.services import nodes, user_diagnosis
@@ -29,10 +30,14 @@ CONTACT = {
 
 
 @pytest.fixture()
-def alice(demo) -> int:  # type: ignore[no-untyped-def]
+def alice(demo) -> Iterator[int]:  # type: ignore[no-untyped-def]
+    """Alice Agent (1001) on a tenant with node pbx-1, whose listener is connected."""
     with unit_of_work() as s:
         nodes.create_node(s, NODE | {"tenant_id": demo["tenant_id"]}, None)
-        return s.scalars(select(User.id).filter_by(tenant_id=demo["tenant_id"], extension="1001")).one()
+        user_id = s.scalars(select(User.id).filter_by(tenant_id=demo["tenant_id"], extension="1001")).one()
+    listener_status.beat("pbx-1", None, since=time.time(), ttl=120)
+    yield user_id
+    listener_status.clear("pbx-1", None)
 
 
 def _answers(monkeypatch, answer: dict[str, Any] | None) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -159,3 +164,13 @@ def test_ring_this_phone(admin_client, demo, alice, monkeypatch) -> None:
 def test_agents_have_no_diagnosis(agent_client, demo, alice) -> None:
     assert agent_client.get(f"/users/{alice}/diagnosis").status_code == 403
     assert agent_client.post(f"/users/{alice}/diagnosis/ring").status_code == 403
+
+
+def test_a_node_whose_listener_is_not_connected_is_not_asked(admin_client, demo, alice, monkeypatch) -> None:
+    asked = _answers(monkeypatch, {"ok": True, "present": True, "contacts": [CONTACT]})
+    listener_status.clear("pbx-1", None)
+    started = time.monotonic()
+    html = admin_client.get(f"/users/{alice}/diagnosis").data.decode()
+    assert time.monotonic() - started < pbx_reads.TIMEOUT
+    assert asked == []
+    assert f"no answer</span> {user_diagnosis.NOT_LISTENING}" in html
