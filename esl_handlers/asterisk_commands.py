@@ -49,6 +49,27 @@ def originate(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+#: What a "ring this phone" test shows as the caller, and how long it lasts once answered.
+RING_TEST_NAME = "Switchboard test call"
+RING_TEST_SECONDS = 8
+
+
+def ring_test(params: dict[str, Any]) -> dict[str, Any]:
+    """Ring the user's endpoint, presented as a test call; answered, it echoes for a few seconds
+    (the user hears themselves) and hangs up."""
+    endpoint = check(EXTENSION, params.get("endpoint"), "endpoint")
+    return {
+        "Action": "Originate",
+        "Channel": names.ast_interface(endpoint),
+        "Application": "Echo",
+        "CallerID": f'"{RING_TEST_NAME}" <{endpoint}>',
+        "Timeout": "30000",
+        "Async": "true",
+        "ChannelId": check(CHANNEL_ID, params.get("channel_id"), "channel id"),
+        "Variable": [f"TIMEOUT(absolute)={RING_TEST_SECONDS}"],
+    }
+
+
 def message(params: dict[str, Any], command_id: int) -> dict[str, Any]:
     """A text: to a number through the trunk, or to a user's endpoint (all its contacts).
 
@@ -180,6 +201,8 @@ def actions_for(kind: str, params: dict[str, Any], command_id: int) -> list[dict
         return dnd(params)
     if kind == "queue_pause":
         return pause(params)
+    if kind == "ring_test":
+        return [ring_test(params)]
     raise BadCommand(f"unknown command kind {kind!r}")
 
 

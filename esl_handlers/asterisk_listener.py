@@ -53,6 +53,7 @@ from esl_handlers.backoff import Backoff
 from esl_handlers.event_errors import MalformedEvent, UnknownEvent
 from esl_handlers.kept_ends import sink_has_applied
 from esl_handlers.listener_config import ListenerConfig
+from esl_handlers.listener_heartbeat import ListenerHeartbeat
 from esl_handlers.listener_stats import ListenerStats
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ class AsteriskListener:
         #: the connection commands are sent over: logged in and subscribed, else None
         self.manager: _SupervisedManager | None = None
         self._tasks: set[asyncio.Task] = set()
+        self.heartbeat = ListenerHeartbeat(config)
         self.commands: Any = None
         if config.commands:
             from esl_handlers.command_executor import AsteriskCommandExecutor
@@ -436,12 +438,33 @@ class AsteriskListener:
             self.manager = manager
             self._queue.put_nowait(_Resync(manager, "connect"))
             self._restore(manager)
-            await self._watch(manager, lost)
+            beating = asyncio.create_task(self._beat(manager)) if self.heartbeat.enabled else None
+            try:
+                await self._watch(manager, lost)
+            finally:
+                if beating is not None:
+                    beating.cancel()
             self.stats.disconnects += 1
         finally:
             self.manager = None
             manager.lost = True
             manager.close()
+            if self.heartbeat.since is not None:
+                await self._off_loop(self.heartbeat.clear)
+
+    async def _off_loop(self, call: Callable[[], None]) -> None:
+        """A blocking heartbeat write in a thread, given up after the command timeout."""
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(None, call), self.config.command_timeout)
+        except TimeoutError:
+            log.warning("%s: listener heartbeat write timed out", self.config.node)
+
+    async def _beat(self, manager: _SupervisedManager) -> None:
+        """Renew the node's "listener connected" key while this connection is up."""
+        while not manager.lost:
+            await self._off_loop(self.heartbeat.beat)
+            await asyncio.sleep(self.heartbeat.interval)
 
     async def _watch(self, manager: _SupervisedManager, lost: asyncio.Event) -> None:
         config = self.config
@@ -472,6 +495,13 @@ class AsteriskListener:
         config = self.config
         consumer = asyncio.create_task(self._consume())
         executor = asyncio.create_task(self.commands.run()) if self.commands is not None else None
+        reads = None
+        if config.commands:  # the node's reads (user diagnosis) come over Redis, like commands
+            from esl_handlers.asterisk_read_responder import answer_reads
+
+            reads = asyncio.create_task(
+                answer_reads(config.node, lambda: self.manager, self.stop, config.command_timeout)
+            )
         backoff = Backoff(config.backoff_initial, config.backoff_max)
         try:
             while not self.stop.is_set():
@@ -493,6 +523,8 @@ class AsteriskListener:
             except TimeoutError:
                 log.warning("%s: %d events not delivered at shutdown", config.node, self._queue.qsize())
             consumer.cancel()
+            if reads is not None:
+                reads.cancel()
             if executor is not None:
                 await asyncio.wait({executor}, timeout=max(config.command_timeout, 1.0))
                 executor.cancel()

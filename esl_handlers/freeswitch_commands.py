@@ -57,6 +57,23 @@ def originate(params: dict[str, Any]) -> EslCommand:
     )
 
 
+def ring_test(params: dict[str, Any]) -> EslCommand:
+    """Ring `user/EXT@domain`, presented as a test call; answered, it echoes for a few seconds
+    (the user hears themselves) and hangs up."""
+    from esl_handlers.asterisk_commands import RING_TEST_NAME, RING_TEST_SECONDS
+
+    endpoint = check(EXTENSION, params.get("endpoint"), "endpoint")
+    domain = check(HOST, params.get("domain"), "domain")
+    variables = [
+        f"origination_uuid={check(CHANNEL_ID, params.get('channel_id'), 'channel id')}",
+        f"origination_caller_id_name='{RING_TEST_NAME}'",
+        f"origination_caller_id_number={endpoint}",
+        "originate_timeout=30",
+        f"execute_on_answer='sched_hangup +{RING_TEST_SECONDS} normal_clearing'",
+    ]
+    return bgapi(f"originate {{{','.join(variables)}}}user/{endpoint}@{domain} &echo()")
+
+
 #: the event header naming the command a text belongs to (never a SIP header: only sip_h_* are)
 TEXT_COMMAND_HEADER = "Switchboard-Command"
 _TEXT_EVENT = "sendevent CUSTOM\nEvent-Subclass: SMS::SEND_MESSAGE\n"  # TEXT_SENT_SUBCLASS
@@ -137,6 +154,8 @@ def commands_for(kind: str, params: dict[str, Any], command_id: int = 0) -> list
         return dnd(params)
     if kind == "queue_pause":
         return queue_pause(params)
+    if kind == "ring_test":
+        return [ring_test(params)]
     if kind == "hangup":
         return [bgapi(f"uuid_kill {check(CALL_ID, params.get('call_id'), 'call id')}")]
     if kind == "transfer":

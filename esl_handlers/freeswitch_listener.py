@@ -52,6 +52,7 @@ from esl_handlers.freeswitch_events import (
 )
 from esl_handlers.kept_ends import sink_has_applied
 from esl_handlers.listener_config import ListenerConfig
+from esl_handlers.listener_heartbeat import ListenerHeartbeat
 from esl_handlers.listener_stats import ListenerStats
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ class FreeSwitchListener:
         self._live.set()
         self._pool = ThreadPool(1)
         self._last_frame = time.monotonic()
+        self.heartbeat = ListenerHeartbeat(config)
         #: the connection commands are sent over: subscribed and resynchronised, else None
         self.esl: _ListenerESL | None = None
         self.commands: Any = None
@@ -341,9 +343,11 @@ class FreeSwitchListener:
                 self.commands.restore(lambda command: self._api(esl, command))
             self.esl = esl
             try:
+                self.heartbeat.beat()
                 self._watch(esl)
             finally:
                 self.esl = None
+                self.heartbeat.clear()
                 if self.commands is not None:
                     self.commands.connection_lost()
             esl.close()
@@ -367,6 +371,8 @@ class FreeSwitchListener:
                     "%s: nothing (not even HEARTBEAT) for %.1f s, reconnecting", self.config.node, limit
                 )
                 return
+            if self.heartbeat.due():
+                self.heartbeat.beat()
             self.stop.wait(tick)
 
     def run(self) -> ListenerStats:
@@ -374,6 +380,13 @@ class FreeSwitchListener:
         config = self.config
         worker = gevent.spawn(self._work)
         executor = gevent.spawn(self.commands.run) if self.commands is not None else None
+        reads = None
+        if config.commands:  # the node's reads (user diagnosis) come over Redis, like commands
+            from esl_handlers.freeswitch_read_responder import answer_reads
+
+            reads = gevent.spawn(
+                answer_reads, config.node, lambda: self.esl, self.stop, config.command_timeout
+            )
         backoff = Backoff(config.backoff_initial, config.backoff_max)
         try:
             while not self.stop.is_set():
@@ -391,6 +404,8 @@ class FreeSwitchListener:
             with gevent.Timeout(max(config.command_timeout, 1.0), False):
                 self._queue.join()
             worker.kill()
+            if reads is not None:
+                reads.kill()
             if executor is not None:
                 executor.join(timeout=max(config.command_timeout, 1.0))
                 executor.kill()

@@ -44,6 +44,11 @@ class ListenerConfig:
     #: Run the node's command executor (commands from the node's Redis stream, inbound texts):
     #: needs the database and Redis, so `switchboard listen` turns it on.
     commands: bool = False
+    #: Heartbeat the node's "listener connected" key (control/listener_status.py) with this
+    #: time-to-live while the PBX connection is up; 0: no heartbeat (needs Redis).
+    status_ttl: float = 0.0
+    #: The node's tenant, whose browsers are told when the connection comes and goes.
+    tenant_id: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "callcenter_queues", tuple(self.callcenter_queues))

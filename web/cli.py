@@ -452,6 +452,7 @@ def rollback(node_name: str, version: int | None, wait: bool, timeout: float) ->
 def listener_configs(node_names: tuple[str, ...]) -> list[ListenerConfig]:
     """What each chosen node's listener needs; a FreeSWITCH node's lists its tenant's
     callcenter queues, whose agents its resync reads."""
+    from control import listener_status
     from control.services import nodes, presence
     from esl_handlers.listener_config import ListenerConfig
 
@@ -472,6 +473,8 @@ def listener_configs(node_names: tuple[str, ...]) -> list[ListenerConfig]:
                 if n.kind == "freeswitch"
                 else (),
                 commands=True,
+                status_ttl=listener_status.TTL,
+                tenant_id=n.tenant_id,
             )
             for n in chosen
         ]

@@ -25,7 +25,7 @@ from control.models.commands import FINAL_STATES
 from control.services import audit
 
 #: Kinds a stuck button could repeat at a customer: at most RATE_LIMIT per RATE_WINDOW per person.
-RATE_LIMITED_KINDS = ("originate", "message")
+RATE_LIMITED_KINDS = ("originate", "message", "ring_test")
 RATE_LIMIT = 10
 RATE_WINDOW = timedelta(seconds=60)
 #: A command its executor has not picked up after this long is failed, never sent late.

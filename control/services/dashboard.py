@@ -1,8 +1,10 @@
-"""The admin dashboard: today's calls, the calls up right now, phones, PBX nodes and the latest
-activity of one tenant, as plain data for the page (which reloads it over the live stream)."""
+"""The admin dashboard: today's calls, the calls up right now, phones, PBX nodes (their listener
+connected or not) and the latest activity of one tenant, as plain data for the page (which
+reloads it over the live stream)."""
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,9 +12,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from control import listener_status
 from control.db import utcnow
-from control.models import ActivityItem, CallRecord, LiveChannel, PbxNode, PresenceState, User
+from control.listener_status import ListenerState
+from control.models import ActivityItem, CallRecord, PbxNode, PresenceState, User
 from control.services import activity, deploys
+from control.services.live_calls import LiveLeg, list_live_calls
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +32,33 @@ class CallsToday:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveCallLeg:
+    id: str  # the channel's id on its node: what hang-up and transfer act on
+    who: str  # the user on this leg, or "Outside party"
+    answered: bool
+
+
+@dataclass(frozen=True, slots=True)
 class LiveCall:
     call_key: str
     node: str
     people: list[str]
-    leg_ids: list[str]  # the channels' ids on the node: what hang-up and transfer act on
+    legs: list[LiveCallLeg]  # oldest first: the first is the party that placed the call
     answered: bool
     seconds: int
 
     @property
     def channels(self) -> int:
-        return len(self.leg_ids)
+        return len(self.legs)
+
+    @property
+    def leg_ids(self) -> list[str]:
+        return [leg.id for leg in self.legs]
+
+    @property
+    def dom_id(self) -> str:
+        """The call as an HTML id fragment."""
+        return re.sub(r"[^A-Za-z0-9_-]", "-", f"{self.node}-{self.call_key}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +75,7 @@ class NodeState:
     status: str
     live_version: int | None
     last_deploy: dict[str, object] | None
+    listener: ListenerState
 
 
 def day_start(now: datetime) -> datetime:
@@ -81,38 +103,41 @@ def calls_today(session: Session, tenant_id: int, now: datetime | None = None) -
     return CallsToday(answered=counts.get(False, 0), missed=counts.get(True, 0), average_wait=average)
 
 
-def live_calls(session: Session, tenant_id: int, now: float | None = None) -> list[LiveCall]:
-    """The calls up on the tenant's nodes right now, one per call (its channels grouped), oldest first."""
-    node_names = select(PbxNode.name).where(PbxNode.tenant_id == tenant_id)
-    rows = session.execute(
-        select(LiveChannel, User.name)
-        .outerjoin(User, User.id == LiveChannel.user_id)
-        .where(LiveChannel.node.in_(node_names))
-        .order_by(LiveChannel.started_at)
-    ).all()
-    calls: dict[tuple[str, str], dict] = {}
-    for channel, user_name in rows:
-        call = calls.setdefault(
-            (channel.node, channel.call_key),
-            {"people": [], "legs": [], "answered": False, "started": channel.started_at},
-        )
-        call["legs"].append(channel.call_id)
-        call["answered"] = call["answered"] or channel.answered
-        call["started"] = min(call["started"], channel.started_at)
-        if user_name and user_name not in call["people"]:
-            call["people"].append(user_name)
+def live_calls(session: Session, actor: User, now: float | None = None) -> list[LiveCall]:
+    """The calls up now that `actor` may see (live_calls.list_live_calls), one per call with its
+    legs grouped, oldest first."""
+    legs = list_live_calls(session, actor)
+    user_ids = {leg.user_id for leg in legs if leg.user_id is not None}
+    names = (
+        {uid: name for uid, name in session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))}
+        if user_ids
+        else {}
+    )
+    grouped: dict[tuple[str, str], list[LiveLeg]] = {}
+    for leg in sorted(legs, key=lambda leg: leg.started_at):
+        grouped.setdefault((leg.node, leg.call_key), []).append(leg)
     clock = now if now is not None else time.time()
-    return [
-        LiveCall(
-            call_key=key,
-            node=node,
-            people=call["people"],
-            leg_ids=call["legs"],
-            answered=call["answered"],
-            seconds=max(0, int(clock - call["started"])),
+    calls = []
+    for (node, key), call_legs in grouped.items():
+        people = list(dict.fromkeys(names[leg.user_id] for leg in call_legs if leg.user_id in names))
+        calls.append(
+            LiveCall(
+                call_key=key,
+                node=node,
+                people=people,
+                legs=[
+                    LiveCallLeg(
+                        leg.id,
+                        names.get(leg.user_id, "Outside party") if leg.user_id else "Outside party",
+                        leg.answered,
+                    )
+                    for leg in call_legs
+                ],
+                answered=any(leg.answered for leg in call_legs),
+                seconds=max(0, int(clock - call_legs[0].started_at)),
+            )
         )
-        for (node, key), call in calls.items()
-    ]
+    return calls
 
 
 def phones(session: Session, tenant_id: int) -> Phones:
@@ -134,6 +159,7 @@ def node_states(session: Session, tenant_id: int) -> list[NodeState]:
         session.scalars(select(PbxNode).where(PbxNode.tenant_id == tenant_id).order_by(PbxNode.name))
     )
     latest = deploys.latest_deploys(session, [node.id for node in nodes])
+    listeners = listener_status.states([node.name for node in nodes])
     states = []
     for node in nodes:
         record = latest.get(node.id)
@@ -152,6 +178,7 @@ def node_states(session: Session, tenant_id: int) -> list[NodeState]:
                     "result": record.result,
                     "at": record.finished_at or record.queued_at,
                 },
+                listener=listeners[node.name],
             )
         )
     return states

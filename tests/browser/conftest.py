@@ -48,3 +48,12 @@ def serving(app: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         effects.clear_handlers()
+
+
+def log_in(page, base: str, email: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    """Log in through the login form; lands on the dashboard."""
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(f"{base}/")

@@ -100,7 +100,7 @@ def admin_pages(ids: dict) -> list[str]:
         "/",
         "/lines/", f"/lines/{ids['line_id']}", "/numbers/", "/numbers/new", "/ring-groups/",
         f"/ring-groups/{ids['ring_group_id']}", "/queues/", "/queues/new",
-        "/users/", "/users/new", f"/users/{ids['agent_id']}", "/teams/", "/teams/new",
+        "/users/", "/users/new", f"/users/{ids['agent_id']}", f"/users/{ids['agent_id']}/diagnosis", "/teams/", "/teams/new",
         "/contacts/", f"/contacts/{ids['contact_id']}", "/contacts/team", "/tags/", "/tags/new",
         "/broadcasts/", "/broadcasts/new", f"/broadcasts/{ids['broadcast_id']}", "/automations/", "/automations/new",
         "/calls/", f"/calls/{ids['call_id']}", "/activity/",

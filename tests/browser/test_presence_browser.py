@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import serving
+from tests.browser.conftest import log_in, serving
 from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.events_world import (
     ADMIN_EMAIL,
@@ -71,11 +71,7 @@ def test_a_status_dot_follows_a_call_without_reload(
     ann = world.user_id("1001")
     page = browser.new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{live_server}/login")
-    page.fill("#email", ADMIN_EMAIL)
-    page.fill("#password", ADMIN_PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{live_server}/")
+    log_in(page, live_server, ADMIN_EMAIL, ADMIN_PASSWORD)
     page.goto(f"{live_server}/users/")
     dot = page.locator(f'[data-presence-user="{ann}"]')
     assert dot.get_attribute("data-presence") == "offline"

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from control import config, db, live
-from control.models import ActivityItem, CallRecord, DeployRecord, RawEvent
+from control.models import ActivityItem, CallRecord, DeployRecord, RawEvent, SipRegistration
 from control.services import (
     contacts,
     deploys,
@@ -283,6 +283,18 @@ class EventsWorld:
         )
         self.phones[extension] = phone
         return phone
+
+    def wait_registered(self, extension: str, timeout: float = 20.0) -> None:
+        """Until the listener has recorded a registration of the extension's phone."""
+        wait_for(
+            f"{extension} registered in the database",
+            lambda: read(
+                lambda s: s.scalar(
+                    select(SipRegistration).where(SipRegistration.user_id == self.user_id(extension))
+                )
+            ),
+            timeout,
+        )
 
     def records(self) -> list[CallRecord]:
         return read(

@@ -61,18 +61,7 @@ def _finished(command_id: int, timeout: float = 15.0) -> Command:
 
 
 def _registered(world: EventsWorld, extension: str) -> None:
-    from sqlalchemy import select
-
-    from control.models import SipRegistration
-
-    wait_for(
-        f"{extension} registered in the database",
-        lambda: read(
-            lambda s: s.scalar(
-                select(SipRegistration).where(SipRegistration.user_id == world.user_id(extension))
-            )
-        ),
-    )
+    world.wait_registered(extension, timeout=10)
 
 
 def test_click_to_call_rings_the_user_then_dials_the_target_with_the_chosen_caller_id(

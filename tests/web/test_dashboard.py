@@ -73,7 +73,7 @@ def test_live_calls_group_channels_per_call_and_stay_in_the_tenant(demo) -> None
         )  # fmt: skip
     s = new_session()
     try:
-        calls = dashboard.live_calls(s, t, now=now)
+        calls = dashboard.live_calls(s, s.get(User, demo["admin_id"]), now=now)
     finally:
         s.close()
     assert [(c.call_key, sorted(c.people), sorted(c.leg_ids), c.answered, c.seconds) for c in calls] == [
@@ -81,6 +81,8 @@ def test_live_calls_group_channels_per_call_and_stay_in_the_tenant(demo) -> None
         ("k2", [], ["c"], False, 5),
     ]
     assert calls[0].channels == 2
+    assert [leg.who for leg in calls[0].legs] == ["Bob Baker", "Alice Agent"]  # the caller first
+    assert [leg.who for leg in calls[1].legs] == ["Outside party"]
 
 
 def test_phones_and_node_states(demo) -> None:
@@ -110,7 +112,7 @@ def test_dashboard_page(admin_client, agent_client, demo) -> None:
     page = admin_client.get("/").data.decode()
     assert '<span class="value" id="calls-today">3</span>' in page
     assert '<span class="value" id="calls-missed">2</span>' in page
-    assert 'data-live-refresh="activity presence"' in page
+    assert 'data-live-refresh="activity presence command"' in page
     assert "Caller 2" in page  # the latest activity
     assert "No calls right now." in page and "No PBX nodes yet." in page
     # an agent gets their own page, never the tenant's figures

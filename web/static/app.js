@@ -138,6 +138,47 @@
   // Presence dots ([data-presence-user="ID"]) change in place; a region marked
   // [data-live-refresh="activity presence ..."] reloads itself (htmx) when such a message arrives.
   function presenceText(state) { return state.replace("_", " "); }
+  // A node's "listener connected" badge ([data-listener-node]) holds for the heartbeat's
+  // time-to-live after its latest beat; with no beat in that time it reads "not connected".
+  var listenerTimers = {};
+  function showListener(badge, connected) {
+    badge.dataset.connected = connected ? "yes" : "no";
+    badge.className = "badge listener " + (connected ? "ok" : "failed");
+    badge.textContent = connected ? "listener connected" : "listener not connected";
+  }
+  function armListener(node, connected, seconds) {
+    clearTimeout(listenerTimers[node]);
+    document.querySelectorAll("[data-listener-node]").forEach(function (badge) {
+      if (badge.dataset.listenerNode === node) { showListener(badge, connected); }
+    });
+    if (connected) {
+      listenerTimers[node] = setTimeout(function () { armListener(node, false, 0); }, seconds * 1000);
+    }
+  }
+  function armListeners() {
+    document.querySelectorAll("[data-listener-node]").forEach(function (badge) {
+      armListener(badge.dataset.listenerNode, badge.dataset.connected === "yes", Number(badge.dataset.expiresIn || 0));
+    });
+  }
+  armListeners();
+  document.addEventListener("htmx:afterSwap", armListeners);
+  // A region is not reloaded under the fingers of someone typing in it (the transfer target):
+  // it is reloaded once the focus leaves it.
+  function typingIn(region) {
+    var focused = document.activeElement;
+    return focused && region.contains(focused) &&
+      (focused.matches("input[type=text], select, textarea") || Boolean(focused.closest("details[open]")));
+  }
+  document.addEventListener("focusout", function (event) {
+    var region = event.target.closest && event.target.closest("[data-live-stale]");
+    if (!region) { return; }
+    setTimeout(function () {
+      if (typingIn(region) || !window.htmx) { return; }
+      delete region.dataset.liveStale;
+      var url = region.dataset.liveUrl || window.location.href;
+      window.htmx.ajax("GET", url, {target: "#" + region.id, select: "#" + region.id, swap: "outerHTML"});
+    }, 0);
+  });
   var hook = document.querySelector("[data-live-events]");
   if ((hook || document.querySelector("[data-presence-user]")) && window.EventSource) {
     var source = new EventSource(hook ? hook.dataset.liveEvents : "/live/events");
@@ -155,10 +196,14 @@
           if (text) { text.textContent = presenceText(message.state); }
         });
       }
+      if (message.type === "listener") {
+        armListener(message.node, message.connected, message.ttl);
+      }
       if (!window.htmx) { return; }
       document.querySelectorAll("[data-live-refresh]").forEach(function (region) {
         if (region.dataset.liveRefresh.split(" ").indexOf(message.type) < 0 || timers[region.id]) { return; }
         if (openMenu && region.contains(openMenu)) { return; }  // never pull a menu away from the keyboard
+        if (typingIn(region)) { region.dataset.liveStale = "1"; return; }
         timers[region.id] = setTimeout(function () {  // a burst of messages, one reload
           timers[region.id] = null;
           var url = region.dataset.liveUrl || window.location.href;

@@ -22,7 +22,7 @@ def index() -> str:
         "dashboard/index.html",
         me=me,
         today=dashboard.calls_today(s, me.tenant_id),
-        live_calls=dashboard.live_calls(s, me.tenant_id),
+        live_calls=dashboard.live_calls(s, me),
         phones=dashboard.phones(s, me.tenant_id),
         nodes=dashboard.node_states(s, me.tenant_id),
         latest=dashboard.latest_activity(s, me.tenant_id),
