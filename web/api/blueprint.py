@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from web.api.bearer import authenticate
 from web.api.errors import error_response, register_error_handlers
 from web.auth import self_authenticating
+from web.uploads import is_upload
 from web.views.query_args import NUL_MESSAGE, unstorable_argument
 
 API_PREFIX = "/api/v1"
@@ -30,8 +31,10 @@ def query_problem() -> Response | None:
 
 def body_problem() -> Response | None:
     """A 400 when a body is sent that is not a JSON object, or a PATCH comes without one (the
-    schemas then check the fields)."""
+    schemas then check the fields); an upload endpoint takes multipart/form-data instead."""
     if request.method not in BODY_METHODS:
+        return None
+    if is_upload():
         return None
     raw = request.get_data(cache=True)
     if not raw.strip():
