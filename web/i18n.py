@@ -15,6 +15,28 @@ LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 babel = Babel()
 
 
+def N_(message: str) -> str:  # noqa: N802 (the gettext convention: marked for the catalog only)
+    return message
+
+
+#: The services' messages the portal's forms and flashes show (through `translated`), marked so
+#: the catalog has them; tests/web/test_portal_i18n.py checks that the services still say them.
+FORM_MESSAGES = (
+    N_("Enter a valid email address."),
+    N_("Another user already has this email address."),
+    N_("This field is required."),
+    N_("Enter a name."),
+    N_("A phone number is required."),
+    N_("This is not your current password."),
+    N_("A password has at least 10 characters."),
+    N_("Choose a PNG, JPEG or WebP image."),
+    N_("An avatar is at most 2 MB."),
+    N_("This image is too large once decoded; choose a smaller one."),
+    N_("This file holds more than an image; save it again as a plain PNG, JPEG or WebP."),
+    N_("Please log in to continue."),
+)
+
+
 def page_language() -> str:
     chosen = getattr(current_user, "language", "") if current_user.is_authenticated else ""
     if chosen in TRANSLATED:
