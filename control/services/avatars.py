@@ -69,16 +69,18 @@ def clean(raw: bytes, field: str = "avatar") -> CleanImage:
         raise Invalid(NOT_AN_IMAGE, field)
     if _MARKUP.search(raw) or not _whole(raw, kind):
         raise Invalid(POLYGLOT, field)
-    image = ImageOps.exif_transpose(image)
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    upright: Image.Image = ImageOps.exif_transpose(image)
+    has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
     mode = "RGBA" if has_alpha and kind != "JPEG" else "RGB"
-    image = image.convert(mode)
-    image.thumbnail((AVATAR_SIDE, AVATAR_SIDE), Image.Resampling.LANCZOS)
+    resized = upright.convert(mode)
+    resized.thumbnail((AVATAR_SIDE, AVATAR_SIDE), Image.Resampling.LANCZOS)
     # A new image from the pixels alone: no info, EXIF, ICC profile or text chunk comes along.
-    pixels = Image.frombytes(mode, image.size, image.tobytes())
+    pixels = Image.frombytes(mode, resized.size, resized.tobytes())
     out = io.BytesIO()
-    options = {"JPEG": {"quality": 88}, "WEBP": {"quality": 88}, "PNG": {"optimize": True}}[kind]
-    pixels.save(out, kind, **options)
+    if kind == "PNG":
+        pixels.save(out, kind, optimize=True)
+    else:
+        pixels.save(out, kind, quality=88)
     return CleanImage(out.getvalue(), AVATAR_FORMATS[kind])
 
 
