@@ -23,7 +23,10 @@ BEYOND_THE_SCHEMA = [
     (r"dnd|active", r".* has no extension\."),
     (r"to|target", r"Extension .* does not exist\."),
     (r".*", r".*\balready\b.*"),
-    (r"(number|numbers-\d+-number|to|target|caller_id)", r"“.*” is (not a|not a valid) phone number\.|.*international number.*"),
+    (
+        r"(number|numbers-\d+-number|to|target|caller_id)",
+        r"“.*” is (not a|not a valid) phone number\.|.*international number.*",
+    ),
     # The object's state.
     (r".*", r".*\bcannot\b.*"),
     (r"line_id", r"This line has no number that may send texts\."),
@@ -42,7 +45,10 @@ BEYOND_THE_SCHEMA = [
     (r"steps-0-action", r"Add at least one step\."),
     (r"username", r"The AMI user is required\."),
     # What only decoding the file can tell: an upload is a whole PNG, JPEG or WebP image.
-    (r"avatar", r"Choose a PNG, JPEG or WebP image\.|This file holds more than an image.*|This image is too large once decoded.*"),
+    (
+        r"avatar",
+        r"Choose a PNG, JPEG or WebP image\.|This file holds more than an image.*|This image is too large once decoded.*",
+    ),
     # What only the stored hash can tell.
     (r"current_password", r"This is not your current password\."),
     # Beyond a pattern: an IPv6 address is parsed; a folder is normalised and not a system one.
