@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import request
 
+from control.errors import Invalid
 from control.validators import AVATAR_MAX_BYTES
 
 #: endpoint -> the largest request it accepts
@@ -25,6 +26,13 @@ def allow_uploads() -> None:
     """before_request, first: the endpoint's own limit for a multipart request."""
     if is_upload():
         request.max_content_length = UPLOADS[str(request.endpoint)]
+
+
+def only(*fields: str) -> None:
+    """An upload's body holds the named files and nothing else (what the API's document says)."""
+    extra = sorted((set(request.form) | set(request.files)) - set(fields))
+    if extra:
+        raise Invalid({name: ["Not a field of this request."] for name in extra})
 
 
 def uploaded(field: str) -> bytes | None:

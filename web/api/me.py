@@ -40,7 +40,7 @@ from web.api.schemas import (
     required_text,
 )
 from web.db import db, write
-from web.uploads import accepts_upload
+from web.uploads import accepts_upload, only
 
 bp = ApiBlueprint(
     "me",
@@ -390,6 +390,7 @@ def revoke_token(token_id: int) -> Response:
 def set_avatar(files: dict) -> dict:
     """Upload an avatar (multipart/form-data, field `avatar`): decoded and re-encoded, so no script
     or metadata survives; not a PNG, JPEG or WebP, over 2 MB or a polyglot: 422 naming `avatar`."""
+    only("avatar")
     with write() as s:
         url = avatars.set_user_avatar(s, api_user(), files["avatar"].read())
     return {"avatar": url}
