@@ -70,7 +70,8 @@ def test_document_is_structurally_valid(api, app):
             assert operation["responses"], (path, method)
             assert all(re.fullmatch(r"[1-5]\d\d|default", str(code)) for code in operation["responses"])
             if method in ("post", "patch", "put") and "requestBody" in operation:
-                schema = operation["requestBody"]["content"]["application/json"]["schema"]
+                content = operation["requestBody"]["content"]  # JSON, or a file upload's form
+                schema = (content.get("application/json") or content["multipart/form-data"])["schema"]
                 assert _resolve(spec, schema["$ref"])
     routes = [
         m
