@@ -17,7 +17,7 @@ AXE := web/static/vendor/axe.min.js
 SIPJS_VERSION := 0.21.2
 SIPJS := web/static/vendor/sip.js/.version-$(SIPJS_VERSION)
 
-.PHONY: run install test lint golden
+.PHONY: run install test lint golden translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,3 +65,10 @@ lint: install
 
 golden: install
 	$(BIN)/python -m tests.render.regen_golden
+
+# The portal's catalog: extract the marked strings, merge them into each language's .po (translate
+# the new ones there), compile the .mo files (committed, so `pip install .` needs no build step).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k N_ --no-location --sort-output -o web/translations/messages.pot .
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --ignore-obsolete
+	$(BIN)/pybabel compile -d web/translations --statistics

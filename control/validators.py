@@ -143,6 +143,13 @@ COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 MAX_TEXT = 120  # free text's default length
 MAX_EMAIL = 254
 MAX_AVATAR = 300  # an avatar's address
+# An uploaded avatar: one of these formats (Pillow's name -> the content type it is served with),
+# at most AVATAR_MAX_BYTES, at most AVATAR_MAX_PIXELS decoded (a decompression bomb is refused
+# before it is decoded); stored re-encoded, at most AVATAR_SIDE pixels a side.
+AVATAR_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+AVATAR_MAX_BYTES = 2 * 1024 * 1024
+AVATAR_MAX_PIXELS = 40_000_000
+AVATAR_SIDE = 256
 MAX_CONFIG_DIR = 400
 
 

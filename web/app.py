@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from control import automation_jobs, command_channel, jobs, live
 from control.config import settings
 from control.errors import Conflict, Forbidden, Invalid, NotFound
-from web import auth, db
+from web import auth, db, i18n, uploads
 from web.api import register_api
 from web.icons import icon
 from web.views import register_views
@@ -43,7 +43,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(overrides or {})
     _serve_https(app, config.trusted_proxies)
+    app.before_request(uploads.allow_uploads)  # before CSRF reads the form
     db.init_app(app)
+    i18n.init_app(app)
     auth.init_app(app)
     csrf.init_app(app)
     register_views(app)

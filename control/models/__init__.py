@@ -4,6 +4,7 @@ from control.models.accounts import ApiToken, LoginThrottle, User, user_teams
 from control.models.activity import ActivityItem, CallRecord, PresenceState
 from control.models.audit import AuditLog
 from control.models.automations import Automation, AutomationRun, AutomationStep, AutomationStepResult
+from control.models.avatars import Avatar
 from control.models.broadcasts import Broadcast, BroadcastRecipient, broadcast_contacts, broadcast_tags
 from control.models.commands import Command, TextMessage
 from control.models.contacts import Contact, ContactNumber, Favourite, contact_tags
@@ -24,6 +25,7 @@ __all__ = [
     "ActivityItem",
     "ApiToken",
     "AuditLog",
+    "Avatar",
     "Automation",
     "AutomationRun",
     "AutomationStep",

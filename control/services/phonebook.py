@@ -1,4 +1,5 @@
-"""An agent's own phonebook: contacts owned by one user, a name, one number and an optional email.
+"""An agent's own phonebook: contacts owned by one user, a name, one number, an optional email and
+an optional avatar (uploaded: control.services.avatars).
 
 Entries are `Contact` rows with `owner_user_id` set (the shared directory has none); every
 lookup here is scoped to the owner, so another user's entry is NotFound, never visible.
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from control.errors import Invalid, NotFound
 from control.models import Contact, ContactNumber, User
-from control.services import contacts
+from control.services import avatars, contacts
 from control.services.listing import Page
 
 # The contacts service names its fields for the full directory form; the phonebook form has three.
@@ -48,8 +49,7 @@ def _contact_data(data: dict) -> dict:
     }
 
 
-def _renamed(exc: Invalid) -> Invalid:
-    errors: dict[str, list[str]] = {}
+def _renamed(exc: Invalid, errors: dict[str, list[str]]) -> Invalid:
     for field, messages in exc.errors.items():
         target = _FIELD_NAMES.get(field, field)
         messages = [_MESSAGES.get(message, message) for message in messages]
@@ -80,28 +80,65 @@ def get_entry(session: Session, owner: User, contact_id: int) -> Contact:
     return contact
 
 
-def create_entry(session: Session, owner: User, data: dict) -> Contact:
+def _avatar(errors: dict[str, list[str]], raw: bytes | None) -> avatars.CleanImage | None:
+    if raw is None:
+        return None
     try:
-        return contacts.create_contact(
+        return avatars.clean(raw)
+    except Invalid as exc:
+        for field, messages in exc.errors.items():
+            errors.setdefault(field, []).extend(messages)
+        return None
+
+
+def create_entry(session: Session, owner: User, data: dict, avatar: bytes | None = None) -> Contact:
+    """A new entry; `avatar`, if given, is an uploaded image file's bytes."""
+    errors: dict[str, list[str]] = {}
+    image = _avatar(errors, avatar)
+    try:
+        contact = contacts.create_contact(
             session, owner.tenant_id, _contact_data(data), owner, owner_user_id=owner.id
         )
     except Invalid as exc:
-        raise _renamed(exc) from None
+        raise _renamed(exc, errors) from None
+    if errors:
+        raise Invalid(errors)
+    if image is not None:
+        avatars.set_contact_avatar(session, contact, image)
+    return contact
 
 
-def update_entry(session: Session, owner: User, contact_id: int, data: dict) -> Contact:
-    current = entry_data(get_entry(session, owner, contact_id))
+def update_entry(
+    session: Session,
+    owner: User,
+    contact_id: int,
+    data: dict,
+    avatar: bytes | None = None,
+    remove_avatar: bool = False,
+) -> Contact:
+    """Change an entry; a new `avatar` replaces the old one, `remove_avatar` removes it."""
+    entry = get_entry(session, owner, contact_id)
+    kept = entry.avatar
+    errors: dict[str, list[str]] = {}
+    image = _avatar(errors, avatar)
     try:
-        return contacts.update_contact(
-            session, owner.tenant_id, contact_id, _contact_data(current | dict(data)), owner
+        contact = contacts.update_contact(
+            session, owner.tenant_id, contact_id, _contact_data(entry_data(entry) | dict(data)), owner
         )
     except Invalid as exc:
-        raise _renamed(exc) from None
+        raise _renamed(exc, errors) from None
+    if errors:
+        raise Invalid(errors)
+    contact.avatar = kept
+    if image is not None or remove_avatar:
+        avatars.set_contact_avatar(session, contact, image)
+    return contact
 
 
 def delete_entry(session: Session, owner: User, contact_id: int) -> None:
-    get_entry(session, owner, contact_id)
+    kept = get_entry(session, owner, contact_id).avatar
     contacts.delete_contact(session, owner.tenant_id, contact_id, owner)
+    avatars.drop(session, owner.tenant_id, kept)
 
 
 def names_by_number(session: Session, owner: User, numbers: set[str]) -> dict[str, tuple[int, str]]:

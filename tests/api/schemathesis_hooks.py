@@ -48,6 +48,11 @@ BEYOND_THE_SCHEMA = [
     (r"message", r"At most 1600 characters\."),
     (r"steps-0-action", r"Add at least one step\."),
     (r"username", r"The AMI user is required\."),
+    # What only decoding the file can tell: an upload is a whole PNG, JPEG or WebP image.
+    (
+        r"avatar",
+        r"Choose a PNG, JPEG or WebP image\.|This file holds more than an image.*|This image is too large once decoded.*",
+    ),
     # What only the stored hash can tell.
     (r"current_password", r"This is not your current password\."),
     # Beyond a pattern: an IPv6 address is parsed; a folder is normalised and not a system one.

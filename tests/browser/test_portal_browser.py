@@ -52,8 +52,24 @@ def log_in_as_agent(page, portal: dict) -> None:  # type: ignore[no-untyped-def]
 def portal_pages(ids: dict) -> list[str]:
     return [
         "/portal/phonebook", "/portal/phonebook/new", f"/portal/phonebook/{ids['mum_id']}",
-        "/portal/history/", "/portal/contacts/", "/portal/contacts/team", "/portal/settings/",
+        "/portal/history/", "/portal/contacts/", "/portal/contacts/team", "/portal/queues/",
+        "/portal/settings/",
     ]  # fmt: skip
+
+
+# Every control a person can use has a name a screen reader says (a label, aria-label(ledby),
+# or its own text); returns the ones that have none.
+UNLABELLED = """() => Array.from(document.querySelectorAll(
+  'input:not([type=hidden]), select, textarea, button, a[href], [role=switch]'
+)).filter((el) => el.offsetParent !== null || el.type === 'checkbox').filter((el) => {
+  if (el.labels && el.labels.length && Array.from(el.labels).some((l) => l.textContent.trim())) return false;
+  if ((el.getAttribute('aria-label') || '').trim()) return false;
+  const by = el.getAttribute('aria-labelledby');
+  if (by && by.split(' ').some((id) => (document.getElementById(id)?.textContent || '').trim())) return false;
+  if ((el.tagName === 'BUTTON' || el.tagName === 'A') && el.textContent.trim()) return false;
+  if ((el.getAttribute('title') || '').trim() || (el.getAttribute('placeholder') || '').trim()) return false;
+  return true;
+}).map((el) => el.outerHTML.slice(0, 120))"""
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -74,7 +90,7 @@ def test_every_portal_page(portal, browser, screenshots, device: str, theme: str
         shot = screenshots / f"{path.strip('/').replace('/', '-')}-{device}-{theme}.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 2000
-        found = serious_violations(page)
+        found = serious_violations(page) + page.evaluate(UNLABELLED)
         if device == "phone":
             found += page.evaluate(OVERFLOW)
         if found:
@@ -188,3 +204,68 @@ RECORD_NOTIFICATIONS = """() => {
   window.Notification = function (title, options) { window.__shown.push(title); return new Real(title, options); };
   window.Notification.permission = Real.permission;
 }"""
+
+
+def test_queue_switches_and_status_by_mouse(portal, browser, screenshots) -> None:  # noqa: F811
+    """The switch turns one queue off and on again at once (no reload); the status button top right
+    turns Do Not Disturb on and off, and the dot shows what others see."""
+    from sqlalchemy import select
+
+    from control.models import QueueMember
+
+    def active() -> bool:
+        with unit_of_work() as s:
+            member = s.scalar(select(QueueMember).where(QueueMember.user_id == portal["agent_id"]))
+            assert member is not None
+            return member.active
+
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    page.set_default_timeout(15_000)
+    log_in_as_agent(page, portal)
+    page.goto(f"{portal['base']}/portal/queues/")
+    page.evaluate("window.__not_reloaded = true")
+    switch = page.get_by_role("switch", name="Helpdesk")
+    assert switch.is_checked() and active()
+    switch.click()
+    page.wait_for_selector("text=You receive no calls from Helpdesk.")
+    assert not switch.is_checked() and not active()
+    page.screenshot(path=str(screenshots / "portal-queues-off-390.png"), full_page=True)
+    switch.click()
+    page.wait_for_selector("text=You receive the calls of Helpdesk.")
+    assert active() and page.evaluate("window.__not_reloaded") is True
+
+    status = page.get_by_role("button", name="Online")
+    status.click()
+    page.get_by_role("button", name="Do Not Disturb").wait_for()
+    with unit_of_work() as s:
+        assert s.get(User, portal["agent_id"]).dnd is True  # type: ignore[union-attr]
+    page.screenshot(path=str(screenshots / "portal-status-dnd-390.png"))
+    page.get_by_role("button", name="Do Not Disturb").click()
+    page.get_by_role("button", name="Online").wait_for()
+    with unit_of_work() as s:
+        assert s.get(User, portal["agent_id"]).dnd is False  # type: ignore[union-attr]
+    assert page.evaluate("window.__not_reloaded") is True
+    page.close()
+
+
+def test_avatar_upload_shows_in_the_header(portal, browser, tmp_path) -> None:
+    from tests.web.test_portal_avatar import jpeg_with_exif
+
+    picture = tmp_path / "me.jpg"
+    picture.write_bytes(jpeg_with_exif())
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(15_000)
+    log_in_as_agent(page, portal)
+    page.goto(f"{portal['base']}/portal/settings/")
+    page.get_by_label("Picture").set_input_files(str(picture))
+    page.get_by_role("button", name="Upload avatar").click()
+    page.wait_for_selector("text=Avatar saved.")
+    header = page.locator(".portal-me img.avatar")
+    assert header.evaluate("img => img.complete && img.naturalWidth") == 192  # re-encoded, 256 px high
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"<svg><script>alert(1)</script></svg>")
+    page.get_by_label("Picture").set_input_files(str(bad))
+    page.get_by_role("button", name="Upload avatar").click()
+    page.wait_for_selector("#avatar-error")
+    assert "Choose a PNG, JPEG or WebP image." in page.locator("#avatar-error").inner_text()
+    page.close()

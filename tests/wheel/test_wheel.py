@@ -77,6 +77,19 @@ def test_the_installed_wheel_renders_serves_and_deploys(installed: Path, tmp_pat
         env=env,
     )
     assert str(ROOT) not in where and "site-packages" in where, where
+    # the portal's French catalog came with it, compiled
+    french = _run(
+        [
+            str(installed / "python"),
+            "-c",
+            "from web.app import create_app; from flask_babel import gettext\n"
+            "with create_app().test_request_context(headers={'Accept-Language': 'fr'}):\n"
+            "    print(gettext('Phonebook'))",
+        ],
+        cwd=elsewhere,
+        env=env,
+    )
+    assert french.strip() == "Répertoire", french
     _run([switchboard, "db", "upgrade"], cwd=elsewhere, env=env)
     _run([switchboard, "seed-demo"], cwd=elsewhere, env=env)
     for kind, expected in (("freeswitch", "directory"), ("asterisk", "pjsip.conf")):

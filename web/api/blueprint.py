@@ -14,6 +14,7 @@ from flask_smorest import Blueprint
 from web.api.bearer import authenticate
 from web.api.errors import error_response, register_error_handlers
 from web.auth import self_authenticating
+from web.uploads import is_upload
 from web.views.query_args import NUL_MESSAGE, unstorable_argument
 
 API_PREFIX = "/api/v1"
@@ -48,8 +49,10 @@ def upload(limit: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 def body_problem() -> Response | None:
     """A 400 when a body is sent that is not a JSON object, or a PATCH comes without one (the
-    schemas then check the fields); an upload view takes multipart/form-data instead."""
+    schemas then check the fields); an upload endpoint takes multipart/form-data instead."""
     if request.method not in BODY_METHODS:
+        return None
+    if is_upload():
         return None
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "upload_limit", None):

@@ -7,10 +7,21 @@ import re
 
 import marshmallow as ma
 from flask import Response, url_for
+from flask_smorest.fields import Upload
 from marshmallow import fields
 
 from control.phone import MAX_NUMBER_TEXT
-from control.services import accounts, call_history, contacts, my_account, phonebook, portal_contacts, users
+from control.services import (
+    accounts,
+    avatars,
+    call_history,
+    contacts,
+    my_account,
+    phonebook,
+    portal_contacts,
+    presence,
+    users,
+)
 from web.api.bearer import api_user
 from web.api.blueprint import ApiBlueprint
 from web.api.datetimes import UtcDateTime
@@ -20,6 +31,7 @@ from web.api.schemas import (
     Bool,
     Id,
     PageArgs,
+    choice,
     email_address,
     name_text,
     page_body,
@@ -28,6 +40,7 @@ from web.api.schemas import (
     required_text,
 )
 from web.db import db, write
+from web.uploads import accepts_upload, only
 
 bp = ApiBlueprint(
     "me",
@@ -41,6 +54,13 @@ class SearchArgs(PageArgs):
     q = fields.String(load_default="", metadata={"description": "A name or any digits of a number."})
 
 
+class MyQueue(ma.Schema):
+    queue_id = fields.Integer()
+    name = fields.String()
+    extension = fields.String()
+    active = fields.Boolean(metadata={"description": "true: this queue offers the user its calls."})
+
+
 class Me(ma.Schema):
     id = fields.Integer()
     name = fields.String()
@@ -52,12 +72,43 @@ class Me(ma.Schema):
         allow_none=True,
         metadata={"description": "The chosen caller ID (GET /me/caller-ids); null: the line's default."},
     )
+    language = fields.String(metadata={"description": "The portal's language; empty: the browser's."})
+    avatar = fields.String(allow_none=True, metadata={"description": "PUT /me/avatar sets it."})
+    dnd = fields.Boolean(metadata={"description": "Do Not Disturb (else Online)."})
+    presence = fields.String(
+        metadata={"enum": list(presence.STATES), "description": "The user's presence as others see it."}
+    )
+    queues = fields.List(fields.Nested(MyQueue), metadata={"description": "The user's queues."})
 
 
 class MeInput(Body):
     email = email_address()
     notifications = Bool()
     caller_id_number_id = Id(allow_none=True)
+    language = choice(my_account.LANGUAGE_CHOICES, allow_none=False)
+    dnd = Bool(
+        metadata={"description": "true: Do Not Disturb, calls skip the user; false: Online. Live on the PBX."}
+    )
+
+
+class AvatarUpload(ma.Schema):
+    avatar = Upload(
+        required=True,
+        error_messages=REQUIRED,
+        metadata={"description": "A PNG, JPEG or WebP image of at most 2 MB (stored re-encoded, 256 px)."},
+    )
+
+
+class AvatarOut(ma.Schema):
+    avatar = fields.String(metadata={"description": "Where it is served (to users of the tenant)."})
+
+
+class QueueActiveInput(Body):
+    active = Bool(
+        required=True,
+        error_messages={**REQUIRED, "invalid": "Not a boolean (true or false)."},
+        metadata={"description": "true: this queue offers the user its calls; false: none from it."},
+    )
 
 
 class CallerId(ma.Schema):
@@ -142,18 +193,37 @@ PhonebookPage = page_schema(PhonebookEntry, "PhonebookPage")
 HistoryPage = page_schema(HistoryEntry, "HistoryPage")
 
 
+def _me() -> dict:
+    me = api_user()
+    session = db()
+    return {
+        "id": me.id,
+        "name": me.name,
+        "email": me.email,
+        "role": me.role,
+        "extension": me.extension,
+        "notifications": me.notifications,
+        "caller_id_number_id": me.caller_id_number_id,
+        "language": me.language,
+        "avatar": me.avatar,
+        **my_account.status(session, me),
+        "queues": my_account.queue_memberships(session, me),
+    }
+
+
 @bp.route("", methods=["GET"])
 @bp.response(200, Me)
-def show():  # type: ignore[no-untyped-def]
-    """The token's user."""
-    return api_user()
+def show() -> dict:
+    """The token's user, their status (Online / Do Not Disturb), presence and queues."""
+    return _me()
 
 
 @bp.route("", methods=["PATCH"])
 @bp.arguments(MeInput)
 @bp.response(200, Me)
-def update(data: dict):  # type: ignore[no-untyped-def]
-    """Change the email address, browser call notifications or the caller ID."""
+def update(data: dict) -> dict:
+    """Change the email address, language, browser call notifications, the caller ID or the
+    status (`dnd`, live on the PBX at once)."""
     me = api_user()
     with write() as s:
         if "email" in data:
@@ -162,7 +232,30 @@ def update(data: dict):  # type: ignore[no-untyped-def]
             my_account.set_notifications(s, me, data["notifications"])
         if "caller_id_number_id" in data:
             my_account.choose_caller_id(s, me, data["caller_id_number_id"])
-    return me
+        if "language" in data:
+            my_account.set_language(s, me, data)
+        if data.get("dnd") is not None and data["dnd"] != me.dnd:
+            my_account.set_status(s, me, data["dnd"])
+    return _me()
+
+
+@bp.route("/queues", methods=["GET"])
+@bp.response(200, MyQueue(many=True))
+def my_queues() -> list[dict]:
+    """The queues the user is a member of, and whether each offers them its calls."""
+    return my_account.queue_memberships(db(), api_user())
+
+
+@bp.route("/queues/<id:queue_id>", methods=["PUT"])
+@bp.arguments(QueueActiveInput)
+@bp.response(200, MyQueue)
+def set_queue_active(data: dict, queue_id: int) -> dict:
+    """Turn one queue on (it offers the user its calls) or off (none from it; the user's other
+    queues are unaffected), live on the PBX at once. Not a member of that queue: 404."""
+    me = api_user()
+    with write() as s:
+        my_account.set_queue_active(s, me, queue_id, data["active"])
+    return next(q for q in my_account.queue_memberships(db(), me) if q["queue_id"] == queue_id)
 
 
 @bp.route("/caller-ids", methods=["GET"])
@@ -288,4 +381,27 @@ def create_token(data: dict) -> dict:
 def revoke_token(token_id: int) -> Response:
     with write() as s:
         my_account.revoke_token(s, api_user(), token_id)
+    return Response(status=204)
+
+
+@bp.route("/avatar", methods=["PUT"])
+@bp.arguments(AvatarUpload, location="files")
+@bp.response(200, AvatarOut)
+def set_avatar(files: dict) -> dict:
+    """Upload an avatar (multipart/form-data, field `avatar`): decoded and re-encoded, so no script
+    or metadata survives; not a PNG, JPEG or WebP, over 2 MB or a polyglot: 422 naming `avatar`."""
+    only("avatar")
+    with write() as s:
+        url = avatars.set_user_avatar(s, api_user(), files["avatar"].read())
+    return {"avatar": url}
+
+
+accepts_upload("api_me.set_avatar")
+
+
+@bp.route("/avatar", methods=["DELETE"])
+@bp.response(204)
+def remove_avatar() -> Response:
+    with write() as s:
+        avatars.remove_user_avatar(s, api_user())
     return Response(status=204)

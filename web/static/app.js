@@ -137,7 +137,9 @@
   // --- live updates over Server-Sent Events ----------------------------------------------------
   // Presence dots ([data-presence-user="ID"]) change in place; a region marked
   // [data-live-refresh="activity presence ..."] reloads itself (htmx) when such a message arrives.
-  function presenceText(state) { return state.replace("_", " "); }
+  // The states' words in the page's language (base.html), else the state's own name.
+  var presenceWords = JSON.parse(document.body.dataset.presenceWords || "{}");
+  function presenceText(state) { return presenceWords[state] || state.replace("_", " "); }
   // A node's "listener connected" badge ([data-listener-node]) holds for the heartbeat's
   // time-to-live after its latest beat; with no beat in that time it reads "not connected".
   var listenerTimers = {};

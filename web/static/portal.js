@@ -1,6 +1,6 @@
 // The portal's browser call notifications: shown when the user's phone rings; in Settings, the
 // Notification permission is asked for at the moment the agent turns them on, and the choice is
-// saved at once (the Save button is for no-JS).
+// saved at once (the Save button is for no-JS). Its words come from the page (translated there).
 (function () {
   "use strict";
   // A browser notification when the user's phone starts ringing (their presence turns "ringing"
@@ -12,7 +12,7 @@
       var message = event.detail;
       if (message.type !== "presence" || message.user_id !== me || message.line_state !== "ringing") { return; }
       if (!("Notification" in window) || Notification.permission !== "granted") { return; }
-      new Notification("Incoming call", {body: "Your phone is ringing.", tag: "switchboard-ringing"});
+      new Notification(notify.dataset.notifyTitle, {body: notify.dataset.notifyBody, tag: "switchboard-ringing"});
     });
   }
 
@@ -33,7 +33,7 @@
     if (!toggle.checked) { submit(); return; }
     if (!("Notification" in window)) {
       toggle.checked = false;
-      say("This browser cannot show notifications.");
+      say(form.dataset.noNotifications);
       return;
     }
     if (Notification.permission === "granted") { submit(); return; }
@@ -42,7 +42,7 @@
         submit();
       } else {
         toggle.checked = false;
-        say("Notifications are blocked for this site: allow them in the browser's site settings, then turn this on again.");
+        say(form.dataset.notificationsBlocked);
       }
     });
   });

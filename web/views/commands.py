@@ -16,7 +16,7 @@ from web.db import db, write
 bp = Blueprint("commands", __name__, url_prefix="/commands")
 
 
-def _back() -> Response:
+def back() -> Response:
     target = request.form.get("next") or request.referrer or url_for("dashboard.index")
     parts = urlsplit(target)
     path = parts.path
@@ -52,7 +52,7 @@ def call() -> Response:
         flash(f"Could not call {target}: {_problem(exc)}", "error")
     else:
         flash(f"Calling {command.target}: your phone rings first (command {command.id}).", "success")
-    return _back()
+    return back()
 
 
 @bp.route("/text", methods=["GET", "POST"])
@@ -75,7 +75,7 @@ def text() -> str | Response:
             errors = {"_": [_problem(exc)]}
         else:
             flash(f"Text to {command.target} sent from the line (command {command.id}).", "success")
-            return _back()
+            return back()
     line_options = [(line.id, line.name) for line in lines.all_lines(db(), me.tenant_id)]
     return render_template(
         "commands/text.html", data=data, errors=errors, line_options=line_options, max_body=texts.MAX_BODY

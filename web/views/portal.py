@@ -1,16 +1,19 @@
-"""The agent portal's phonebook: the logged-in user's own contacts (admins get theirs too)."""
+"""The agent portal's phonebook: the logged-in user's own contacts (admins get theirs too), each
+with an optional avatar."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from control.errors import Invalid
 from control.services import phonebook
 from web.auth import actor
 from web.db import db, write
+from web.uploads import accepts_upload, uploaded
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
@@ -34,8 +37,12 @@ def _submitted() -> dict[str, Any]:
     return {field: request.form.get(field, "") for field in FIELDS}
 
 
-def _form(contact_id: int | None, data: dict[str, Any], errors: dict[str, list[str]]) -> tuple[str, int]:
-    page = render_template("portal/phonebook_form.html", contact_id=contact_id, data=data, errors=errors)
+def _form(
+    contact_id: int | None, data: dict[str, Any], errors: dict[str, list[str]], avatar: str | None = None
+) -> tuple[str, int]:
+    page = render_template(
+        "portal/phonebook_form.html", contact_id=contact_id, data=data, errors=errors, avatar=avatar
+    )
     return page, 400 if errors else 200
 
 
@@ -47,10 +54,10 @@ def create():  # type: ignore[no-untyped-def]
     data = _submitted()
     try:
         with write() as s:
-            name = phonebook.create_entry(s, actor(), data).display_name
+            name = phonebook.create_entry(s, actor(), data, uploaded("avatar")).display_name
     except Invalid as exc:
         return _form(None, data, exc.errors)
-    flash(f"{name} added to your phonebook.", "success")
+    flash(_("%(name)s added to your phonebook.", name=name), "success")
     return redirect(url_for("portal.phonebook"))
 
 
@@ -58,14 +65,22 @@ def create():  # type: ignore[no-untyped-def]
 def edit(contact_id: int):  # type: ignore[no-untyped-def]
     entry = phonebook.get_entry(db(), actor(), contact_id)
     if request.method == "GET":
-        return _form(contact_id, phonebook.entry_data(entry), {})
+        return _form(contact_id, phonebook.entry_data(entry), {}, entry.avatar)
     data = _submitted()
+    avatar = entry.avatar
     try:
         with write() as s:
-            phonebook.update_entry(s, actor(), contact_id, data)
+            phonebook.update_entry(
+                s,
+                actor(),
+                contact_id,
+                data,
+                uploaded("avatar"),
+                remove_avatar=request.form.get("remove_avatar") == "on",
+            )
     except Invalid as exc:
-        return _form(contact_id, data, exc.errors)
-    flash("Contact saved.", "success")
+        return _form(contact_id, data, exc.errors, avatar)
+    flash(_("Contact saved."), "success")
     return redirect(url_for("portal.phonebook"))
 
 
@@ -74,5 +89,9 @@ def delete(contact_id: int) -> Response:
     with write() as s:
         name = phonebook.get_entry(s, actor(), contact_id).display_name
         phonebook.delete_entry(s, actor(), contact_id)
-    flash(f"{name} deleted from your phonebook.", "success")
+    flash(_("%(name)s deleted from your phonebook.", name=name), "success")
     return redirect(url_for("portal.phonebook"))
+
+
+accepts_upload("portal.create")
+accepts_upload("portal.edit")

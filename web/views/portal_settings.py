@@ -1,16 +1,20 @@
-"""The agent portal's settings: email, password, browser notifications and personal API tokens."""
+"""The agent portal's settings: avatar, email, language, password, caller ID, browser notifications
+and personal API tokens."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_user
 from werkzeug.wrappers import Response
 
 from control.errors import Invalid
-from control.services import accounts, my_account, users
+from control.services import accounts, avatars, my_account, users
 from web.auth import actor
 from web.db import db, write
 from web.forms import checkbox
+from web.i18n import LANGUAGE_NAMES
+from web.uploads import accepts_upload, uploaded
 
 bp = Blueprint("portal_settings", __name__, url_prefix="/portal/settings")
 
@@ -27,6 +31,7 @@ def _page(
         tokens=my_account.tokens(db(), me),
         new_token=new_token,
         caller_ids=[(number.id, number.e164) for number in my_account.caller_ids(db(), me)],
+        languages=[(code, LANGUAGE_NAMES[code]) for code in my_account.PORTAL_LANGUAGES],
         min_password=users.MIN_PASSWORD,
         max_password=users.MAX_PASSWORD,
     )
@@ -38,6 +43,36 @@ def index():  # type: ignore[no-untyped-def]
     return _page()
 
 
+@bp.post("/avatar")
+def avatar():  # type: ignore[no-untyped-def]
+    try:
+        with write() as s:
+            avatars.set_user_avatar(s, actor(), uploaded("avatar") or b"")
+    except Invalid as exc:
+        return _page(exc.errors)
+    flash(_("Avatar saved."), "success")
+    return redirect(url_for("portal_settings.index"))
+
+
+@bp.post("/avatar/remove")
+def remove_avatar() -> Response:
+    with write() as s:
+        avatars.remove_user_avatar(s, actor())
+    flash(_("Avatar removed."), "success")
+    return redirect(url_for("portal_settings.index"))
+
+
+@bp.post("/language")
+def language():  # type: ignore[no-untyped-def]
+    try:
+        with write() as s:
+            my_account.set_language(s, actor(), {"language": request.form.get("language", "")})
+    except Invalid as exc:
+        return _page(exc.errors)
+    flash(_("Language saved."), "success")  # in the new language: the flash is shown by the next page
+    return redirect(url_for("portal_settings.index"))
+
+
 @bp.post("/email")
 def email():  # type: ignore[no-untyped-def]
     try:
@@ -45,7 +80,7 @@ def email():  # type: ignore[no-untyped-def]
             my_account.change_email(s, actor(), {"email": request.form.get("email", "")})
     except Invalid as exc:
         return _page(exc.errors, email=request.form.get("email", ""))
-    flash("Email saved.", "success")
+    flash(_("Email saved."), "success")
     return redirect(url_for("portal_settings.index"))
 
 
@@ -59,7 +94,7 @@ def password():  # type: ignore[no-untyped-def]
     except Invalid as exc:
         return _page(exc.errors)
     login_user(actor())  # this session goes on with the new version; the others have ended
-    flash("Password changed; your other sessions have ended.", "success")
+    flash(_("Password changed; your other sessions have ended."), "success")
     return redirect(url_for("portal_settings.index"))
 
 
@@ -70,7 +105,7 @@ def notifications() -> Response | str:
         my_account.set_notifications(s, actor(), on)
     if request.headers.get("HX-Request"):
         return ""
-    flash(f"Call notifications {'on' if on else 'off'}.", "success")
+    flash(_("Call notifications on.") if on else _("Call notifications off."), "success")
     return redirect(url_for("portal_settings.index"))
 
 
@@ -82,7 +117,7 @@ def caller_id():  # type: ignore[no-untyped-def]
             my_account.choose_caller_id(s, actor(), raw or None)
     except Invalid as exc:
         return _page(exc.errors)
-    flash("Caller ID saved: your next outbound calls show it.", "success")
+    flash(_("Caller ID saved: your next outbound calls show it."), "success")
     return redirect(url_for("portal_settings.index"))
 
 
@@ -101,5 +136,8 @@ def create_token():  # type: ignore[no-untyped-def]
 def revoke_token(token_id: int) -> Response:
     with write() as s:
         my_account.revoke_token(s, actor(), token_id)
-    flash("Token revoked: it no longer works.", "success")
+    flash(_("Token revoked: it no longer works."), "success")
     return redirect(url_for("portal_settings.index"))
+
+
+accepts_upload("portal_settings.avatar")

@@ -1,0 +1,42 @@
+"""The portal's first load stays light: each portal page's HTML and everything it loads (styles,
+scripts, fonts, images; all served by the app) at most 300 kB compressed (gzip)."""
+
+from __future__ import annotations
+
+import gzip
+import re
+
+from tests.web.test_portal_avatar import png, upload
+
+LIMIT = 300 * 1024
+PAGES = (
+    "/portal/phonebook", "/portal/history/", "/portal/contacts/", "/portal/contacts/team",
+    "/portal/queues/", "/portal/settings/",
+)  # fmt: skip
+ASSETS = re.compile(r'<(?:link[^>]+href|script[^>]+src|img[^>]+src)="([^"]+)"')
+
+
+def compressed(data: bytes) -> int:
+    return len(gzip.compress(data, compresslevel=6))
+
+
+def test_each_portal_page_loads_in_at_most_300_kb_compressed(agent_client) -> None:  # type: ignore[no-untyped-def]
+    assert upload(agent_client, png((900, 900))).status_code == 302  # the header shows an avatar
+    weights = {}
+    for path in PAGES:
+        response = agent_client.get(path)
+        assert response.status_code == 200
+        html = response.data
+        sizes = {path: compressed(html)}
+        for asset in sorted(set(ASSETS.findall(html.decode()))):
+            assert asset.startswith("/"), f"{path} loads {asset} from elsewhere"  # nothing from a CDN
+            loaded = agent_client.get(asset)
+            assert loaded.status_code == 200, asset
+            sizes[asset] = compressed(loaded.data)
+        total = sum(sizes.values())
+        weights[path] = total
+        print(
+            f"{path}: {total / 1024:.1f} kB compressed ({', '.join(f'{k} {v / 1024:.1f}' for k, v in sizes.items())})"
+        )
+        assert any(a.endswith(".css") for a in sizes) and any(a.endswith(".js") for a in sizes)
+    assert max(weights.values()) <= LIMIT, weights
