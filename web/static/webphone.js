@@ -20,8 +20,14 @@ let session = null;
 let timer = null;
 let ringer = null;
 
-function say(text, state = "") {
-  statusLine.textContent = text;
+// The panel's words in the page's language (portal/_webphone.html), with {name} filled in.
+const TEXTS = JSON.parse($("texts").textContent);
+function text(key, values = {}) {
+  return TEXTS[key].replace(/\{(\w+)\}/g, (whole, name) => String(values[name] ?? whole));
+}
+
+function say(line, state = "") {
+  statusLine.textContent = line;
   statusLine.dataset.state = state;
 }
 
@@ -71,7 +77,7 @@ function notify(caller) {
   if (panel.dataset.webphoneNotify !== "1" || !("Notification" in window)) return;
   if (Notification.permission !== "granted") return;
   // The same tag as portal.js's ringing notification: one notification per call, not two.
-  const note = new Notification("Incoming call", { body: caller, tag: "switchboard-ringing" });
+  const note = new Notification(text("incoming"), { body: caller, tag: "switchboard-ringing" });
   note.onclick = () => { window.focus(); note.close(); };
 }
 
@@ -96,7 +102,7 @@ function attachMedia(current) {
 
 function setMuted(muted) {
   muteButton.setAttribute("aria-pressed", muted ? "true" : "false");
-  muteButton.textContent = muted ? "Unmute" : "Mute";
+  muteButton.textContent = muted ? text("unmute") : text("mute");
   const pc = session && session.sessionDescriptionHandler && session.sessionDescriptionHandler.peerConnection;
   if (!pc) return;
   for (const sender of pc.getSenders()) {
@@ -129,10 +135,10 @@ function track(current, peer) {
       callBox.hidden = false;
       attachMedia(current);
       showTimer();
-      say(`In call with ${peer}`, "ready");
+      say(text("in_call", { peer }), "ready");
       $("hangup").focus();
     } else if (state === SessionState.Terminated) {
-      ended("Call ended. Ready.");
+      ended(text("ended"));
     }
   });
 }
@@ -144,7 +150,7 @@ function registered() {
 function call(number) {
   const target = cleanNumber(number);
   if (!target) {
-    say("Enter a number to call.", "error");
+    say(text("enter_number"), "error");
     numberField.focus();
     return;
   }
@@ -155,13 +161,13 @@ function call(number) {
   });
   track(inviter, target);
   callBox.hidden = false;
-  say(`Calling ${target}…`);
+  say(text("calling", { target }));
   inviter.invite({
     requestDelegate: {
-      onProgress: () => say(`Ringing ${target}…`),
-      onReject: (response) => say(`${target} did not answer (${response.message.reasonPhrase}).`, "error"),
+      onProgress: () => say(text("ringing", { target })),
+      onReject: (response) => say(text("no_answer", { target, reason: response.message.reasonPhrase }), "error"),
     },
-  }).catch((error) => ended(`The call failed: ${error.message}`));
+  }).catch((error) => ended(text("failed", { reason: error.message })));
 }
 
 function hangUp() {
@@ -186,7 +192,7 @@ function onInvite(invitation) {
   callBox.hidden = true;
   $("caller").textContent = caller;
   incoming.hidden = false;
-  say(`Incoming call from ${caller}`);
+  say(text("incoming_from", { caller }));
   startRinging();
   notify(caller);
   $("answer").focus();
@@ -206,7 +212,7 @@ for (const key of panel.querySelectorAll("[data-wp-key]")) {
     const tone = key.dataset.wpKey;
     if (session && session.state === SessionState.Established) {
       session.sessionDescriptionHandler.sendDtmf(tone);
-      say(`Sent ${tone}`, "ready");
+      say(text("sent_tone", { tone }), "ready");
     } else {
       numberField.value = cleanNumber(numberField.value + tone);
     }
@@ -249,7 +255,7 @@ async function start() {
     ({ Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent } = await import("./vendor/sip.js/lib/api/index.js"));
   } catch (error) {
     panel.hidden = false;
-    say("Could not load the webphone's account; reload the page to try again.", "error");
+    say(text("no_account"), "error");
     return;
   }
   $("dial-button").disabled = true;
@@ -264,23 +270,23 @@ async function start() {
     sessionDescriptionHandlerFactoryOptions: { iceGatheringTimeout: 1000, peerConnectionConfiguration: { iceServers: [] } },
     delegate: {
       onInvite,
-      onDisconnect: () => { if (!session) say("Disconnected from the phone system; reconnecting…", "error"); reconnect(); },
+      onDisconnect: () => { if (!session) say(text("disconnected"), "error"); reconnect(); },
     },
   });
   registerer = new Registerer(userAgent, { expires: 120 });
   registerer.stateChange.addListener((state) => {
     if (session) return;
     $("dial-button").disabled = state !== RegistererState.Registered;
-    if (state === RegistererState.Registered) say(`Ready: extension ${account.extension} on this browser.`, "ready");
-    else if (state === RegistererState.Unregistered) say("Not registered.", "error");
+    if (state === RegistererState.Registered) say(text("ready", { extension: account.extension }), "ready");
+    else if (state === RegistererState.Unregistered) say(text("not_registered"), "error");
   });
   try {
     await userAgent.start();
     await registerer.register({
-      requestDelegate: { onReject: (response) => say(`Registration refused (${response.message.statusCode} ${response.message.reasonPhrase}).`, "error") },
+      requestDelegate: { onReject: (response) => say(text("refused", { code: response.message.statusCode, reason: response.message.reasonPhrase }), "error") },
     });
   } catch (error) {
-    say(`Cannot reach the phone system at ${account.ws_url}.`, "error");
+    say(text("unreachable", { url: account.ws_url }), "error");
     reconnect();
   }
 }
