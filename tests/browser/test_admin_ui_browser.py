@@ -15,7 +15,16 @@ import pytest
 
 from control import live
 from control.db import unit_of_work, utcnow
-from control.models import CallRecord, ContactNumber, Line, LiveChannel, RingGroup, User
+from control.models import (
+    Automation,
+    CallRecord,
+    ContactNumber,
+    Line,
+    LiveChannel,
+    PhoneNumber,
+    RingGroup,
+    User,
+)
 from control.services import nodes
 from tests.browser.conftest import serving
 from tests.web.call_data import add_calls
@@ -71,8 +80,19 @@ def busy(demo: dict) -> dict:
             "ring_group_id": s.query(RingGroup).filter_by(tenant_id=t).first().id,
             "contact_id": s.query(ContactNumber).filter_by(tenant_id=t).first().contact_id,
             "broadcast_id": _broadcast_with_results(s, t),
+            "high_risk_id": _high_risk_number(s, t),
+            "automation_id": s.query(Automation).filter_by(tenant_id=t).first().id,
         }
     return demo | ids
+
+
+def _high_risk_number(session, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
+    """An active demo number marked high risk: its page offers Replace."""
+    from control.services import number_lifecycle
+
+    number = session.query(PhoneNumber).filter_by(tenant_id=tenant_id, status="active").first()
+    number_lifecycle.flag_high_risk(session, tenant_id, number.id, None)
+    return number.id
 
 
 def _broadcast_with_results(session, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
@@ -98,11 +118,13 @@ def live_server(busy: dict) -> Iterator[str]:
 def admin_pages(ids: dict) -> list[str]:
     return [
         "/",
-        "/lines/", f"/lines/{ids['line_id']}", "/numbers/", "/numbers/new", "/ring-groups/",
+        "/lines/", f"/lines/{ids['line_id']}", "/numbers/", "/numbers/new", "/numbers/buy", "/numbers/rules",
+        "/numbers/inventory", f"/numbers/{ids['high_risk_id']}", f"/numbers/{ids['high_risk_id']}/replace", "/ring-groups/",
         f"/ring-groups/{ids['ring_group_id']}", "/queues/", "/queues/new",
         "/users/", "/users/new", f"/users/{ids['agent_id']}", f"/users/{ids['agent_id']}/diagnosis", "/teams/", "/teams/new",
         "/contacts/", f"/contacts/{ids['contact_id']}", "/contacts/team", "/tags/", "/tags/new",
         "/broadcasts/", "/broadcasts/new", f"/broadcasts/{ids['broadcast_id']}", "/automations/", "/automations/new",
+        f"/automations/{ids['automation_id']}", f"/automations/{ids['automation_id']}/runs",
         "/calls/", f"/calls/{ids['call_id']}", "/activity/",
         "/nodes/", f"/nodes/{ids['node_id']}", "/render/", "/audit/",
     ]  # fmt: skip
