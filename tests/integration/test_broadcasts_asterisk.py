@@ -19,14 +19,15 @@ from sqlalchemy import select
 
 from control import db
 from control.models import Broadcast, BroadcastRecipient, ContactNumber
-from control.services import accounts, broadcast_recordings, broadcasts, contacts, tags, tenants, users
+from control.services import broadcast_recordings, broadcasts, contacts, tags, tenants
 from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.events_world import (
-    ADMIN_EMAIL,
     DOMAIN,
     LINE_A,
     REPO,
+    Api,
     EventsWorld,
+    admin_api,
     deploy,
     events_world,
     read,
@@ -34,7 +35,6 @@ from tests.integration.events_world import (
 )
 from tests.integration.pbx_kinds import Pbx
 from tests.integration.sipp import Phone, SipMessage
-from tests.integration.test_commands_asterisk import Api
 
 pytestmark = pytest.mark.integration
 
@@ -109,14 +109,7 @@ def world(
 
 @pytest.fixture(scope="module")
 def api(world: tuple[EventsWorld, Phone]) -> Api:
-    from web.app import create_app
-
-    app = create_app()
-    with db.unit_of_work() as s:
-        admin = users.find_user_by_email(s, ADMIN_EMAIL)
-        assert admin is not None
-        token = accounts.create_token(s, admin, "broadcasts")
-    return Api(app.test_client(), token)
+    return admin_api("broadcasts")
 
 
 def _audience(tenant_id: int, tag_name: str, numbers: list[str]) -> int:
