@@ -1,6 +1,6 @@
 """Benchmark: click-to-call, from the API request to the first INVITE at the user's sipp phone.
 
-    REDIS_URL=redis://127.0.0.1:6379/9 \\  # and SWITCHBOARD_SANDBOX_* / SWITCHBOARD_FS_* for other sandboxes
+    # environment: REDIS_URL; SWITCHBOARD_SANDBOX_* / SWITCHBOARD_FS_* for other sandboxes
     .venv/bin/python bench/commands.py --pbx asterisk|freeswitch [--originates 200]
 
 It starts what it needs: the sandbox PBX of the kind asked for (SWITCHBOARD_SANDBOX_* or
