@@ -27,10 +27,20 @@ BEYOND_THE_SCHEMA = [
         r"(number|numbers-\d+-number|to|target|caller_id|e164|buy)",
         r"“.*” is (not a|not a valid) phone number\.|.*international number.*",
     ),
+    # A number approver is an admin; a cron expression's fields; a secret signs a webhook step.
+    (r"approves_numbers", r"Only an admin can be a number approver\."),
+    (r"schedule", r"Five cron fields: .*"),
+    (r"steps", r"This automation has no webhook step to sign\."),
     # Numbers: one replacement, given one way; what a file holds (its text, its lines, its type).
     (r"replacement_id", r"Give replacement_id or buy, not both\."),
-    (r"file", r"The file must be UTF-8 text \(CSV\)\.|Line \d+: .*|The first line must name .*|The file has no numbers\.|At most \d+ numbers per file\."),
-    (r"document", r"Upload a PDF, PNG or JPEG file\.|A document has at most .*|At most \d+ documents per number\."),
+    (
+        r"file",
+        r"The file must be UTF-8 text \(CSV\)\.|Line \d+: .*|The first line must name .*|The file has no numbers\.|At most \d+ numbers per file\.",
+    ),
+    (
+        r"document",
+        r"Upload a PDF, PNG or JPEG file\.|A document has at most .*|At most \d+ documents per number\.",
+    ),
     # The object's state.
     (r".*", r".*\bcannot\b.*"),
     (r"line_id", r"This line has no number that may send texts\."),

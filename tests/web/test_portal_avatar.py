@@ -213,7 +213,9 @@ def test_me_api_avatar(app, demo) -> None:  # type: ignore[no-untyped-def]
         data={"avatar": (io.BytesIO(webp()), "a.webp"), "colour": "red"},
         content_type="multipart/form-data",
     )
-    assert extra.status_code == 422 and extra.get_json()["errors"] == {"colour": ["Not a field of this request."]}
+    assert extra.status_code == 422 and extra.get_json()["errors"] == {
+        "colour": ["Not a field of this request."]
+    }
     missing = api.put("/api/v1/me/avatar", data={}, content_type="multipart/form-data")
     assert missing.status_code == 422 and "avatar" in missing.get_json()["errors"]
     assert api.delete("/api/v1/me/avatar").status_code == 204

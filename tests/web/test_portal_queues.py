@@ -41,6 +41,9 @@ def world(demo: dict) -> dict:
     return demo | ids | {"bob_id": bob}
 
 
+DOMAIN = "acme.switchboard.test"  # the demo tenant's
+
+
 def _active(queue_id: int, user: int) -> bool:
     with db.unit_of_work() as s:
         member = s.scalar(
@@ -71,7 +74,7 @@ def test_queue_switches_turn_one_queue_off_and_on(agent_client, world) -> None: 
     assert _active(world["sales"], world["agent_id"]) and _active(world["helpdesk"], world["bob_id"])
     pause = _commands("queue_pause")[-1]
     assert pause.node == NODE and pause.user_id == world["agent_id"]
-    assert pause.params == {"extension": "1001", "queue": "700", "paused": True}
+    assert pause.params == {"extension": "1001", "queue": "700", "paused": True, "domain": DOMAIN}
     # on again, without JS: a redirect and a flash
     back = agent_client.post(f"/portal/queues/{world['helpdesk']}", data={"active": "on"})
     assert back.status_code == 302

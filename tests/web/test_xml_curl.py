@@ -248,18 +248,22 @@ def test_dialplan_fetch_for_a_tenant_extension_answers_the_default_context(wire:
     assert context.get("name") == "default"
     extensions = {e.get("name"): e for e in context.findall("extension")}
     assert set(extensions) == {"switchboard-group-600", "switchboard-user-1000", "switchboard-user-1001"}
-    condition = extensions["switchboard-user-1001"].find("condition")
-    assert condition.get("field") == "destination_number" and condition.get("expression") == "^1001$"
-    actions = [(a.get("application"), a.get("data")) for a in condition.findall("action")]
-    assert actions == [
-        ("set", KEPT_END_HOOK),
+    matched, dnd = extensions["switchboard-user-1001"].findall("condition")
+    assert matched.get("field") == "destination_number" and matched.get("expression") == "^1001$"
+    assert [(a.get("application"), a.get("data")) for a in matched.findall("action")] == [
+        ("set", KEPT_END_HOOK)
+    ]
+    # Do Not Disturb, live: the user's entry in mod_hash, else the model's state (off).
+    assert dnd.get("field") == "${hash(select/switchboard_dnd/1001@192.0.2.2)}/0"
+    assert [(a.get("application"), a.get("data")) for a in dnd] == [
+        ("respond", "486 Busy Here"),
         ("set", "hangup_after_bridge=true"),
         ("bridge", "{originate_timeout=30}user/1001@192.0.2.2"),
     ]
     group = extensions["switchboard-group-600"].find("condition/action[@application='bridge']").get("data")
     assert (
         group
-        == "{ignore_early_media=true,originate_timeout=20}[leg_timeout=15]user/1000@192.0.2.2,[leg_timeout=15]user/1001@192.0.2.2"
+        == "{ignore_early_media=true,originate_timeout=20}[leg_timeout=15]${sb_dial_1000},[leg_timeout=15]${sb_dial_1001}"
     )
     assert not document.findall(".//X-PRE-PROCESS")
     # The same context for the ring group; another context, or a domain not ours: not found.

@@ -154,7 +154,7 @@ class AutomationUpdate(Body):
     schedule = rule_text(CRON, allow_none=True, metadata={"description": "schedule: " + CRON.message})
     steps = fields.List(
         fields.Nested(StepInput),
-        validate=validate.Length(max=automations.MAX_STEPS, error="At most {max} steps."),
+        validate=validate.Length(min=1, max=automations.MAX_STEPS, error="From {min} to {max} steps."),
         metadata={"description": "Replaces every step."},
     )
 

@@ -30,6 +30,7 @@ from web.api.schemas import (
     sort_choice,
 )
 from web.db import db, write
+from web.uploads import only
 
 bp = ApiBlueprint("numbers", __name__, description="Phone numbers (DIDs) in E.164.")
 
@@ -314,6 +315,7 @@ def documents(number_id: int):  # type: ignore[no-untyped-def]
 def upload_document(files: dict, number_id: int):  # type: ignore[no-untyped-def]
     """Upload a document for a pending number (multipart field `document`)."""
     me = api_user()
+    only("document")
     upload = files["document"]
     content = upload.stream.read(number_documents.MAX_DOCUMENT_BYTES + 1)
     with write() as s:
@@ -321,7 +323,16 @@ def upload_document(files: dict, number_id: int):  # type: ignore[no-untyped-def
 
 
 @bp.route("/documents/<id:document_id>", methods=["GET"])
-@bp.response(200, {"format": "binary", "type": "string"}, content_type="application/octet-stream")
+@bp.doc(
+    responses={
+        "200": {
+            "description": "The document, with its own type.",
+            "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}} for kind in number_documents.KINDS
+            },
+        }
+    }
+)
 def document(document_id: int) -> Response:
     """The document's content (its type in Content-Type)."""
     me = api_user()
