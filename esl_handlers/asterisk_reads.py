@@ -43,6 +43,8 @@ def endpoint_answer(messages: Iterable[Any], now: float) -> dict[str, Any]:
         expires_at = _number(message.get("RegExpire"))
         rtt = _number(message.get("RoundtripUsec"))
         status = str(message.get("Status") or "Unknown")
+        if status == "NonQualified":
+            status = "not qualified"  # said as FreeSWITCH's reads say it
         contacts.append(
             {
                 "contact": uri,
