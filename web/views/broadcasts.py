@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from control.errors import Invalid, NotFound
 from control.models import Broadcast, Contact
@@ -250,9 +250,11 @@ def results(broadcast_id: int):  # type: ignore[no-untyped-def]
 def results_csv(broadcast_id: int) -> Response:
     me = actor()
     broadcast = broadcasts.get_broadcast(db(), me.tenant_id, broadcast_id)
-    rows = broadcast_results.export_csv(db(), me.tenant_id, broadcast.id)
+    # Read whole within the request: a stream would keep the request's transaction (and its
+    # locks) open until the client had read the last row.
+    rows = list(broadcast_results.export_csv(db(), me.tenant_id, broadcast.id))
     return Response(
-        stream_with_context(rows),
+        rows,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="broadcast-{broadcast.id}-results.csv"'},
     )
