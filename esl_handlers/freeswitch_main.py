@@ -16,6 +16,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     monkey.patch_all()
 
+    from control.redis_conn import one_client_per_os_thread
+
+    one_client_per_os_thread()
+
     import signal
 
     import gevent

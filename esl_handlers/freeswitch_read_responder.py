@@ -59,10 +59,11 @@ def answer_reads(node: str, esl: Callable[[], Any], stop: Any, timeout: float) -
             request = pbx_reads.parse_request(popped[1]) if popped else None
             if request is None:
                 continue
-            answer = read(esl(), request, timeout)
             try:
-                pbx_reads.answer(request["id"], answer)
+                pbx_reads.answer(request["id"], read(esl(), request, timeout))
             except (redis.RedisError, OSError) as exc:
                 log.warning("%s: answering a PBX read failed: %r", node, exc)
+            except Exception:  # one read gone wrong must not end the answering of every later one
+                log.exception("%s: a PBX read failed", node)
     finally:
         client.close()

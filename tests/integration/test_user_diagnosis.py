@@ -140,6 +140,16 @@ def test_ring_this_phone_gives_an_invite_presented_as_a_test(world: EventsWorld,
     assert RING_TEST_NAME in invite.headers["from"], invite.headers
 
 
+def test_the_listener_answered_every_read_without_errors(world: EventsWorld, clients) -> None:  # type: ignore[no-untyped-def]
+    # Reads answered and a command's outcome published from the listener's two threads: each
+    # thread keeps its own Redis connection (one shared across them broke the FreeSWITCH
+    # listener's read responder for good: every later diagnosis said the node did not answer).
+    for _ in range(3):
+        assert _diagnosis(clients, world.user_id("1001"))["nodes"][0]["answered"] is True
+    log = world.listener.log()
+    assert "Traceback" not in log and " ERROR " not in log, log[-4000:]
+
+
 def test_a_node_that_cannot_be_read_is_shown_not_failed(world: EventsWorld, clients) -> None:  # type: ignore[no-untyped-def]
     # The PBX takes the read and never answers: the page waits the read timeout, no longer.
     world.control_proxy.hold_replies()
