@@ -240,3 +240,79 @@ def test_two_agents_call_each_other_and_see_it_live(
         row = page.locator("tbody tr").filter(has_text=other)
         assert row.count() == 1, page.locator("tbody").inner_text()
         assert kind in row.inner_text(), row.inner_text()
+
+
+def _queue_member_state(sandbox: AsteriskSandbox, extension: str) -> str:
+    """How app_queue sees the member (its state interface, the user's hint): "Not in use", "In use"..."""
+    for line in sandbox.cli("queue show queue-700").splitlines():
+        if f"Local/{extension}@switchboard-devices" in line:
+            return line
+    return ""
+
+
+def test_a_queue_call_and_a_click_to_call_ring_the_webphone_and_the_desk_phone(
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+    asterisk_sandbox: AsteriskSandbox,
+) -> None:
+    """Every device of the agent rings: the desk phone (sipp, ringing until cancelled) and the page.
+    The queue member is the agent, whose state is both devices' (in use while the page talks)."""
+    from sqlalchemy import select
+
+    from control.models import PhoneNumber, User
+    from control.services import my_account
+    from tests.integration.events_world import LINE_B, OUTSIDE_NUMBER, admin_api, deploy
+
+    desk = world.register("1001", answer_after=None)
+    page = _agent_page(media_browser, live_server, "1001")
+    wait_for("the webphone contact on the PBX", lambda: _webphone_contact(asterisk_sandbox, "1001"))
+    wait_for("Ann free in queue 700", lambda: "Not in use" in _queue_member_state(asterisk_sandbox, "1001"))
+
+    # A queue call: both ring; the page answers, the desk phone is cancelled, the member is in use.
+    before = len(desk.invites())
+    with RtpEcho() as echo:
+        call = world.sipp.start_call(
+            "700", caller="1003", password=world.secrets["1003"], hold=6.0, timeout=40, rtp_port=echo.port
+        )
+        page.wait_for_selector("[data-wp-incoming]:visible")
+        desk.wait_for_invites(before + 1)
+        page.click("[data-wp-answer]")
+        page.wait_for_selector("[data-wp-call]:visible")
+        _rtp_both_ways(page)
+        wait_for("the desk phone's CANCEL", lambda: any(e.kind == "CANCEL" for e in desk.events()))
+        in_use = wait_for(
+            "Ann in use in queue 700",
+            lambda: "In use" in (s := _queue_member_state(asterisk_sandbox, "1001")) and s,
+        )
+        page.wait_for_selector("[data-wp-status]:has-text('Call ended')", timeout=30_000)
+        result = call.wait()
+    assert result.answered, result
+    print(f"queue member during the webphone's call: {in_use.strip()}")
+
+    # Click-to-call (the API's originate): both ring, shown as the target; the page answers and
+    # the PBX dials the target through the trunk with Ann's own caller ID (she chose line B's).
+    with db.unit_of_work() as s:
+        line_b = s.scalar(select(PhoneNumber.id).where(PhoneNumber.e164 == LINE_B))
+        my_account.choose_caller_id(s, s.get(User, world.user_id("1001")), line_b)
+    deploy(world.node_id)
+    wait_for(
+        "Ann free again", lambda: "Not in use" in _queue_member_state(asterisk_sandbox, "1001"), timeout=20
+    )
+    before, cancels = len(desk.invites()), sum(e.kind == "CANCEL" for e in desk.events())
+    trunk_invites = len(world.trunk.invites())
+    answer = admin_api("ringall").post(
+        "/api/v1/calls", {"user_id": world.user_id("1001"), "target": OUTSIDE_NUMBER}
+    )
+    assert answer.status_code == 202, answer.get_json()
+    page.wait_for_selector("[data-wp-incoming]:visible")
+    desk.wait_for_invites(before + 1)
+    assert OUTSIDE_NUMBER.lstrip("+") in page.locator("[data-wp-caller]").inner_text().replace("+", "")
+    page.click("[data-wp-answer]")
+    world.trunk.wait_for_invites(trunk_invites + 1, timeout=15)
+    invite = [m for m in world.trunk.uas.messages() if not m.sent and m.method == "INVITE"][-1]
+    assert OUTSIDE_NUMBER in invite.start_line and LINE_B in invite.headers["from"], invite.headers
+    wait_for("the desk phone's CANCEL", lambda: sum(e.kind == "CANCEL" for e in desk.events()) > cancels)
+    page.wait_for_selector("[data-wp-call]:visible")
+    page.click("[data-wp-hangup]")
+    page.wait_for_selector("[data-wp-status]:has-text('Call ended')")
