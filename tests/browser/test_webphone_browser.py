@@ -316,3 +316,93 @@ def test_a_queue_call_and_a_click_to_call_ring_the_webphone_and_the_desk_phone(
     page.wait_for_selector("[data-wp-call]:visible")
     page.click("[data-wp-hangup]")
     page.wait_for_selector("[data-wp-status]:has-text('Call ended')")
+
+
+def _hint_state(sandbox: AsteriskSandbox, extension: str) -> str:
+    """The state Asterisk gives the user's hint (all their devices): Idle, InUse, OnHold..."""
+    for line in sandbox.cli("core show hints").splitlines():
+        if f"{extension}@switchboard-devices" in line:
+            return line
+    return ""
+
+
+#: the page's current local SDP's media direction lines
+LOCAL_DIRECTIONS = """() => {
+  const pc = window.switchboardWebphone.peerConnection();
+  return pc.localDescription.sdp.split(/\\r?\\n/).filter((l) => /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(l));
+}"""
+
+
+def test_hold_and_resume_from_the_keyboard_reach_asterisk(
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+    asterisk_sandbox: AsteriskSandbox,
+) -> None:
+    """Hold: a re-INVITE offering a=sendonly, Asterisk puts the webphone's channel on hold (the
+    user's hint says OnHold); resume: sendrecv again and RTP flows both ways anew."""
+    page = _agent_page(media_browser, live_server, "1001")
+    with RtpEcho() as echo:
+        world.sipp.phone("1002", world.secrets["1002"], answer_after=0.3, rtp_port=echo.port)
+        page.fill("#wp-number", "1002")
+        page.click("[data-wp-dial-button]")
+        page.wait_for_selector("[data-wp-status]:has-text('In call with 1002')")
+        _rtp_both_ways(page)
+        wait_for("the hint in use", lambda: "InUse" in _hint_state(asterisk_sandbox, "1001"))
+        hold = page.locator("[data-wp-hold]")
+        assert hold.inner_text() == "Hold" and hold.get_attribute("aria-pressed") == "false"
+        assert page.evaluate(LOCAL_DIRECTIONS) == ["a=sendrecv"]
+
+        hold.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_selector("[data-wp-hold][aria-pressed='true']")
+        assert hold.inner_text() == "Resume"
+        assert page.evaluate(LOCAL_DIRECTIONS) == ["a=sendonly"]
+        page.wait_for_selector("[data-wp-status]:has-text('1002 is on hold.')")
+        on_hold = wait_for(
+            "Asterisk: on hold", lambda: "OnHold" in (h := _hint_state(asterisk_sandbox, "1001")) and h
+        )
+        assert page.evaluate("document.activeElement.dataset.wpHold") == "", "the button keeps the focus"
+
+        page.keyboard.press("Enter")
+        page.wait_for_selector("[data-wp-hold][aria-pressed='false']")
+        assert page.evaluate(LOCAL_DIRECTIONS) == ["a=sendrecv"]
+        wait_for("Asterisk: off hold", lambda: "InUse" in _hint_state(asterisk_sandbox, "1001"))
+        before = page.evaluate(RTP_STATS)
+        _rtp_both_ways(page, at_least=before["received"] + 25)
+        page.click("[data-wp-hangup]")
+        page.wait_for_selector("[data-wp-status]:has-text('Call ended')")
+    print(f"on hold, Asterisk's hint: {on_hold.strip()}")
+
+
+#: What the page fetched: the document and every resource, with bytes on the wire and decoded.
+PAGE_WEIGHT = """() => {
+  const entries = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")];
+  return entries.map((e) => ({name: e.name, transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize}));
+}"""
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_the_portal_first_load_is_one_sip_script_and_compressed(
+    world: EventsWorld, live_server: str, media_browser, encoding: str
+) -> None:
+    """The portal with a registered webphone: SIP.js is one bundled script, every text answer is
+    gzip-compressed, and the whole first load stays under 300 kB on the wire."""
+    headers = {"Accept-Encoding": encoding} if encoding == "identity" else {}
+    page = _agent_page(media_browser, live_server, "1001", extra_http_headers=headers)
+    entries = page.evaluate(PAGE_WEIGHT)
+    names = [e["name"] for e in entries]
+    assert sum("/vendor/sip.js/sip.bundle.js?v=" in n for n in names) == 1, names
+    assert not any("/vendor/sip.js/lib/" in n for n in names), names
+    wire = sum(e["transfer"] for e in entries)
+    bodies = sum(e["encoded"] for e in entries)
+    decoded = sum(e["decoded"] for e in entries)
+    print(
+        f"portal first load ({encoding}): {len(entries)} requests, {wire} bytes on the wire, "
+        f"bodies {bodies} bytes encoded / {decoded} decoded"
+    )
+    if encoding == "gzip":
+        assert bodies < decoded / 2.5, (bodies, decoded)
+        assert wire <= 300_000, wire
+    else:
+        assert bodies == decoded
