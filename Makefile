@@ -13,9 +13,12 @@ LUCIDE_VERSION := 1.87.0
 LUCIDE := web/static/vendor/lucide/.version-$(LUCIDE_VERSION)
 AXE_VERSION := 4.14.1
 AXE := web/static/vendor/axe.min.js
-# The webphone's SIP stack: SIP.js ships ES modules without dependencies; the browser imports them as they are.
+# The webphone's SIP stack: SIP.js ships ES modules without dependencies ...
 SIPJS_VERSION := 0.21.2
 SIPJS := web/static/vendor/sip.js/.version-$(SIPJS_VERSION)
+# ... bundled into one minified ES module (the portal loads one script, not 131) by esbuild, pinned.
+ESBUILD_VERSION := 0.28.2
+SIPJS_BUNDLE := web/static/vendor/sip.js/sip.bundle.js
 
 .PHONY: run install test lint golden translations
 
@@ -49,7 +52,13 @@ $(SIPJS):
 	  && tar xzf sip.js-$(SIPJS_VERSION).tgz && cd package && find lib -name '*.js' -exec cp --parents {} $(CURDIR)/$(dir $(SIPJS)) \; \
 	  && cp LICENSE.md $(CURDIR)/$(dir $(SIPJS)) && rm -rf $$tmp && touch $(CURDIR)/$(SIPJS)
 
-install: $(VENV)/.installed $(HTMX) $(LUCIDE) $(AXE) $(SIPJS)
+$(SIPJS_BUNDLE): $(SIPJS)
+	tmp=$$(mktemp -d) && cd $$tmp && npm install --silent --no-audit --no-fund --no-save esbuild@$(ESBUILD_VERSION) >/dev/null \
+	  && ./node_modules/.bin/esbuild $(CURDIR)/$(dir $(SIPJS))lib/api/index.js --bundle --format=esm --minify \
+	     --legal-comments=eof --log-level=warning --outfile=$(CURDIR)/$(SIPJS_BUNDLE) \
+	  && rm -rf $$tmp
+
+install: $(VENV)/.installed $(HTMX) $(LUCIDE) $(AXE) $(SIPJS) $(SIPJS_BUNDLE)
 
 run: install
 	$(BIN)/switchboard db upgrade

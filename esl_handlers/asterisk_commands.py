@@ -28,7 +28,7 @@ _CHANNEL_NAME = re.compile(r"[A-Za-z0-9_./@;+-]{1,120}")
 
 
 def originate(params: dict[str, Any]) -> dict[str, Any]:
-    """Ring the user's endpoint; once answered it continues in AST_ORIGINATE at the target."""
+    """Ring every device of the user; the one answered continues in AST_ORIGINATE at the target."""
     endpoint = check(EXTENSION, params.get("endpoint"), "endpoint")
     target = check(DIALLED, params.get("target"), "target")
     caller_id = params.get("caller_id") or ""
@@ -37,7 +37,7 @@ def originate(params: dict[str, Any]) -> dict[str, Any]:
     seconds = int(params.get("ring_seconds", 30))
     return {
         "Action": "Originate",
-        "Channel": names.ast_interface(endpoint),
+        "Channel": names.ast_user_channel(endpoint),
         "Context": names.AST_ORIGINATE,
         "Exten": target,
         "Priority": "1",
@@ -55,12 +55,12 @@ RING_TEST_SECONDS = 8
 
 
 def ring_test(params: dict[str, Any]) -> dict[str, Any]:
-    """Ring the user's endpoint, presented as a test call; answered, it echoes for a few seconds
-    (the user hears themselves) and hangs up."""
+    """Ring every device of the user, presented as a test call; answered, it echoes for a few
+    seconds (the user hears themselves) and hangs up."""
     endpoint = check(EXTENSION, params.get("endpoint"), "endpoint")
     return {
         "Action": "Originate",
-        "Channel": names.ast_interface(endpoint),
+        "Channel": names.ast_user_channel(endpoint),
         "Application": "Echo",
         "CallerID": f'"{RING_TEST_NAME}" <{endpoint}>',
         "Timeout": "30000",
@@ -142,7 +142,7 @@ def broadcast_call(params: dict[str, Any], command_id: int) -> dict[str, Any]:
 def queue_pause(extension: str, queue_extension: str, paused: bool, reason: str) -> dict[str, Any]:
     return {
         "Action": "QueuePause",
-        "Interface": names.ast_interface(check(EXTENSION, extension, "extension")),
+        "Interface": names.ast_user_channel(check(EXTENSION, extension, "extension")),
         "Queue": names.ast_queue(check(EXTENSION, queue_extension, "queue extension")),
         "Paused": "true" if paused else "false",
         "Reason": reason,

@@ -238,7 +238,10 @@ def _epoch(message: Message, name: str) -> float | None:
 
 def extension_from_channel(name: str | None) -> str | None:
     """``PJSIP/1001-0000000a`` -> ``1001``; ``Local/1001@from-queue/n`` -> ``1001``; the user's
-    webphone ``PJSIP/1001-webphone-0000000b`` -> ``1001``."""
+    webphone ``PJSIP/1001-webphone-0000000b`` -> ``1001``; a queue member's state interface,
+    the user's hint ``hint:1001@switchboard-devices`` -> ``1001``."""
+    if name and name.startswith("hint:"):
+        return name[len("hint:") :].partition("@")[0] or None
     if not name or "/" not in name:
         return None
     rest = _CHANNEL_SUFFIX.sub("", name.partition("/")[2])

@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from control import automation_jobs, command_channel, jobs, live
 from control.config import settings
 from control.errors import Conflict, Forbidden, Invalid, NotFound
-from web import auth, db, i18n, uploads
+from web import auth, compression, db, i18n, uploads
 from web.api import register_api
 from web.icons import icon
 from web.views import register_views
@@ -52,6 +52,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(xml_curl_view.bp)  # mod_xml_curl authenticates with HTTP basic auth, not a session
     register_api(app)
     _register_errors(app)
+    compression.init_app(app)
     live.register_publish_handlers()
     command_channel.register_command_handlers()
     jobs.register_apply_handlers()

@@ -56,10 +56,19 @@ def site_templates_dir() -> Path:
     return settings().data_dir / "templates"
 
 
-def _ast_devices(extension: str) -> asterisk_escape.ConfSafe:
-    """`{{ ext|ast_devices }}`: the Dial string of all of a user's devices (names.ast_devices);
-    the extension is a validated identifier, the rest Switchboard's own text."""
-    return asterisk_escape.ConfSafe(names.ast_devices(extension))
+def _names_filter(name: Callable[[str], str]) -> Callable[[str], asterisk_escape.ConfSafe]:
+    """`{{ ext|ast_devices }}` and its kin: a name of control/render/names.py built from a user's
+    extension (a validated identifier, the rest Switchboard's own text), used as is."""
+    return lambda extension: asterisk_escape.ConfSafe(name(extension))
+
+
+#: The user's devices (names.py), the one definition every Asterisk template uses.
+_AST_NAME_FILTERS = {
+    "ast_devices": _names_filter(names.ast_devices),
+    "ast_device_states": _names_filter(names.ast_device_states),
+    "ast_user_channel": _names_filter(names.ast_user_channel),
+    "ast_user_state": _names_filter(names.ast_user_state),
+}
 
 
 @lru_cache(maxsize=8)
@@ -69,7 +78,7 @@ def _environment(kind: str, site_dir: Path) -> Environment:
     elif kind == "asterisk":
         finalize, filters = (
             asterisk_escape.finalize,
-            {"conf_secret": asterisk_escape.conf_secret, "ast_devices": _ast_devices},
+            {"conf_secret": asterisk_escape.conf_secret, **_AST_NAME_FILTERS},
         )
     else:
         raise RenderError(f"unknown PBX kind {kind!r}; expected one of {', '.join(PBX_KINDS)}")

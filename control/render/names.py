@@ -91,6 +91,28 @@ def ast_devices(extension: str) -> str:
     return f'{ast_interface(extension)}${{IF($["{contacts}" != ""]?&)}}{contacts}'
 
 
+#: Every device of a user as one channel, for what takes a single interface (a queue member,
+#: an Originate): extension <ext> of this context Dials `ast_devices` and carries the hint
+#: `ast_device_states` whose state app_queue watches.
+AST_DEVICES = "switchboard-devices"
+
+
+def ast_device_states(extension: str) -> str:
+    """The hint of a user: the state of all their devices together (in use when either is)."""
+    return f"{ast_interface(extension)}&{ast_interface(ast_webphone(extension))}"
+
+
+def ast_user_channel(extension: str) -> str:
+    """The channel that rings every device of a user: a queue member's interface (QueuePause
+    names it) and the Originate channel of click-to-call and the ring test."""
+    return f"Local/{extension}@{AST_DEVICES}"
+
+
+def ast_user_state(extension: str) -> str:
+    """A queue member's state_interface: the user's hint, so a call on either device is in use."""
+    return f"hint:{extension}@{AST_DEVICES}"
+
+
 def ast_device_owner(endpoint: str) -> str:
     """The extension a pjsip endpoint (or AOR) belongs to: `1001-webphone` -> `1001`."""
     return endpoint.removesuffix(AST_WEBPHONE_SUFFIX)

@@ -240,3 +240,177 @@ def test_two_agents_call_each_other_and_see_it_live(
         row = page.locator("tbody tr").filter(has_text=other)
         assert row.count() == 1, page.locator("tbody").inner_text()
         assert kind in row.inner_text(), row.inner_text()
+
+
+def _queue_member_state(sandbox: AsteriskSandbox, extension: str) -> str:
+    """How app_queue sees the member (its state interface, the user's hint): "Not in use", "In use"..."""
+    for line in sandbox.cli("queue show queue-700").splitlines():
+        if f"Local/{extension}@switchboard-devices" in line:
+            return line
+    return ""
+
+
+def test_a_queue_call_and_a_click_to_call_ring_the_webphone_and_the_desk_phone(
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+    asterisk_sandbox: AsteriskSandbox,
+) -> None:
+    """Every device of the agent rings: the desk phone (sipp, ringing until cancelled) and the page.
+    The queue member is the agent, whose state is both devices' (in use while the page talks)."""
+    from sqlalchemy import select
+
+    from control.models import PhoneNumber, User
+    from control.services import my_account
+    from tests.integration.events_world import LINE_B, OUTSIDE_NUMBER, admin_api, deploy
+
+    desk = world.register("1001", answer_after=None)
+    page = _agent_page(media_browser, live_server, "1001")
+    wait_for("the webphone contact on the PBX", lambda: _webphone_contact(asterisk_sandbox, "1001"))
+    wait_for("Ann free in queue 700", lambda: "Not in use" in _queue_member_state(asterisk_sandbox, "1001"))
+
+    # A queue call: both ring; the page answers, the desk phone is cancelled, the member is in use.
+    before = len(desk.invites())
+    with RtpEcho() as echo:
+        call = world.sipp.start_call(
+            "700", caller="1003", password=world.secrets["1003"], hold=6.0, timeout=40, rtp_port=echo.port
+        )
+        page.wait_for_selector("[data-wp-incoming]:visible")
+        desk.wait_for_invites(before + 1)
+        page.click("[data-wp-answer]")
+        page.wait_for_selector("[data-wp-call]:visible")
+        _rtp_both_ways(page)
+        wait_for("the desk phone's CANCEL", lambda: any(e.kind == "CANCEL" for e in desk.events()))
+        in_use = wait_for(
+            "Ann in use in queue 700",
+            lambda: "In use" in (s := _queue_member_state(asterisk_sandbox, "1001")) and s,
+        )
+        page.wait_for_selector("[data-wp-status]:has-text('Call ended')", timeout=30_000)
+        result = call.wait()
+    assert result.answered, result
+    print(f"queue member during the webphone's call: {in_use.strip()}")
+
+    # Click-to-call (the API's originate): both ring, shown as the target; the page answers and
+    # the PBX dials the target through the trunk with Ann's own caller ID (she chose line B's).
+    with db.unit_of_work() as s:
+        line_b = s.scalar(select(PhoneNumber.id).where(PhoneNumber.e164 == LINE_B))
+        my_account.choose_caller_id(s, s.get(User, world.user_id("1001")), line_b)
+    deploy(world.node_id)
+    wait_for(
+        "Ann free again", lambda: "Not in use" in _queue_member_state(asterisk_sandbox, "1001"), timeout=20
+    )
+    before, cancels = len(desk.invites()), sum(e.kind == "CANCEL" for e in desk.events())
+    trunk_invites = len(world.trunk.invites())
+    answer = admin_api("ringall").post(
+        "/api/v1/calls", {"user_id": world.user_id("1001"), "target": OUTSIDE_NUMBER}
+    )
+    assert answer.status_code == 202, answer.get_json()
+    page.wait_for_selector("[data-wp-incoming]:visible")
+    desk.wait_for_invites(before + 1)
+    assert OUTSIDE_NUMBER.lstrip("+") in page.locator("[data-wp-caller]").inner_text().replace("+", "")
+    page.click("[data-wp-answer]")
+    world.trunk.wait_for_invites(trunk_invites + 1, timeout=15)
+    invite = [m for m in world.trunk.uas.messages() if not m.sent and m.method == "INVITE"][-1]
+    assert OUTSIDE_NUMBER in invite.start_line and LINE_B in invite.headers["from"], invite.headers
+    wait_for("the desk phone's CANCEL", lambda: sum(e.kind == "CANCEL" for e in desk.events()) > cancels)
+    page.wait_for_selector("[data-wp-call]:visible")
+    page.click("[data-wp-hangup]")
+    page.wait_for_selector("[data-wp-status]:has-text('Call ended')")
+
+
+def _log_since(sandbox: AsteriskSandbox, offset: int) -> str:
+    """What Asterisk logged (messages.log) after `offset` bytes."""
+    with sandbox.log_path.open("rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace")
+
+
+#: the page's current local SDP's media direction lines
+LOCAL_DIRECTIONS = """() => {
+  const pc = window.switchboardWebphone.peerConnection();
+  return pc.localDescription.sdp.split(/\\r?\\n/).filter((l) => /^a=(sendrecv|sendonly|recvonly|inactive)$/.test(l));
+}"""
+
+
+def test_hold_and_resume_from_the_keyboard_reach_asterisk(
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+    asterisk_sandbox: AsteriskSandbox,
+) -> None:
+    """Hold: a re-INVITE offering a=sendonly, and Asterisk holds the call (music on hold to the
+    far end, sipp); resume: sendrecv again, the music stops and RTP flows both ways anew."""
+    page = _agent_page(media_browser, live_server, "1001")
+    with RtpEcho() as echo:
+        world.sipp.phone("1002", world.secrets["1002"], answer_after=0.3, rtp_port=echo.port)
+        page.fill("#wp-number", "1002")
+        page.click("[data-wp-dial-button]")
+        page.wait_for_selector("[data-wp-status]:has-text('In call with 1002')")
+        _rtp_both_ways(page)
+        offset = asterisk_sandbox.log_path.stat().st_size
+        hold = page.locator("[data-wp-hold]")
+        assert hold.inner_text() == "Hold" and hold.get_attribute("aria-pressed") == "false"
+        assert page.evaluate(LOCAL_DIRECTIONS) == ["a=sendrecv"]
+
+        hold.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_selector("[data-wp-hold][aria-pressed='true']")
+        assert hold.inner_text() == "Resume"
+        assert page.evaluate(LOCAL_DIRECTIONS) == ["a=sendonly"]
+        page.wait_for_selector("[data-wp-status]:has-text('1002 is on hold.')")
+        held = "Started music on hold, class 'default', on channel 'PJSIP/1002-"
+        on_hold = wait_for(
+            "Asterisk: on hold", lambda: held in (log := _log_since(asterisk_sandbox, offset)) and log
+        )
+        assert page.evaluate("document.activeElement.dataset.wpHold") == "", "the button keeps the focus"
+
+        page.keyboard.press("Enter")
+        page.wait_for_selector("[data-wp-hold][aria-pressed='false']")
+        assert page.evaluate(LOCAL_DIRECTIONS) == ["a=sendrecv"]
+        wait_for(
+            "Asterisk: off hold",
+            lambda: "Stopped music on hold on PJSIP/1002-" in _log_since(asterisk_sandbox, offset),
+        )
+        before = page.evaluate(RTP_STATS)
+        _rtp_both_ways(page, at_least=before["received"] + 25)
+        page.click("[data-wp-hangup]")
+        page.wait_for_selector("[data-wp-status]:has-text('Call ended')")
+    print("on hold, Asterisk: " + next(line for line in on_hold.splitlines() if held in line))
+
+
+#: What the page fetched: the document and every resource, with bytes on the wire and decoded.
+PAGE_WEIGHT = """() => {
+  const entries = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")];
+  return entries.map((e) => ({name: e.name, transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize}));
+}"""
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_the_portal_first_load_is_one_sip_script_and_compressed(
+    world: EventsWorld, live_server: str, media_browser, encoding: str
+) -> None:
+    """The portal with a registered webphone: SIP.js is one bundled script, every text answer is
+    gzip-compressed, and the whole first load stays under 300 kB on the wire."""
+    headers = {"Accept-Encoding": encoding} if encoding == "identity" else {}
+    page = _agent_page(media_browser, live_server, "1001", extra_http_headers=headers)
+    # A first load: nothing from the login page's visit in the cache.
+    page.context.new_cdp_session(page).send("Network.clearBrowserCache")
+    page.reload()
+    page.wait_for_selector('[data-wp-status][data-state="ready"]')
+    entries = page.evaluate(PAGE_WEIGHT)
+    assert all(e["transfer"] > 0 for e in entries), entries
+    names = [e["name"] for e in entries]
+    assert sum("/vendor/sip.js/sip.bundle.js?v=" in n for n in names) == 1, names
+    assert not any("/vendor/sip.js/lib/" in n for n in names), names
+    wire = sum(e["transfer"] for e in entries)
+    bodies = sum(e["encoded"] for e in entries)
+    decoded = sum(e["decoded"] for e in entries)
+    print(
+        f"portal first load ({encoding}): {len(entries)} requests, {wire} bytes on the wire, "
+        f"bodies {bodies} bytes encoded / {decoded} decoded"
+    )
+    if encoding == "gzip":
+        assert bodies < decoded / 2.5, (bodies, decoded)
+        assert wire <= 300_000, wire
+    else:
+        assert bodies == decoded

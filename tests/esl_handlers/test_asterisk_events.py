@@ -272,6 +272,10 @@ def test_unknown() -> None:
         ("PJSIP/1001-webphone", "1001"),
         ("Local/1001@from-queue-00000001;1", "1001"),
         ("Local/1001@from-queue/n", "1001"),
+        ("Local/1001@switchboard-devices", "1001"),  # a queue member: every device of the user
+        ("Local/1001@switchboard-devices-0000002a;2", "1001"),
+        ("hint:1001@switchboard-devices", "1001"),  # the member's state interface
+        ("hint:", None),
         ("PJSIP/trunk-provider-0000001f", "trunk-provider"),
         ("Queue:support_avail", None),
         ("", None),

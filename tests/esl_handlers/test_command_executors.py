@@ -33,7 +33,9 @@ PARAMS = {
 
 def test_an_originate_as_an_ami_action_and_as_bgapi() -> None:
     action = asterisk_commands.originate(PARAMS)
-    assert action["Channel"] == "PJSIP/1001" and action["Context"] == "switchboard-originate"
+    assert (
+        action["Channel"] == "Local/1001@switchboard-devices" and action["Context"] == "switchboard-originate"
+    )
     assert action["Exten"] == "+14155550123" and action["Async"] == "true"
     assert action["Variable"] == ["SB_ORIGINATE_EXT=1001", "SB_ORIGINATE_CID=+12125550100"]
     command = freeswitch_commands.originate(PARAMS)
@@ -45,6 +47,25 @@ def test_an_originate_as_an_ami_action_and_as_bgapi() -> None:
         "user/1001@acme.example.com +14155550123 XML default"
     )
     assert job == f"Job-UUID: {command.job_uuid}" and command.wire.endswith(b"\n\n")
+
+
+def test_every_device_of_the_user_rings_and_pauses_as_one_queue_member() -> None:
+    """The originate, the ring test and QueuePause name the same channel the queue members are."""
+    assert asterisk_commands.ring_test(PARAMS)["Channel"] == "Local/1001@switchboard-devices"
+    for action in asterisk_commands.dnd(
+        {"extension": "1001", "on": True, "queues": [{"extension": "700", "paused": True}]}
+    )[1:]:
+        assert action["Interface"] == "Local/1001@switchboard-devices" and action["Queue"] == "queue-700"
+    pause = asterisk_commands.pause({"extension": "1001", "queue": "700", "paused": False})
+    assert pause == [
+        {
+            "Action": "QueuePause",
+            "Interface": "Local/1001@switchboard-devices",
+            "Queue": "queue-700",
+            "Paused": "false",
+            "Reason": "switchboard",
+        }
+    ]
 
 
 @pytest.mark.parametrize(

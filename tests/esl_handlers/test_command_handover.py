@@ -103,7 +103,7 @@ async def test_a_command_wakes_the_blocked_reader_and_is_sent_once(world: tuple[
         await asyncio.wait_for(manager.arrived.wait(), HANDOVER)
         ((at, action),) = manager.sent
         assert at - committed < HANDOVER and action["Action"] == "Originate"
-        assert action["Exten"] == "+14155550123" and action["Channel"] == "PJSIP/1001"
+        assert action["Exten"] == "+14155550123" and action["Channel"] == "Local/1001@switchboard-devices"
         await _until("the answer recorded", lambda: _state(command_id) == "ok")
 
         # the same entry again (a replay after a restart): claimed already, never re-sent; the

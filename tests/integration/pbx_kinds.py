@@ -106,7 +106,8 @@ class Pbx:
         return {
             match.group(1)
             for line in shown.splitlines()
-            if (match := re.search(r"PJSIP/(\d+)", line)) and "paused" not in line.lower()
+            if (match := re.search(r"Local/(\d+)@switchboard-devices\b", line))
+            and "paused" not in line.lower()
         }
 
     def kept_ends(self) -> list[str]:

@@ -19,6 +19,8 @@ ASSIGN_RE = re.compile(r"([A-Za-z0-9_.-]+)\s*(=>|=)\s*(.*)")
 EXTEN_RE = re.compile(r"([^,]+),([^,]+),(.*)")
 PRIORITY_RE = re.compile(r"(n|[0-9]+)(?:\(([A-Za-z0-9_-]+)\))?")
 APP_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\(.*\)")
+#: a hint's devices: `exten => 1001,hint,PJSIP/1001&PJSIP/1001-webphone`
+HINT_RE = re.compile(r"[A-Za-z]+/[A-Za-z0-9_.@-]+(?:&[A-Za-z]+/[A-Za-z0-9_.@-]+)*")
 
 
 class ConfSyntaxError(ValueError):
@@ -120,6 +122,12 @@ def dialplan(
                 if match is None:
                     raise ConfSyntaxError(f"[{section.name}]: bad exten {value!r}")
                 current, prio, app = match.group(1), match.group(2), match.group(3)
+                if prio == "hint":
+                    if HINT_RE.fullmatch(app) is None:
+                        raise ConfSyntaxError(f"[{section.name}]: bad hint {app!r}")
+                    extensions.add((section.name, current))
+                    priorities.add((section.name, current, 0, "hint"))
+                    continue
             else:
                 if current is None:
                     raise ConfSyntaxError(f"[{section.name}]: same before exten")

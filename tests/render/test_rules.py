@@ -129,11 +129,19 @@ def test_asterisk_ring_groups_queues_and_trunk(renders):
         ("PJSIP/switchboard-uri/sip:desk@partner.example.com", "20"),
         ("PJSIP/+14155550199@switchboard-trunk", "120"),  # the fallback
     ]
-    assert ("queue-700", "PJSIP/2001", "0") in structure.members
-    assert ("queue-700", "PJSIP/2005", "1") in structure.members  # inactive membership: paused
-    assert ("queue-700", "PJSIP/2002", "1") in structure.members  # DND: paused
-    assert not any(m[1] == "PJSIP/2004" for m in structure.members)  # suspended: absent
-    assert "member => PJSIP/2006,0,Fay Fallback,PJSIP/2006,no,0,0" in files["queues.d/701.conf"].decode()
+    # A member is every device of the agent (names.ast_user_channel), watched through their hint.
+    assert ("queue-700", "Local/2001@switchboard-devices", "0") in structure.members
+    assert ("queue-700", "Local/2005@switchboard-devices", "1") in structure.members  # inactive: paused
+    assert ("queue-700", "Local/2002@switchboard-devices", "1") in structure.members  # DND: paused
+    assert not any("2004" in m[1] for m in structure.members)  # suspended: absent
+    assert (
+        "member => Local/2006@switchboard-devices,0,Fay Fallback,hint:2006@switchboard-devices,no,0,0"
+        in files["queues.d/701.conf"].decode()
+    )
+    user = files["extensions.d/user-2006.conf"].decode()
+    assert "[switchboard-devices]\nexten => 2006,hint,PJSIP/2006&PJSIP/2006-webphone\n" in user
+    assert f"exten => 2006,1,Dial({names.ast_devices('2006')})\n" in user
+    assert ("switchboard-devices", "2006", 1, "Dial") in structure.priorities
     assert ("switchboard-trunk", "registration") in structure.pjsip
     assert ("switchboard-trunk", "identify") in structure.pjsip
     assert {("2001", "endpoint"), ("2001", "auth"), ("2001", "aor")} <= structure.pjsip

@@ -2,7 +2,8 @@
 // over WebSocket, WebRTC media) with SIP.js, vendored by `make install`. One call at a time:
 // dial by keypad, keyboard, paste or a click on any tel: link; incoming calls ring with a tone
 // and, when the user turned them on, a browser notification.
-// SIP.js is imported only once the user turns out to have a webphone (no requests otherwise).
+// SIP.js (one bundled module, its versioned URL in data-webphone-sip) is imported only once the
+// user turns out to have a webphone (no requests otherwise).
 let Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent;
 
 const panel = document.querySelector("[data-webphone]");
@@ -12,6 +13,7 @@ const numberField = $("number");
 const incoming = $("incoming");
 const callBox = $("call");
 const muteButton = $("mute");
+const holdButton = $("hold");
 const audio = $("audio");
 
 let userAgent = null;
@@ -106,8 +108,53 @@ function setMuted(muted) {
   const pc = session && session.sessionDescriptionHandler && session.sessionDescriptionHandler.peerConnection;
   if (!pc) return;
   for (const sender of pc.getSenders()) {
-    if (sender.track) sender.track.enabled = !muted;
+    if (sender.track) sender.track.enabled = !muted && !held();
   }
+}
+
+// Hold: a re-INVITE offering sendonly (inactive when the far end holds too); resume offers
+// sendrecv again. The microphone's tracks stop meanwhile, as they would on a desk phone.
+function held() {
+  return holdButton.getAttribute("aria-pressed") === "true";
+}
+
+function showHold(onHold) {
+  holdButton.setAttribute("aria-pressed", onHold ? "true" : "false");
+  holdButton.textContent = onHold ? text("resume") : text("hold");
+}
+
+let holdPending = false;
+
+function setHold(onHold) {
+  const current = session;
+  if (!current || current.state !== SessionState.Established || holdPending) return;
+  const peer = $("peer").textContent;
+  // Not disabled while the re-INVITE is out: the button keeps the keyboard focus.
+  holdPending = true;
+  holdButton.setAttribute("aria-busy", "true");
+  current.sessionDescriptionHandlerOptionsReInvite = { ...current.sessionDescriptionHandlerOptionsReInvite, hold: onHold };
+  const done = (accepted, reason) => {
+    holdPending = false;
+    holdButton.removeAttribute("aria-busy");
+    if (current !== session) return;
+    if (accepted) {
+      showHold(onHold);
+      const pc = current.sessionDescriptionHandler && current.sessionDescriptionHandler.peerConnection;
+      for (const sender of pc ? pc.getSenders() : []) {
+        if (sender.track) sender.track.enabled = !onHold && muteButton.getAttribute("aria-pressed") !== "true";
+      }
+      say(onHold ? text("on_hold", { peer }) : text("in_call", { peer }), "ready");
+    } else {
+      current.sessionDescriptionHandlerOptionsReInvite = { ...current.sessionDescriptionHandlerOptionsReInvite, hold: !onHold };
+      say(text("hold_failed", { reason }), "error");
+    }
+  };
+  current.invite({
+    requestDelegate: {
+      onAccept: () => done(true),
+      onReject: (response) => done(false, `${response.message.statusCode} ${response.message.reasonPhrase}`),
+    },
+  }).catch((error) => done(false, error.message));
 }
 
 function ended(text) {
@@ -118,6 +165,8 @@ function ended(text) {
   incoming.hidden = true;
   callBox.hidden = true;
   setMuted(false);
+  showHold(false);
+  holdPending = false;
   audio.srcObject = null;
   $("dial-button").disabled = !registered();
   say(text, registered() ? "ready" : "error");
@@ -227,6 +276,7 @@ $("answer").addEventListener("click", () => {
 $("decline").addEventListener("click", hangUp);
 $("hangup").addEventListener("click", hangUp);
 muteButton.addEventListener("click", () => setMuted(muteButton.getAttribute("aria-pressed") !== "true"));
+holdButton.addEventListener("click", () => setHold(!held()));
 // Click-to-call: any tel: link on the page dials through the webphone while it is ready.
 document.addEventListener("click", (event) => {
   const link = event.target.closest && event.target.closest('a[href^="tel:"]');
@@ -252,7 +302,7 @@ async function start() {
     panel.hidden = false;
     if (!response.ok) throw new Error(String(response.status));
     account = await response.json();
-    ({ Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent } = await import("./vendor/sip.js/lib/api/index.js"));
+    ({ Invitation, Inviter, Registerer, RegistererState, SessionState, UserAgent } = await import(panel.dataset.webphoneSip));
   } catch (error) {
     panel.hidden = false;
     say(text("no_account"), "error");
