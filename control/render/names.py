@@ -100,11 +100,13 @@ def fs_devices(extension: str, domain: str) -> str:
     """The directory dial-string of a user, what `user/<ext>@<domain>` rings (a direct call, a
     ring group's leg, a queue's agent contact, a click-to-call): every registration of the desk
     phone's user and of the webphone's, in parallel. One without a registration is the failing leg
-    error/user_not_registered, which the others ring past."""
-    legs = ",".join(
-        f"${{sofia_contact(*/{user}@{domain})}}" for user in (extension, webphone_user(extension))
+    error/user_not_registered, which the others ring past. The webphone's leg has a uuid of its
+    own: a click-to-call's origination_uuid reaches every leg, and only one channel can have it."""
+    desk = f"${{sofia_contact(*/{extension}@{domain})}}"
+    webphone = (
+        f"[origination_uuid=${{create_uuid()}}]${{sofia_contact(*/{webphone_user(extension)}@{domain})}}"
     )
-    return f"{{presence_id={extension}@{domain}}}{legs}"
+    return f"{{presence_id={extension}@{domain}}}{desk},{webphone}"
 
 
 def ast_devices(extension: str) -> str:

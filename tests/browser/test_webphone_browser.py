@@ -16,7 +16,15 @@ from control import config, db
 from control.services import users
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, serving
 from tests.browser.test_admin_ui_browser import OVERFLOW, screenshots, serious_violations  # noqa: F401
-from tests.integration.events_world import CONTACT_NUMBER, DOMAIN, LINE_A, EventsWorld, events_world, wait_for
+from tests.integration.events_world import (
+    CONTACT_NUMBER,
+    DOMAIN,
+    LINE_A,
+    EventsWorld,
+    admin_api,
+    events_world,
+    wait_for,
+)
 from tests.integration.pbx_kinds import Pbx
 from tests.integration.rtp_echo import RtpEcho
 
@@ -243,3 +251,58 @@ def test_two_agents_call_each_other_and_see_it_live(
         row = page.locator("tbody tr").filter(has_text=other)
         assert row.count() == 1, page.locator("tbody").inner_text()
         assert kind in row.inner_text(), row.inner_text()
+
+
+#: How each PBX kind reaches the agent in the ring-both scenario. Asterisk's queue member and
+#: click-to-call still dial the desk phone's endpoint alone (its side of "queue calls and
+#: click-to-call ring the webphone" is a change of its own).
+RING_BOTH_CASES = {"freeswitch": ("direct", "queue", "click-to-call"), "asterisk": ("direct",)}
+
+
+def test_the_desk_phone_and_the_page_ring_together(
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+) -> None:
+    """A call to the agent's extension (through their line), a queue call offered to the agent and
+    a click-to-call for the agent each ring the desk phone and the webphone at once; the page
+    answers and the desk phone stops ringing (CANCEL)."""
+    desk = world.register("1001", answer_after=None)  # rings until cancelled
+    world.wait_registered("1001")
+    ben = world.register("1002", answer_after=None)
+    world.wait_registered("1002")
+    page = _agent_page(media_browser, live_server, "1001")
+    wait_for("the webphone contact on the PBX", lambda: world.pbx.webphone_contact("1001", DOMAIN))
+    api = admin_api("webphone-ring-both")
+    for case in RING_BOTH_CASES[world.pbx.kind]:
+        invites = len(desk.invites())
+        cancels = sum(1 for e in desk.events() if e.kind == "CANCEL")
+
+        def desk_cancelled(before: int = cancels) -> bool:
+            return sum(1 for e in desk.events() if e.kind == "CANCEL") > before
+
+        command_id = None
+        if case == "direct":
+            call = world.outside.start_call(LINE_A, caller=CONTACT_NUMBER, hold=30.0, timeout=40)
+        elif case == "queue":
+            call = world.sipp.start_call("700", caller="1003", password=world.secrets["1003"], hold=30.0)
+        else:
+            answer = api.post("/api/v1/calls", {"user_id": world.user_id("1001"), "target": "1002"})
+            assert answer.status_code == 202, answer.get_json()
+            command_id, call = answer.get_json()["id"], None
+        page.wait_for_selector("[data-wp-incoming]:visible")
+        desk.wait_for_invites(invites + 1)
+        page.click("[data-wp-answer]")
+        page.wait_for_selector("[data-wp-call]:visible")
+        wait_for(f"{case}: the desk phone's CANCEL once the page answered", desk_cancelled)
+        if command_id is not None:
+            # the answered webphone's call goes on to the target: Ben's phone rings
+            ben.wait_for_invites(1)
+        page.click("[data-wp-hangup]")
+        page.wait_for_selector("[data-wp-status]:has-text('Call ended')")
+        if call is not None:
+            result = call.wait()
+            assert result.answered, (case, result)
+        world.pbx.hang_up_all()
+        wait_for(f"{case}: no call left on the PBX", world.pbx.no_calls, timeout=15)
+        print(f"{case}: the desk phone and the page rang together; the page answered")

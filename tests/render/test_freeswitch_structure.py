@@ -61,7 +61,7 @@ def test_directory_domain_users_params_variables(document):
     # user/2001@domain rings both devices' registrations
     assert params["dial-string"] == (
         f"{{presence_id=2001@{DOMAIN}}}${{sofia_contact(*/2001@{DOMAIN})}},"
-        f"${{sofia_contact(*/2001-webphone@{DOMAIN})}}"
+        f"[origination_uuid=${{create_uuid()}}]${{sofia_contact(*/2001-webphone@{DOMAIN})}}"
     )
     webphone = users["2001-webphone"]
     webphone_params = {p.get("name"): p.get("value") for p in webphone.findall("params/param")}
