@@ -492,7 +492,7 @@ EOF
 # Browsers register on the internal profile like desk phones (the same directory, one SIP domain per
 # tenant); sofia's wss transport reads tls-cert-dir/wss.pem, certificate and key in one file.
 WS_BINDINGS='ws-binding|wss-binding'
-WS_OFF='<!-- switchboard: off, the webphone binds its own wss (deploy/freeswitch/install.sh --wss):'
+WS_OFF='<!-- switchboard: off, the webphone binds its own wss (deploy/freeswitch/install.sh, its wss option):'
 
 configure_certificate() {
   local dir="$confdir/$WSS_DIR" pem="$confdir/$WSS_DIR/wss.pem" new host san
