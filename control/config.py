@@ -24,8 +24,10 @@ class Settings:
     #: a CA bundle automation webhooks trust besides the system's (a private CA's receivers)
     webhook_ca_file: str | None
     number_provider: str  # where numbers are bought (control/number_providers.py)
-    #: where browsers reach a PBX node's WebSocket transport; {host} is the node's host
+    #: where browsers reach an Asterisk node's WebSocket transport; {host} is the node's host
     webphone_url: str
+    #: the same for a FreeSWITCH node (its internal profile's wss-binding)
+    fs_webphone_url: str
 
 
 def _proxy_count(name: str) -> int:
@@ -35,14 +37,14 @@ def _proxy_count(name: str) -> int:
     return int(raw)
 
 
-def _webphone_url(raw: str) -> str:
-    """SWITCHBOARD_WEBPHONE_URL: a wss:// URL, `{host}` standing for the PBX node's host
-    (deploy/asterisk/install.sh --wss ADDR:PORT serves wss://ADDR:PORT/ws)."""
+def _webphone_url(name: str, default: str) -> str:
+    """A wss:// URL, `{host}` standing for the PBX node's host: SWITCHBOARD_WEBPHONE_URL for
+    Asterisk (deploy/asterisk/install.sh --wss ADDR:PORT serves wss://ADDR:PORT/ws),
+    SWITCHBOARD_FS_WEBPHONE_URL for FreeSWITCH (deploy/freeswitch/install.sh --wss ADDR:PORT)."""
+    raw = os.environ.get(name, default)
     url = raw.strip()
     if not url.startswith("wss://") or any(c in url for c in " \"'<>\\") or "{" in url.replace("{host}", ""):
-        raise ValueError(
-            f"SWITCHBOARD_WEBPHONE_URL must be a wss:// URL (with {{host}} for the node's host), not {raw!r}"
-        )
+        raise ValueError(f"{name} must be a wss:// URL (with {{host}} for the node's host), not {raw!r}")
     return url
 
 
@@ -81,7 +83,8 @@ def settings() -> Settings:
         trusted_proxies=_proxy_count("SWITCHBOARD_TRUSTED_PROXIES"),
         webhook_ca_file=os.environ.get("SWITCHBOARD_WEBHOOK_CA_FILE") or None,
         number_provider=os.environ.get("SWITCHBOARD_NUMBER_PROVIDER", "inventory").strip() or "inventory",
-        webphone_url=_webphone_url(os.environ.get("SWITCHBOARD_WEBPHONE_URL", "wss://{host}:8089/ws")),
+        webphone_url=_webphone_url("SWITCHBOARD_WEBPHONE_URL", "wss://{host}:8089/ws"),
+        fs_webphone_url=_webphone_url("SWITCHBOARD_FS_WEBPHONE_URL", "wss://{host}:7443"),
     )
 
 

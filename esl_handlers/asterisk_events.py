@@ -41,7 +41,7 @@ from control.events import (
     Registration,
     RegistrationState,
 )
-from control.render.names import ast_device_owner
+from control.render.names import device_owner
 from esl_handlers.event_errors import MalformedEvent, UnknownEvent
 
 Message = Mapping[str, Any]
@@ -245,7 +245,7 @@ def extension_from_channel(name: str | None) -> str | None:
     if not name or "/" not in name:
         return None
     rest = _CHANNEL_SUFFIX.sub("", name.partition("/")[2])
-    rest = ast_device_owner(rest.partition("@")[0].partition("/")[0])
+    rest = device_owner(rest.partition("@")[0].partition("/")[0])
     return rest or None
 
 
@@ -432,7 +432,7 @@ def _on_contact_status(message: Message, env: _Envelope) -> Registration:
         raise MalformedEvent(f"ContactStatus: unknown status {status!r}")
     return Registration(
         **env.fields(),
-        extension=ast_device_owner(_str(message, "AOR") or _required(message, "EndpointName")),
+        extension=device_owner(_str(message, "AOR") or _required(message, "EndpointName")),
         state=state,
         contact=_str(message, "URI"),
     )
@@ -625,7 +625,7 @@ def registrations_from_contact_list(
         registrations.append(
             Registration(
                 **_resync_envelope(node, taken_at, f"contact:{object_name}", message),
-                extension=ast_device_owner(_str(message, "Endpoint") or aor),
+                extension=device_owner(_str(message, "Endpoint") or aor),
                 state=_CONTACT_STATES.get(status, RegistrationState.REGISTERED),
                 contact=_str(message, "Uri"),
                 expires_at=_epoch(message, "ExpirationTime"),

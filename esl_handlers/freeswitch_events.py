@@ -32,6 +32,7 @@ from control.events import (
     Registration,
     RegistrationState,
 )
+from control.render.names import device_owner
 from esl_handlers.event_errors import ApiResponseError, MalformedEvent, UnknownEvent
 
 Headers = Mapping[str, str]
@@ -184,7 +185,8 @@ def _extension(headers: Headers, direction: str | None) -> str | None:
     names = ["Channel-Presence-ID", "variable_presence_id", "variable_dialed_user", "variable_user_name"]
     if direction != "outbound":
         names.remove("variable_dialed_user")
-    return _local_part(_first(headers, *names))
+    local = _local_part(_first(headers, *names))
+    return device_owner(local) if local else local
 
 
 def _channel_common(headers: Headers, call_id: str) -> dict:
@@ -304,6 +306,7 @@ def _on_presence_in(headers: Headers, base: _Base) -> DeviceState | None:
     extension = _local_part(address)
     if not extension:
         raise MalformedEvent(f"PRESENCE_IN: unreadable from {address!r}")
+    extension = device_owner(extension)
     return DeviceState(
         **base.fields(),
         extension=extension,
@@ -320,7 +323,7 @@ def _registration(headers: Headers, base: _Base, state: RegistrationState, expir
         raise MalformedEvent("sofia registration event without username")
     return Registration(
         **base.fields(),
-        extension=extension,
+        extension=device_owner(extension),
         domain=_first(headers, "realm", "from-host", "host"),
         state=state,
         contact=_contact_uri(headers.get("contact")),
@@ -583,7 +586,7 @@ def parse_show_registrations(text: str, node: str, taken_at: float) -> tuple[Reg
                 event_id=f"resync:{taken_at:.6f}:registration:{user}@{realm}:{token}",
                 occurred_at=taken_at,
                 raw={key: str(value) for key, value in row.items()},
-                extension=user,
+                extension=device_owner(user),
                 domain=realm,
                 state=RegistrationState.REGISTERED,
                 contact=_contact_uri(row.get("url")),

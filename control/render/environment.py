@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, Template
+from markupsafe import Markup
 
 from control.config import settings
 from control.render import asterisk_escape, freeswitch_escape, names
@@ -71,10 +72,20 @@ _AST_NAME_FILTERS = {
 }
 
 
+def _fs_devices(extension: str, domain: str) -> Markup:
+    """`{{ ext|fs_devices(domain) }}`: the directory dial-string of all of a user's devices
+    (names.fs_devices); its `${...}` are Switchboard's own (FreeSWITCH must expand them), the
+    extension and domain are escaped like any value."""
+    return Markup(names.fs_devices(freeswitch_escape.xml_text(extension), freeswitch_escape.xml_text(domain)))
+
+
 @lru_cache(maxsize=8)
 def _environment(kind: str, site_dir: Path) -> Environment:
     if kind == "freeswitch":
-        finalize, filters = freeswitch_escape.finalize, {}
+        finalize, filters = (
+            freeswitch_escape.finalize,
+            {"webphone_user": names.webphone_user, "fs_devices": _fs_devices},
+        )
     elif kind == "asterisk":
         finalize, filters = (
             asterisk_escape.finalize,

@@ -72,22 +72,42 @@ def ast_interface(extension: str) -> str:
     return f"PJSIP/{extension}"
 
 
-#: Each user's webphone is a pjsip endpoint of its own (WebRTC: DTLS-SRTP, ICE, AVPF over the
-#: wss transport) beside the desk phone's: endpoint, auth and AOR "<extension>-webphone", with the
-#: user's own SIP secret. Both ring on a direct call and a ring-group call.
-AST_WEBPHONE_SUFFIX = "-webphone"
+#: Each user's webphone is a SIP device of its own beside the desk phone, on both PBX kinds, named
+#: "<extension>-webphone" and registering with the user's own SIP secret (Asterisk: a pjsip
+#: endpoint, auth and AOR for WebRTC over the wss transport; FreeSWITCH: a directory user in the
+#: tenant's domain, registering on the internal profile's wss binding). Both ring on a direct call,
+#: a ring-group call, a queue call and a click-to-call.
+WEBPHONE_SUFFIX = "-webphone"
 
 
-def ast_webphone(extension: str) -> str:
-    """The webphone's endpoint (and SIP user name) of the user with this extension."""
-    return f"{extension}{AST_WEBPHONE_SUFFIX}"
+def webphone_user(extension: str) -> str:
+    """The webphone's SIP user name (Asterisk: its endpoint) of the user with this extension."""
+    return f"{extension}{WEBPHONE_SUFFIX}"
+
+
+def device_owner(user: str) -> str:
+    """The extension a SIP user, endpoint or AOR belongs to: `1001-webphone` -> `1001`."""
+    return user.removesuffix(WEBPHONE_SUFFIX)
+
+
+def fs_devices(extension: str, domain: str) -> str:
+    """The directory dial-string of a user, what `user/<ext>@<domain>` rings (a direct call, a
+    ring group's leg, a queue's agent contact, a click-to-call): every registration of the desk
+    phone's user and of the webphone's, in parallel. One without a registration is the failing leg
+    error/user_not_registered, which the others ring past. The webphone's leg has a uuid of its
+    own: a click-to-call's origination_uuid reaches every leg, and only one channel can have it."""
+    desk = f"${{sofia_contact(*/{extension}@{domain})}}"
+    webphone = (
+        f"[origination_uuid=${{create_uuid()}}]${{sofia_contact(*/{webphone_user(extension)}@{domain})}}"
+    )
+    return f"{{presence_id={extension}@{domain}}}{desk},{webphone}"
 
 
 def ast_devices(extension: str) -> str:
     """The Dial string that rings every device of a user: the desk phone, and the webphone's
     contact while it has one (Dial of an endpoint without a contact logs an ERROR). The
     substitution runs when the dialplan does: `&PJSIP/<ext>-webphone/<uri>` or nothing."""
-    contacts = f"${{PJSIP_DIAL_CONTACTS({ast_webphone(extension)})}}"
+    contacts = f"${{PJSIP_DIAL_CONTACTS({webphone_user(extension)})}}"
     return f'{ast_interface(extension)}${{IF($["{contacts}" != ""]?&)}}{contacts}'
 
 
@@ -99,7 +119,7 @@ AST_DEVICES = "switchboard-devices"
 
 def ast_device_states(extension: str) -> str:
     """The hint of a user: the state of all their devices together (in use when either is)."""
-    return f"{ast_interface(extension)}&{ast_interface(ast_webphone(extension))}"
+    return f"{ast_interface(extension)}&{ast_interface(webphone_user(extension))}"
 
 
 def ast_user_channel(extension: str) -> str:
@@ -111,11 +131,6 @@ def ast_user_channel(extension: str) -> str:
 def ast_user_state(extension: str) -> str:
     """A queue member's state_interface: the user's hint, so a call on either device is in use."""
     return f"hint:{extension}@{AST_DEVICES}"
-
-
-def ast_device_owner(endpoint: str) -> str:
-    """The extension a pjsip endpoint (or AOR) belongs to: `1001-webphone` -> `1001`."""
-    return endpoint.removesuffix(AST_WEBPHONE_SUFFIX)
 
 
 def ast_line_context(line_id: int) -> str:

@@ -6,7 +6,7 @@ falls back to its static XML — the configuration Switchboard deploys):
 - directory, `tag_name=domain key_name=name key_value=<domain>`, `key=id user=<extension>`, with
   no `action` (user_data()), `action=sip_auth` (REGISTER / INVITE digest) or `action=user_call`
   (the user/ endpoint): the tenant's domain holding that one user, as the static directory has
-  it. An unknown domain or user, a suspended user or one without SIP credentials: not found.
+  it (a webphone's user `<extension>-webphone` is in its person's file, with the desk phone's). An unknown domain or user, a suspended user or one without SIP credentials: not found.
   Requests with a `purpose` (network-list, gateways) are not user lookups: not found.
 - dialplan, context `Hunt-Context` (else `Caller-Context`) "default" or "public": the context
   as the static render has it, when one of its extensions takes `Hunt-Destination-Number`.
@@ -345,7 +345,10 @@ def answer(fields: Mapping[str, str], session: SessionFactory, now: datetime | N
     return context.document
 
 
-def _user(model: _Model, answers: _TenantAnswers, extension: str) -> bytes | None:
+def _user(model: _Model, answers: _TenantAnswers, user: str) -> bytes | None:
+    """The document holding `user`: a person's file has their desk phone's and their webphone's
+    SIP users (names.webphone_user)."""
+    extension = names.device_owner(user)
     document = answers.users.get(extension)
     if document is None:
         if documents.user_file(extension) not in answers.rendered.files:

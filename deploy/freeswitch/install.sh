@@ -9,6 +9,9 @@ MARK_BEGIN='<!-- >>> switchboard: managed by deploy/freeswitch/install.sh, edits
 MARK_END='<!-- <<< switchboard -->'
 OWNED='<!-- Switchboard:'
 ROOT_DIR=switchboard/live
+# The webphone's certificate and key in one PEM, where sofia's wss transport looks for it
+# (tls-cert-dir/wss.pem), inside CONFDIR; FreeSWITCH reads it as $${conf_dir}/$WSS_DIR.
+WSS_DIR=switchboard/tls
 
 usage() {
   cat <<'EOF'
@@ -16,6 +19,7 @@ usage: install.sh CONFDIR (--esl-password PASSWORD | --esl-password-file FILE) -
                   [--esl-listen 127.0.0.1] [--esl-port 8021] [--esl-allow CIDR]...
                   [--xml-curl-user USER (--xml-curl-password P | --xml-curl-password-file FILE)]
                   [--xml-curl-bindings "directory|dialplan"]
+                  [--wss ADDR:PORT [--tls-cert FILE --tls-key FILE]]
 
   CONFDIR                 the FreeSWITCH configuration directory (conf_dir), e.g. /etc/freeswitch
   --esl-password[-file]   event socket password ("-" as file reads standard input)
@@ -26,6 +30,13 @@ usage: install.sh CONFDIR (--esl-password PASSWORD | --esl-password-file FILE) -
   --xml-curl-user         HTTP basic auth user for mod_xml_curl (with a password); without it the
                           credentials are the placeholder SWITCHBOARD_XML_CURL_USER:SWITCHBOARD_XML_CURL_PASSWORD
   --xml-curl-bindings     sections mod_xml_curl asks for, '|'-separated (default directory|dialplan)
+  --wss                   address and port browsers' webphones connect to (wss://ADDR:PORT): the
+                          internal profile's wss-binding (IPV4:PORT or [IPV6]:PORT); the stock
+                          ws-binding and wss-binding lines are turned off
+  --tls-cert, --tls-key   PEM certificate (chain) and private key for --wss, joined into
+                          CONFDIR/switchboard/tls/wss.pem. Without them a self-signed certificate is
+                          generated once with openssl (browsers must be told to trust it: test and
+                          demo only)
 EOF
 }
 
@@ -56,6 +67,22 @@ curl_user=""
 curl_password=""
 curl_password_set=0
 curl_bindings="directory|dialplan"
+wss_bind=""
+tls_cert=""
+tls_key=""
+
+valid_bind() {
+  # IPV4:PORT or [IPV6]:PORT and nothing else: the value lands in the profile as it is.
+  local octet='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])' port
+  if [[ "$1" =~ ^$octet(\.$octet){3}:([0-9]{1,5})$ ]]; then
+    port=${BASH_REMATCH[${#BASH_REMATCH[@]} - 1]}
+  elif [[ "$1" =~ ^\[[0-9A-Fa-f]*:[0-9A-Fa-f:.]*\]:([0-9]{1,5})$ ]]; then
+    port=${BASH_REMATCH[1]}
+  else
+    return 1
+  fi
+  [[ "$port" != 0* ]] && [ "$port" -le 65535 ]
+}
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -73,6 +100,13 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || die "--xml-curl-password-file needs a value"
       curl_password=$(read_secret "$2"); curl_password_set=1; shift 2 ;;
     --xml-curl-bindings) curl_bindings=${2-}; shift 2 || die "--xml-curl-bindings needs a value" ;;
+    --wss)
+      [ -z "$wss_bind" ] || die "--wss can be given once"
+      wss_bind=${2-}
+      shift 2 || die "--wss needs a value"
+      ;;
+    --tls-cert) tls_cert=${2-}; shift 2 || die "--tls-cert needs a value" ;;
+    --tls-key) tls_key=${2-}; shift 2 || die "--tls-key needs a value" ;;
     -h | --help) usage; exit 0 ;;
     -*) usage >&2; die "unknown option $1" ;;
     *)
@@ -111,6 +145,22 @@ if [ -n "$curl_user" ] || [ "$curl_password_set" = 1 ]; then
   curl_credentials="$curl_user:$curl_password"
 else
   curl_credentials="SWITCHBOARD_XML_CURL_USER:SWITCHBOARD_XML_CURL_PASSWORD"
+fi
+
+if [ -n "$wss_bind" ]; then
+  valid_bind "$wss_bind" \
+    || die "--wss must be IPV4:PORT or [IPV6]:PORT with a port 1-65535, got $(printf '%q' "$wss_bind")"
+  { [ -z "$tls_cert" ] && [ -z "$tls_key" ]; } || { [ -n "$tls_cert" ] && [ -n "$tls_key" ]; } \
+    || die "--tls-cert and --tls-key go together"
+  [ -z "$tls_cert" ] || [ -r "$tls_cert" ] || die "cannot read --tls-cert $tls_cert"
+  [ -z "$tls_key" ] || [ -r "$tls_key" ] || die "cannot read --tls-key $tls_key"
+  command -v openssl >/dev/null || die "--wss needs openssl (to check or generate the certificate)"
+  if [ -n "$tls_cert" ]; then
+    openssl x509 -noout -in "$tls_cert" 2>/dev/null || die "--tls-cert $tls_cert is not a PEM certificate"
+    openssl pkey -noout -in "$tls_key" 2>/dev/null || die "--tls-key $tls_key is not a PEM private key"
+  fi
+else
+  [ -z "$tls_cert$tls_key" ] || die "--tls-cert and --tls-key go with --wss"
 fi
 
 umask 027
@@ -350,9 +400,14 @@ active_modules() {
 FORCED_DOMAINS='force-register-domain|force-subscription-domain|force-register-db-domain'
 FORCED_OFF='<!-- switchboard: off, each tenant registers in its own SIP domain (deploy/freeswitch/install.sh):'
 
-forced_domains_off() {
-  # PROFILE with each one-line, uncommented forced-domain param turned into a comment of ours.
-  SB_PARAM="^[[:space:]]*<param[[:space:]]+name=\"($FORCED_DOMAINS)\"[^<>]*/>[[:space:]]*$" SB_OFF=$FORCED_OFF awk '
+params_off() {
+  # PROFILE with each one-line, uncommented param named by the regex NAMES turned into a comment
+  # of ours that starts with NOTE; our marked block is left as it is.
+  local profile=$1 names=$2 note=$3
+  SB_PARAM="^[[:space:]]*<param[[:space:]]+name=\"($names)\"[^<>]*/>[[:space:]]*$" SB_OFF=$note \
+    SB_BEGIN=$MARK_BEGIN SB_END=$MARK_END awk '
+    index($0, ENVIRON["SB_BEGIN"]) { ours = 1 }
+    ours { print; if (index($0, ENVIRON["SB_END"])) ours = 0; next }
     {
       if (!comment && $0 ~ ENVIRON["SB_PARAM"]) {
         match($0, /^[[:space:]]*/); pad = substr($0, 1, RLENGTH); param = substr($0, RLENGTH + 1)
@@ -367,7 +422,11 @@ forced_domains_off() {
         line = substr(line, at + (comment ? 3 : 4)); comment = !comment
       }
     }
-  ' "$1"
+  ' "$profile"
+}
+
+forced_domains_off() {
+  params_off "$1" "$FORCED_DOMAINS" "$FORCED_OFF"
 }
 
 forced_domain_profiles() {
@@ -429,6 +488,57 @@ configure_chatplan() {
 EOF
 }
 
+# --- the webphone: SIP over secure WebSocket on the internal profile ---------------------------------
+# Browsers register on the internal profile like desk phones (the same directory, one SIP domain per
+# tenant); sofia's wss transport reads tls-cert-dir/wss.pem, certificate and key in one file.
+WS_BINDINGS='ws-binding|wss-binding'
+WS_OFF='<!-- switchboard: off, the webphone binds its own wss (deploy/freeswitch/install.sh, its wss option):'
+
+configure_certificate() {
+  local dir="$confdir/$WSS_DIR" pem="$confdir/$WSS_DIR/wss.pem" new host san
+  if [ ! -d "$dir" ]; then
+    mkdir -m 0750 "$dir"
+    chown "$owner" "$dir"
+    changes+=("$dir")
+  fi
+  if [ -n "$tls_cert" ]; then
+    new=$(mktemp "$dir/.wss.pem.XXXXXX")
+    { cat "$tls_cert"; echo; cat "$tls_key"; } | grep -v '^$' >"$new"
+    install_if_changed "$new" "$pem" 0640
+  elif [ ! -s "$pem" ]; then
+    host=${wss_bind%:*}
+    host=${host#[}
+    host=${host%]}
+    san="DNS:localhost,IP:127.0.0.1"
+    case "$host" in 0.0.0.0 | :: | 127.0.0.1) ;; *) san="$san,IP:$host" ;; esac
+    new=$(mktemp -d "$dir/.new.XXXXXX")
+    openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=Switchboard webphone (self-signed)" \
+      -addext "subjectAltName=$san" -keyout "$new/key" -out "$new/crt" 2>/dev/null \
+      || { rm -rf "$new"; die "openssl could not generate the self-signed certificate"; }
+    cat "$new/crt" "$new/key" >"$new/pem"
+    chown "$owner" "$new/pem"
+    chmod 0640 "$new/pem"
+    mv -f "$new/pem" "$pem"
+    rm -rf "$new"
+    changes+=("$pem")
+  fi
+}
+
+configure_wss() {
+  local profile="$confdir/sip_profiles/internal.xml" new
+  new=$(mktemp "$(dirname "$profile")/.$(basename "$profile").XXXXXX")
+  params_off "$profile" "$WS_BINDINGS" "$WS_OFF" >"$new"
+  install_if_changed "$new" "$profile" 0640
+  insert_block "$profile" '<settings>' "$(indent_block '    ' \
+    "<param name=\"wss-binding\" value=\"$wss_bind\"/>" \
+    "<param name=\"tls-cert-dir\" value=\"\$\${conf_dir}/$WSS_DIR\"/>")"
+}
+
+configure_no_wss() {
+  # Without --wss, no binding of ours (the stock lines an earlier --wss turned off stay off).
+  insert_block "$confdir/sip_profiles/internal.xml" '<settings>' ""
+}
+
 preflight() {
   # Everything the steps need, checked before the first change.
   local file anchor profile text
@@ -447,6 +557,7 @@ dialplan/default.xml <context[[:space:]]+name="default"
 dialplan/public.xml <context[[:space:]]+name="public"
 sip_profiles/external.xml data="external/\*\.xml"
 sip_profiles/external.xml <settings>
+sip_profiles/internal.xml <settings>
 autoload_configs/acl.conf.xml <network-lists>
 autoload_configs/modules.conf.xml <modules>
 EOF
@@ -480,3 +591,9 @@ step "modules.conf.xml (mod_callcenter, mod_xml_curl, mod_sms)" configure_module
 step "sip_profiles/external.xml: texts from the trunk (auth-messages off)" configure_external_messages
 step "chatplan/default.xml: the stock demo (answers every text) out of the way" configure_chatplan
 step "sip_profiles: forced registration domains off (one SIP domain per tenant)" configure_domains
+if [ -n "$wss_bind" ]; then
+  step "switchboard/tls/wss.pem (webphone certificate)" configure_certificate
+  step "sip_profiles/internal.xml: webphone WebSocket (wss) on $wss_bind" configure_wss
+else
+  step "sip_profiles/internal.xml: no webphone WebSocket" configure_no_wss
+fi

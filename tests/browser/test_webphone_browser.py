@@ -1,8 +1,8 @@
-"""The portal's webphone in a real Chromium (fake microphone) against the sandbox Asterisk: the
-page registers over WSS as the agent's webphone device, calls a sipp phone and is called from
-outside, with RTP both ways (counted where sipp's SDP points and by the page's getStats), and two
-agents' pages call each other through the PBX while the listener turns it into presence and
-history."""
+"""The portal's webphone in a real Chromium (fake microphone) against each sandbox PBX (Asterisk,
+then FreeSWITCH: select one with -k asterisk / -k freeswitch): the page registers over WSS as the
+agent's webphone device, calls a sipp phone and is called from outside, with RTP both ways
+(counted where sipp's SDP points and by the page's getStats), and two agents' pages call each
+other through the PBX while the listener turns it into presence and history."""
 
 from __future__ import annotations
 
@@ -17,7 +17,15 @@ from control.services import users
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, serving
 from tests.browser.test_admin_ui_browser import OVERFLOW, screenshots, serious_violations  # noqa: F401
 from tests.integration.asterisk_sandbox import AsteriskSandbox
-from tests.integration.events_world import CONTACT_NUMBER, LINE_A, EventsWorld, events_world, wait_for
+from tests.integration.events_world import (
+    CONTACT_NUMBER,
+    DOMAIN,
+    LINE_A,
+    EventsWorld,
+    admin_api,
+    events_world,
+    wait_for,
+)
 from tests.integration.pbx_kinds import Pbx
 from tests.integration.rtp_echo import RtpEcho
 
@@ -67,11 +75,14 @@ OBSERVE_DOT = """(userId) => {
 
 @pytest.fixture()
 def world(
-    database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database_url: str, pbx: Pbx, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[EventsWorld]:
-    monkeypatch.setenv("SWITCHBOARD_WEBPHONE_URL", f"wss://{{host}}:{asterisk_sandbox.wss_port}/ws")
+    if pbx.is_freeswitch:
+        monkeypatch.setenv("SWITCHBOARD_FS_WEBPHONE_URL", f"wss://{{host}}:{pbx.wss_port}")
+    else:
+        monkeypatch.setenv("SWITCHBOARD_WEBPHONE_URL", f"wss://{{host}}:{pbx.wss_port}/ws")
     config.reset_settings()
-    with events_world(database_url, Pbx("asterisk", asterisk_sandbox), tmp_path) as built:
+    with events_world(database_url, pbx, tmp_path) as built:
         with db.unit_of_work() as s:
             for extension in ("1001", "1002"):
                 users.set_password(s, built.tenant_id, built.user_id(extension), AGENT_PASSWORD, None)
@@ -113,9 +124,9 @@ def _agent_page(browser, live_server: str, extension: str, path: str = "/portal/
     return page
 
 
-def _webphone_contact(sandbox: AsteriskSandbox, extension: str) -> str | None:
-    lines = sandbox.cli("pjsip show contacts").splitlines()
-    return next((line for line in lines if f"{extension}-webphone/sip:" in line), None)
+def _shot(world: EventsWorld, folder: Path, name: str) -> str:
+    """Where a screenshot goes: the README's are Asterisk's, FreeSWITCH's carry its name."""
+    return str(folder / (name if not world.pbx.is_freeswitch else name.replace(".png", "-freeswitch.png")))
 
 
 def _rtp_both_ways(page, at_least: int = 25) -> dict:  # type: ignore[no-untyped-def]
@@ -131,12 +142,11 @@ def test_the_page_registers_and_calls_a_sipp_phone_with_rtp_both_ways(
     world: EventsWorld,
     live_server: str,
     media_browser,
-    asterisk_sandbox: AsteriskSandbox,
     screenshots: Path,  # noqa: F811
 ) -> None:
     page = _agent_page(media_browser, live_server, "1001")
-    contact = wait_for("the webphone contact on the PBX", lambda: _webphone_contact(asterisk_sandbox, "1001"))
-    assert "1001-webphone/sip:" in contact, contact
+    contact = wait_for("the webphone contact on the PBX", lambda: world.pbx.webphone_contact("1001", DOMAIN))
+    assert "1001-webphone" in contact, contact
     assert page.locator("[data-webphone]").is_visible()
 
     with RtpEcho() as echo:
@@ -150,7 +160,7 @@ def test_the_page_registers_and_calls_a_sipp_phone_with_rtp_both_ways(
         assert int(invite.headers.get("content-length", "0")) > 0, invite.headers
         stats = _rtp_both_ways(page)
         wait_for("RTP at the sipp phone's media port", lambda: echo.received >= 25)
-        page.screenshot(path=str(screenshots / "webphone-in-call-laptop-light.png"))
+        page.screenshot(path=_shot(world, screenshots, "webphone-in-call-laptop-light.png"))
         page.click("[data-wp-hangup]")
         wait_for("the BYE at the sipp phone", lambda: any(e.kind == "BYE" for e in ben.events()))
         page.wait_for_selector("[data-wp-status]:has-text('Call ended')")
@@ -180,13 +190,15 @@ def test_a_call_from_outside_rings_the_page_and_the_caller_hangs_up(
         assert CONTACT_NUMBER.lstrip("+") in caller.replace("+", ""), caller
         # Ann has call notifications on (the default): one, tagged like portal.js's ringing one.
         notes = wait_for("the incoming-call notification", lambda: page.evaluate("window.__notes"))
+        # (the body is the caller as the PBX names it; inner_text trims it)
+        notes = [{**note, "body": (note["body"] or "").strip()} for note in notes]
         assert {"title": "Incoming call", "body": caller, "tag": "switchboard-ringing"} in notes, notes
         assert page.evaluate(OVERFLOW) == [] and serious_violations(page) == []
-        page.screenshot(path=str(screenshots / "webphone-incoming-phone-dark.png"), full_page=True)
+        page.screenshot(path=_shot(world, screenshots, "webphone-incoming-phone-dark.png"), full_page=True)
         page.click("[data-wp-answer]")
         page.wait_for_selector("[data-wp-call]:visible")
         assert page.evaluate(OVERFLOW) == [] and serious_violations(page) == []
-        page.screenshot(path=str(screenshots / "webphone-in-call-phone-dark.png"), full_page=True)
+        page.screenshot(path=_shot(world, screenshots, "webphone-in-call-phone-dark.png"), full_page=True)
         stats = _rtp_both_ways(page)
         wait_for("RTP at the caller's media port", lambda: echo.received >= 25)
         # The caller hangs up (sipp's BYE after `hold`): the page's call ends too.
@@ -224,7 +236,7 @@ def test_two_agents_call_each_other_and_see_it_live(
     in_call_at = next(c["at"] for c in alice.evaluate("window.__dot") if c["state"] == "in_call") / 1000
     _rtp_both_ways(alice)
     _rtp_both_ways(bob)
-    alice.screenshot(path=str(screenshots / "webphone-alice-team-in-call.png"), full_page=True)
+    alice.screenshot(path=_shot(world, screenshots, "webphone-alice-team-in-call.png"), full_page=True)
     bob.click("[data-wp-hangup]")
     alice.wait_for_selector("[data-wp-status]:has-text('Call ended')")
     bob.wait_for_selector("[data-wp-status]:has-text('Call ended')")
@@ -242,6 +254,59 @@ def test_two_agents_call_each_other_and_see_it_live(
         assert kind in row.inner_text(), row.inner_text()
 
 
+#: How the ring-both scenario reaches the agent, on each PBX kind.
+RING_BOTH_CASES = ("direct", "queue", "click-to-call")
+
+
+def test_the_desk_phone_and_the_page_ring_together(
+    world: EventsWorld,
+    live_server: str,
+    media_browser,
+) -> None:
+    """A call to the agent's extension (through their line), a queue call offered to the agent and
+    a click-to-call for the agent each ring the desk phone and the webphone at once; the page
+    answers and the desk phone stops ringing (CANCEL)."""
+    desk = world.register("1001", answer_after=None)  # rings until cancelled
+    world.wait_registered("1001")
+    ben = world.register("1002", answer_after=None)
+    world.wait_registered("1002")
+    page = _agent_page(media_browser, live_server, "1001")
+    wait_for("the webphone contact on the PBX", lambda: world.pbx.webphone_contact("1001", DOMAIN))
+    api = admin_api("webphone-ring-both")
+    for case in RING_BOTH_CASES:
+        invites = len(desk.invites())
+        cancels = sum(1 for e in desk.events() if e.kind == "CANCEL")
+
+        def desk_cancelled(before: int = cancels) -> bool:
+            return sum(1 for e in desk.events() if e.kind == "CANCEL") > before
+
+        command_id = None
+        if case == "direct":
+            call = world.outside.start_call(LINE_A, caller=CONTACT_NUMBER, hold=30.0, timeout=40)
+        elif case == "queue":
+            call = world.sipp.start_call("700", caller="1003", password=world.secrets["1003"], hold=30.0)
+        else:
+            answer = api.post("/api/v1/calls", {"user_id": world.user_id("1001"), "target": "1002"})
+            assert answer.status_code == 202, answer.get_json()
+            command_id, call = answer.get_json()["id"], None
+        page.wait_for_selector("[data-wp-incoming]:visible")
+        desk.wait_for_invites(invites + 1)
+        page.click("[data-wp-answer]")
+        page.wait_for_selector("[data-wp-call]:visible")
+        wait_for(f"{case}: the desk phone's CANCEL once the page answered", desk_cancelled)
+        if command_id is not None:
+            # the answered webphone's call goes on to the target: Ben's phone rings
+            ben.wait_for_invites(1)
+        page.click("[data-wp-hangup]")
+        page.wait_for_selector("[data-wp-status]:has-text('Call ended')")
+        if call is not None:
+            result = call.wait()
+            assert result.answered, (case, result)
+        world.pbx.hang_up_all()
+        wait_for(f"{case}: no call left on the PBX", world.pbx.no_calls, timeout=15)
+        print(f"{case}: the desk phone and the page rang together; the page answered")
+
+
 def _queue_member_state(sandbox: AsteriskSandbox, extension: str) -> str:
     """How app_queue sees the member (its state interface, the user's hint): "Not in use", "In use"..."""
     for line in sandbox.cli("queue show queue-700").splitlines():
@@ -250,6 +315,7 @@ def _queue_member_state(sandbox: AsteriskSandbox, extension: str) -> str:
     return ""
 
 
+@pytest.mark.parametrize("pbx", ["asterisk"], indirect=True)  # how Asterisk shows it
 def test_a_queue_call_and_a_click_to_call_ring_the_webphone_and_the_desk_phone(
     world: EventsWorld,
     live_server: str,
@@ -266,7 +332,7 @@ def test_a_queue_call_and_a_click_to_call_ring_the_webphone_and_the_desk_phone(
 
     desk = world.register("1001", answer_after=None)
     page = _agent_page(media_browser, live_server, "1001")
-    wait_for("the webphone contact on the PBX", lambda: _webphone_contact(asterisk_sandbox, "1001"))
+    wait_for("the webphone contact on the PBX", lambda: world.pbx.webphone_contact("1001", DOMAIN))
     wait_for("Ann free in queue 700", lambda: "Not in use" in _queue_member_state(asterisk_sandbox, "1001"))
 
     # A queue call: both ring; the page answers, the desk phone is cancelled, the member is in use.
@@ -332,6 +398,7 @@ LOCAL_DIRECTIONS = """() => {
 }"""
 
 
+@pytest.mark.parametrize("pbx", ["asterisk"], indirect=True)  # how Asterisk shows it
 def test_hold_and_resume_from_the_keyboard_reach_asterisk(
     world: EventsWorld,
     live_server: str,
@@ -385,6 +452,7 @@ PAGE_WEIGHT = """() => {
 }"""
 
 
+@pytest.mark.parametrize("pbx", ["asterisk"], indirect=True)  # the page is the same on both
 @pytest.mark.parametrize("encoding", ["gzip", "identity"])
 def test_the_portal_first_load_is_one_sip_script_and_compressed(
     world: EventsWorld, live_server: str, media_browser, encoding: str

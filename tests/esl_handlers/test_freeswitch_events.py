@@ -432,3 +432,36 @@ def test_a_carriers_leg_is_not_the_user_it_rang() -> None:
     assert isinstance(caller, ChannelHangup) and caller.extension is None
     assert isinstance(callee, ChannelHangup) and callee.extension == "1001"
     assert normalise_freeswitch_event(legs["inbound"], "fs1").extension == "1000"
+
+
+def test_the_webphones_registration_and_presence_are_its_persons() -> None:
+    """The webphone registers as `<ext>-webphone` (names.webphone_user): its registration and
+    registration presence are the person's, like the desk phone's."""
+    register = _body(
+        [
+            "Event-Subclass: sofia%3A%3Aregister",
+            "Event-Name: CUSTOM",
+            *BASE,
+            "username: 1001-webphone",
+            "realm: events.example",
+            "contact: %22Ann%22 <sip:n4j92lsi@d59a5l8fuktg.invalid;transport=ws>",
+            "expires: 600",
+        ]
+    )
+    registration = normalise_freeswitch_event(register, "fs1")
+    assert isinstance(registration, Registration)
+    assert (registration.extension, registration.domain) == ("1001", "events.example")
+    presence = normalise_freeswitch_event(
+        _body(
+            [
+                "Event-Name: PRESENCE_IN",
+                *BASE,
+                "proto: sip",
+                "from: 1001-webphone%40events.example",
+                "status: Unregistered",
+            ]
+        ),
+        "fs1",
+    )
+    assert isinstance(presence, DeviceState)
+    assert (presence.extension, presence.state) == ("1001", DeviceStatus.UNAVAILABLE)

@@ -29,8 +29,8 @@ XML_CURL_UNREACHABLE = "trying to fetch http"
 class FreeswitchSandbox(ScriptSandbox):
     """FreeSWITCH 1.11 on a scratch copy of its vanilla configuration wired by install.sh: the
     event socket on 127.0.0.1:8021, SIP profiles internal (phones) on 127.0.0.1:5070 and external
-    (trunks) on 127.0.0.1:5080, or the ports the SWITCHBOARD_FS_* variables name, as the script
-    reads them."""
+    (trunks) on 127.0.0.1:5080, the webphone's wss on 127.0.0.1:7443, or the ports the
+    SWITCHBOARD_FS_* variables name, as the script reads them."""
 
     esl_host = "127.0.0.1"
     esl_port = int(os.environ.get("SWITCHBOARD_FS_ESL_PORT", "8021"))
@@ -39,6 +39,8 @@ class FreeswitchSandbox(ScriptSandbox):
     sip_internal_port = int(os.environ.get("SWITCHBOARD_FS_INTERNAL_PORT", "5070"))
     sip_external_port = int(os.environ.get("SWITCHBOARD_FS_EXTERNAL_PORT", "5080"))
     sip_port = sip_internal_port  # where phones register, as AsteriskSandbox.sip_port
+    #: the webphone's secure WebSocket (install.sh --wss, self-signed TLS): wss://127.0.0.1:<wss_port>
+    wss_port = int(os.environ.get("SWITCHBOARD_FS_WSS_PORT", "7443"))
     control_url = os.environ.get("SWITCHBOARD_FS_CONTROL_URL", "http://127.0.0.1:18021")
     xml_curl_user = "freeswitch"
     xml_curl_password = "sandbox-xml-curl-secret"

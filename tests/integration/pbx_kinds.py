@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from control.render import environment
+from control.render import environment, names
 from tests.integration.asterisk_sandbox import INCLUDED_FILES, AsteriskSandbox
 from tests.integration.freeswitch_sandbox import XML_CURL_UNREACHABLE, FreeswitchSandbox
 from tests.integration.sipp import SippSession
@@ -88,6 +88,21 @@ class Pbx:
         if isinstance(self.sandbox, FreeswitchSandbox):
             return self.sandbox.api(f"user_exists id {extension} {domain}").strip() == "true"
         return re.search(rf"Endpoint:\s+{extension}\b", self.sandbox.cli("pjsip show endpoints")) is not None
+
+    def webphone_contact(self, extension: str, domain: str) -> str | None:
+        """The registration of a user's webphone (names.webphone_user) as the PBX shows it."""
+        user = names.webphone_user(extension)
+        if isinstance(self.sandbox, FreeswitchSandbox):
+            shown = self.sandbox.api("sofia status profile internal reg")
+            block = next((b for b in shown.split("\n\n") if "User:" in b and f"{user}@{domain}" in b), None)
+            return block if block and re.search(r"Contact:.*transport=wss?", block) else None
+        lines = self.sandbox.cli("pjsip show contacts").splitlines()
+        return next((line for line in lines if f"{user}/sip:" in line), None)
+
+    @property
+    def wss_port(self) -> int:
+        """Where browsers' webphones connect (wss://127.0.0.1:<port>, self-signed)."""
+        return self.sandbox.wss_port
 
     def caller_name(self, extension: str, domain: str) -> str:
         """The name the PBX presents for a user's calls."""

@@ -101,13 +101,15 @@ def test_install_sh_a_second_time_on_the_wired_vanilla_config_changes_no_byte(
             sandbox.xml_curl_user,
             "--xml-curl-password",
             sandbox.xml_curl_password,
+            "--wss",
+            f"127.0.0.1:{sandbox.wss_port}",
         ],
         capture_output=True,
         text=True,
         check=True,
     )
     lines = done.stdout.splitlines()
-    assert len(lines) == 12 and all(line.endswith(": unchanged") for line in lines), done.stdout
+    assert len(lines) == 14 and all(line.endswith(": unchanged") for line in lines), done.stdout
     assert _snapshot(sandbox.config_dir) == before
     internal = (sandbox.config_dir / "sip_profiles" / "internal.xml").read_text()
     assert '    <param name="force-register-domain"' not in internal

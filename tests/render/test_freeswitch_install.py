@@ -177,6 +177,12 @@ def test_xml_curl_credentials_and_modules_already_loaded(conf):
         (["--control-url", 'http://x/"><evil'], "control-url"),
         (["--xml-curl-user", "fs"], "go together"),
         (["--xml-curl-user", "fs", "--xml-curl-password", "a$${b}c-long"], "xml_curl password"),
+        (["--wss", "7443"], "--wss must be"),
+        (["--wss", '127.0.0.1:7443"/><x'], "--wss must be"),
+        (["--wss", "127.0.0.1:70000"], "--wss must be"),
+        (["--tls-cert", "/etc/hostname"], "go with --wss"),
+        (["--wss", "127.0.0.1:7443", "--tls-cert", "/etc/hostname"], "go together"),
+        (["--wss", "127.0.0.1:7443", "--tls-cert", "/etc/hostname", "--tls-key", "/etc/hostname"], "PEM"),
     ],
 )
 def test_refuses_unsafe_options(conf, extra, message):
@@ -200,3 +206,65 @@ def test_refuses_a_tree_without_the_default_context(conf):
     done = run(conf, check=False)
     assert done.returncode == 2 and "default" in done.stderr
     assert not (conf / "switchboard").exists()
+
+
+# --- the webphone: --wss -----------------------------------------------------------------------
+
+
+def _internal_settings(conf: Path) -> dict[str, str]:
+    profile = etree.parse(str(conf / "sip_profiles" / "internal.xml")).getroot()
+    return {p.get("name"): p.get("value") for p in profile.iterfind("settings/param")}
+
+
+def test_wss_binds_the_internal_profile_with_a_generated_certificate(conf):
+    stock = conf / "sip_profiles" / "internal.xml"
+    stock.write_text(
+        stock.read_text().replace(
+            "  </settings>",
+            '    <param name="ws-binding"  value=":5066"/>\n    <param name="wss-binding" value=":7443"/>\n  </settings>',
+        )
+    )
+    first = run(conf, "--wss", "127.0.0.1:7443")
+    assert "switchboard/tls/wss.pem (webphone certificate): changed" in first.stdout, first.stdout
+    assert "webphone WebSocket (wss) on 127.0.0.1:7443: changed" in first.stdout, first.stdout
+    settings = _internal_settings(conf)
+    # ours alone: the stock ws (plain) and wss bindings are turned into comments
+    assert settings["wss-binding"] == "127.0.0.1:7443" and "ws-binding" not in settings
+    assert settings["tls-cert-dir"] == "$${conf_dir}/switchboard/tls"
+    assert '<param name="ws-binding"  value=":5066"/> -->' in stock.read_text()
+    pem = conf / "switchboard" / "tls" / "wss.pem"
+    assert pem.stat().st_mode & 0o777 == 0o640  # FreeSWITCH's group reads it, nobody else
+    text = pem.read_text()
+    assert "BEGIN CERTIFICATE" in text and "PRIVATE KEY" in text  # sofia wants both in one file
+    shown = subprocess.run(
+        ["openssl", "x509", "-noout", "-text"], input=text, capture_output=True, text=True, check=True
+    ).stdout
+    assert "IP Address:127.0.0.1" in shown
+    before = snapshot(conf)
+    second = run(conf, "--wss", "127.0.0.1:7443")
+    assert ": changed" not in second.stdout, second.stdout
+    assert snapshot(conf) == before
+    # without --wss, no binding of ours is left (the stock lines stay off)
+    third = run(conf)
+    assert "sip_profiles/internal.xml: no webphone WebSocket: changed" in third.stdout
+    assert "wss-binding" not in _internal_settings(conf)
+
+
+def test_wss_with_the_operators_certificate(conf, tmp_path):
+    cert, key = tmp_path / "site.crt", tmp_path / "site.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pbx.example"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        capture_output=True,
+        check=True,
+    )
+    run(conf, "--wss", "[2001:db8::1]:7443", "--tls-cert", str(cert), "--tls-key", str(key))
+    assert _internal_settings(conf)["wss-binding"] == "[2001:db8::1]:7443"
+    pem = (conf / "switchboard" / "tls" / "wss.pem").read_text()
+    assert pem == cert.read_text() + key.read_text()
+    before = snapshot(conf)
+    assert (
+        ": changed"
+        not in run(conf, "--wss", "[2001:db8::1]:7443", "--tls-cert", str(cert), "--tls-key", str(key)).stdout
+    )
+    assert snapshot(conf) == before

@@ -51,11 +51,26 @@ def test_directory_domain_users_params_variables(document):
     assert domain is not None
     assert domain.find("params/param[@name='dial-string']") is not None
     users = {u.get("id"): u for u in domain.findall("groups/group/users/user")}
-    assert sorted(users) == ["2001", "2002", "2003", "2005", "2006", "2007"]  # 2004 suspended: absent
+    extensions = ["2001", "2002", "2003", "2005", "2006", "2007"]  # 2004 suspended: absent
+    # each person twice: the desk phone's SIP user and the webphone's (names.webphone_user)
+    assert sorted(users) == sorted(extensions + [f"{e}-webphone" for e in extensions])
     ann = users["2001"]
     params = {p.get("name"): p.get("value") for p in ann.findall("params/param")}
     assert params["password"] == secret_of("2001")
     assert params["vm-password"].isdigit() and len(params["vm-password"]) == 6
+    # user/2001@domain rings both devices' registrations
+    assert params["dial-string"] == (
+        f"{{presence_id=2001@{DOMAIN}}}${{sofia_contact(*/2001@{DOMAIN})}},"
+        f"[origination_uuid=${{create_uuid()}}]${{sofia_contact(*/2001-webphone@{DOMAIN})}}"
+    )
+    webphone = users["2001-webphone"]
+    webphone_params = {p.get("name"): p.get("value") for p in webphone.findall("params/param")}
+    assert webphone_params == {"password": secret_of("2001")}
+    webphone_variables = {v.get("name"): v.get("value") for v in webphone.findall("variables/variable")}
+    # its calls are the person's: caller ID, presence, outbound number
+    assert webphone_variables["effective_caller_id_number"] == "2001"
+    assert webphone_variables["presence_id"] == f"2001@{DOMAIN}"
+    assert webphone_variables["outbound_caller_id_number"] == "+12025550101"
     variables = {v.get("name"): v.get("value") for v in ann.findall("variables/variable")}
     assert variables["user_context"] == "default"
     assert variables["effective_caller_id_name"] == "Ann Admin"

@@ -155,7 +155,7 @@ def test_asterisk_webphone_beside_the_desk_phone(renders):
     a contact (a Dial of an endpoint without one logs an ERROR)."""
     files = renders["asterisk"]
     structure = conf_parser.structure(files)
-    webphone = names.ast_webphone("2001")
+    webphone = names.webphone_user("2001")
     assert {(webphone, "endpoint"), (webphone, "auth"), (webphone, "aor")} <= structure.pjsip
     endpoint = files["pjsip.d/2001.conf"].decode().partition(f"[{webphone}]\ntype = endpoint\n")[2]
     assert "webrtc = yes\n" in endpoint and "allow = ulaw,opus\n" in endpoint
@@ -165,7 +165,7 @@ def test_asterisk_webphone_beside_the_desk_phone(renders):
     assert len(desk_secret) == 2 and desk_secret[0] == desk_secret[1]
     direct = files["extensions.d/user-2001.conf"].decode()
     assert f"Dial({names.ast_devices('2001')},30)" in direct
-    assert names.ast_device_owner(webphone) == "2001" and names.ast_device_owner("2001") == "2001"
+    assert names.device_owner(webphone) == "2001" and names.device_owner("2001") == "2001"
     assert names.ast_devices("2001") == (
         'PJSIP/2001${IF($["${PJSIP_DIAL_CONTACTS(2001-webphone)}" != ""]?&)}${PJSIP_DIAL_CONTACTS(2001-webphone)}'
     )

@@ -8,7 +8,7 @@ import pytest
 
 from control import config
 from control.db import unit_of_work
-from control.models import User
+from control.models import Tenant, User
 from control.services import nodes, users
 
 ACCOUNT = "/portal/webphone/account"
@@ -78,10 +78,42 @@ def test_no_account_without_a_node_or_logged_out(client, agent_client, demo) -> 
     assert response.status_code in (302, 401)
 
 
+def test_on_freeswitch_the_account_names_the_tenants_domain(  # type: ignore[no-untyped-def]
+    agent_client, demo, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FreeSWITCH finds the webphone's user in the directory of the tenant's SIP domain; the
+    browser reaches the node's wss binding (SWITCHBOARD_FS_WEBPHONE_URL)."""
+    monkeypatch.setenv("SWITCHBOARD_FS_WEBPHONE_URL", "wss://{host}:7443")
+    config.reset_settings()
+    with unit_of_work() as s:
+        nodes.create_node(
+            s,
+            {
+                "name": "fs1",
+                "kind": "freeswitch",
+                "host": "192.0.2.20",
+                "port": 8021,
+                "secret": "esl-secret-123",
+                "config_dir": str(tmp_path),
+                "tenant_id": demo["tenant_id"],
+            },
+            None,
+        )
+        domain = s.get(Tenant, demo["tenant_id"]).domain
+    extension, secret = _agent(demo)
+    body = agent_client.get(ACCOUNT).json
+    assert body["ws_url"] == "wss://192.0.2.20:7443"
+    assert body["uri"] == f"sip:{extension}-webphone@{domain}"
+    assert (body["username"], body["password"]) == (f"{extension}-webphone", secret)
+    config.reset_settings()
+
+
 def test_a_bad_webphone_url_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    for bad in ("ws://{host}:8089/ws", "wss://{hots}/ws", 'wss://x"/ws'):
-        monkeypatch.setenv("SWITCHBOARD_WEBPHONE_URL", bad)
-        config.reset_settings()
-        with pytest.raises(ValueError, match="SWITCHBOARD_WEBPHONE_URL"):
-            config.settings()
+    for name in ("SWITCHBOARD_WEBPHONE_URL", "SWITCHBOARD_FS_WEBPHONE_URL"):
+        for bad in ("ws://{host}:8089/ws", "wss://{hots}/ws", 'wss://x"/ws'):
+            monkeypatch.setenv(name, bad)
+            config.reset_settings()
+            with pytest.raises(ValueError, match=name):
+                config.settings()
+        monkeypatch.delenv(name)
     config.reset_settings()

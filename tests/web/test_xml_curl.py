@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 
 from control import config, db
 from control.models import User
+from control.render import names
 from control.services import lines, numbers, ring_groups, tenants, users, xml_curl
 from control.text import clean_text
 from tests.conftest import XML_CURL_PASSWORD, XML_CURL_USER
@@ -173,9 +174,11 @@ def the_user(document: etree._Element, ext: str) -> etree._Element:
         dial_string
         == "{presence_id=${dialed_user}@${dialed_domain}}${sofia_contact(*/${dialed_user}@${dialed_domain})}"
     )
-    (user,) = domain.findall("groups/group/users/user")
-    assert user.get("id") == ext
-    return user
+    users = {u.get("id"): u for u in domain.findall("groups/group/users/user")}
+    # a person's file: their desk phone's SIP user and their webphone's (names.webphone_user)
+    owner = names.device_owner(ext)
+    assert sorted(users) == [owner, names.webphone_user(owner)]
+    return users[ext]
 
 
 def params(user: etree._Element, kind: str) -> dict[str, str]:
@@ -201,6 +204,17 @@ def test_sip_auth_on_invite_user_call_and_user_data_answer_the_right_user(wire: 
         user = the_user(wire.replay(name).xml(), "1001")
         assert params(user, "param")["password"] == sip_secret(wire, "1001")
         assert params(user, "variable")["effective_caller_id_name"] == "Bob"
+
+
+def test_the_webphones_register_is_answered_with_its_own_user(wire: Wire):
+    reply = wire.replay(
+        "xmlcurl-directory-register.txt", user="1000-webphone", sip_auth_username="1000-webphone"
+    )
+    user = the_user(reply.xml(), "1000-webphone")
+    assert params(user, "param") == {"password": sip_secret(wire, "1000")}
+    variables = params(user, "variable")
+    assert variables["effective_caller_id_number"] == "1000"
+    assert variables["presence_id"] == f"1000@{DOMAIN}"
 
 
 def test_the_answer_is_the_static_directory_fragment(wire: Wire):
@@ -441,10 +455,16 @@ def test_hostile_names_are_escaped_in_the_answers(wire: Wire):
     document = reply.xml()
     assert not document.findall(".//X-PRE-PROCESS") and not document.findall(".//include")
     user = the_user(document, "1000")
+    # the one expression is Switchboard's own: the dial-string of the person's devices
+    (dial_string,) = user.findall("params/param[@name='dial-string']")
+    assert dial_string.get("value") == names.fs_devices("1000", DOMAIN)
+    user.find("params").remove(dial_string)
     assert b"$" not in etree.tostring(user), "no expression can be formed from a name"
     value = params(user, "variable")["effective_caller_id_name"]
     assert value == clean_text(hostile).replace("$", "\uff04")
-    assert len(document.findall(".//user")) == 1
+    webphone = the_user(document, "1000-webphone")
+    assert b"$" not in etree.tostring(webphone)
+    assert len(document.findall(".//user")) == 2  # the person's desk phone and webphone
 
 
 def test_a_model_that_does_not_render_answers_503_and_is_not_rendered_again(wire: Wire):
