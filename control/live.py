@@ -18,7 +18,10 @@ from control.services import presence
 
 
 def channel(tenant_id: int) -> str:
-    return f"switchboard:live:{tenant_id}"
+    """The tenant's live channel. Redis pub/sub ignores database numbers: the channel names the
+    database, so Switchboards sharing a Redis server (a database each) never hear each other."""
+    database = redis_client().connection_pool.connection_kwargs.get("db", 0)
+    return f"switchboard:{database}:live:{tenant_id}"
 
 
 def publish_all(messages: list[tuple[int, dict[str, Any]]]) -> None:

@@ -234,7 +234,7 @@ def test_users_and_team_pages_carry_the_live_hookup(admin_client, demo):
     for url in ("/users/", "/contacts/team"):
         page = admin_client.get(url).data.decode()
         assert 'data-live-events="/live/events"' in page
-        assert '<script src="/static/app.js"' in page
+        assert '<script src="/static/app.js?v=' in page
         assert f'data-presence-user="{demo["agent_id"]}" data-presence="in_call"' in page
     script = admin_client.get("/static/app.js").data.decode()
     assert "new EventSource(hook ? hook.dataset.liveEvents" in script and "data-presence-user" in script
