@@ -49,7 +49,29 @@ fi
 
 $BIN/ruff check .
 $BIN/mypy  # control/, as pyproject.toml says
-echo "== SQLite: unit, web and API tests"
-SWITCHBOARD_TEST_DB=sqlite $BIN/pytest -q -m "not integration" "$@"
-echo "== PostgreSQL: every database test, and the integration tests with the real Asterisk, FreeSWITCH, sipp and Chromium"
-SWITCHBOARD_TEST_DB=postgresql $BIN/pytest -q "$@"
+
+# Two streams at once: the integration tests mostly wait on the PBXs, sipp and Chromium, the rest
+# mostly computes. Each stream has Redis databases and a temporary folder of its own (live
+# channels name their database).
+logs=$(mktemp -d)
+(
+  export REDIS_URL=redis://127.0.0.1:6379/8
+  export SWITCHBOARD_TEST_XML_CURL_REDIS=redis://127.0.0.1:6379/13
+  export SWITCHBOARD_TEST_DEPLOY_REDIS=redis://127.0.0.1:6379/14
+  status=0
+  echo "== SQLite: unit, web and API tests"
+  SWITCHBOARD_TEST_DB=sqlite $BIN/pytest -q -p no:cacheprovider --basetemp="$logs/sqlite" -m "not integration" "$@" || status=1
+  echo "== PostgreSQL: every other test that touches a database"
+  SWITCHBOARD_TEST_DB=postgresql $BIN/pytest -q -p no:cacheprovider --basetemp="$logs/postgresql" -m "not integration" "$@" || status=1
+  exit $status
+) >"$logs/databases.log" 2>&1 &
+databases=$!
+
+echo "== PostgreSQL: the integration tests with the real Asterisk, FreeSWITCH, sipp and Chromium"
+integration=0
+SWITCHBOARD_TEST_DB=postgresql $BIN/pytest -q -p no:cacheprovider --basetemp="$logs/integration" -m integration "$@" || integration=1
+rest=0
+wait $databases || rest=1
+cat "$logs/databases.log"
+rm -rf "$logs"
+exit $((integration | rest))
