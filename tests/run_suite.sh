@@ -50,28 +50,32 @@ fi
 $BIN/ruff check .
 $BIN/mypy  # control/, as pyproject.toml says
 
-# Two streams at once: the integration tests mostly wait on the PBXs, sipp and Chromium, the rest
-# mostly computes. Each stream has Redis databases and a temporary folder of its own (live
-# channels name their database).
+# Three streams at once, each on Redis databases and a temporary folder of its own (live channels
+# name their database): the integration tests mostly wait on the PBXs, sipp and Chromium, the
+# other two mostly compute.
 logs=$(mktemp -d)
-(
-  export REDIS_URL=redis://127.0.0.1:6379/8
-  export SWITCHBOARD_TEST_XML_CURL_REDIS=redis://127.0.0.1:6379/13
-  export SWITCHBOARD_TEST_DEPLOY_REDIS=redis://127.0.0.1:6379/14
-  status=0
-  echo "== SQLite: unit, web and API tests"
-  SWITCHBOARD_TEST_DB=sqlite $BIN/pytest -q -p no:cacheprovider --basetemp="$logs/sqlite" -m "not integration" "$@" || status=1
-  echo "== PostgreSQL: every other test that touches a database"
-  SWITCHBOARD_TEST_DB=postgresql $BIN/pytest -q -p no:cacheprovider --basetemp="$logs/postgresql" -m "not integration" "$@" || status=1
-  exit $status
-) >"$logs/databases.log" 2>&1 &
-databases=$!
+stream() {  # name, Redis databases (app, xml_curl, deploy), database kind, pytest arguments...
+  local name=$1 app=$2 xml_curl=$3 deploy=$4 kind=$5
+  shift 5
+  REDIS_URL=redis://127.0.0.1:6379/$app \
+  SWITCHBOARD_TEST_XML_CURL_REDIS=redis://127.0.0.1:6379/$xml_curl \
+  SWITCHBOARD_TEST_DEPLOY_REDIS=redis://127.0.0.1:6379/$deploy \
+  SWITCHBOARD_TEST_DB=$kind \
+    $BIN/pytest -q -p no:cacheprovider --basetemp="$logs/$name" "$@"
+}
+stream sqlite 8 13 14 sqlite -m "not integration" "$@" >"$logs/sqlite.log" 2>&1 &
+sqlite=$!
+stream postgresql 7 10 15 postgresql -m "not integration" "$@" >"$logs/postgresql.log" 2>&1 &
+postgresql=$!
 
+status=0
 echo "== PostgreSQL: the integration tests with the real Asterisk, FreeSWITCH, sipp and Chromium"
-integration=0
-SWITCHBOARD_TEST_DB=postgresql $BIN/pytest -q -p no:cacheprovider --basetemp="$logs/integration" -m integration "$@" || integration=1
-rest=0
-wait $databases || rest=1
-cat "$logs/databases.log"
+stream integration 9 11 12 postgresql -m integration "$@" || status=1
+wait $sqlite || status=1
+echo "== SQLite: unit, web and API tests"
+cat "$logs/sqlite.log"
+wait $postgresql || status=1
+echo "== PostgreSQL: every other test that touches a database"
+cat "$logs/postgresql.log"
 rm -rf "$logs"
-exit $((integration | rest))
+exit $status
