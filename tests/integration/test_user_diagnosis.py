@@ -7,7 +7,9 @@ page never fails)."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +20,7 @@ from sqlalchemy import select
 from control import db, pbx_reads
 from control.models import Command
 from control.services import accounts, user_diagnosis, users
+from esl_handlers import contact_ping
 from esl_handlers.asterisk_commands import RING_TEST_NAME
 from tests.integration.events_world import (
     ADMIN_EMAIL,
@@ -126,11 +129,26 @@ def test_an_unregistered_user_is_shown_as_such(world: EventsWorld, clients) -> N
 
 
 def test_a_phone_that_stopped_answering_is_unreachable(world: EventsWorld, clients) -> None:  # type: ignore[no-untyped-def]
-    # Dan's phone registers, then its sipp stops without unregistering: the registration stays
-    # on the PBX, nobody answers at its address any more.
+    # Dan's phone registers, then its sipp freezes (its socket stays open, nothing answers): the
+    # ping waits its budget, no longer. Then the sipp stops without unregistering: the
+    # registration stays on the PBX, nobody listens at its address any more.
     phone = world.register("1004", answer_after=0.3, expires=120)
     try:
         world.wait_registered("1004")
+        os.kill(phone.uas.process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            frozen = _diagnosis(clients, world.user_id("1004"))
+            took = time.monotonic() - started
+        finally:
+            os.kill(phone.uas.process.pid, signal.SIGCONT)
+        [node] = frozen["nodes"]
+        assert node["answered"] is True, node["error"]
+        [contact] = [c for c in node["contacts"] if f":{phone.port}" in c["contact"]]
+        assert contact["reachable"] is False and contact["rtt_ms"] is None, contact
+        assert contact["status"] == f"no answer within {contact_ping.BUDGET:.1f} s", contact
+        assert contact_ping.BUDGET <= took < pbx_reads.TIMEOUT + 1, took
+
         phone.uas.stop()
         assert not phone.uas.running()
         started = time.monotonic()
