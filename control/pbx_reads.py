@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import orjson
+import redis
 
 from control.redis_conn import redis_client
 
@@ -56,9 +57,11 @@ def ask_all(
     return answers
 
 
-def answer(read_id: str, payload: dict[str, Any]) -> None:
-    """The listener's side: the answer to one read."""
-    pipe = redis_client().pipeline(transaction=False)
+def answer(client: redis.Redis, read_id: str, payload: dict[str, Any]) -> None:
+    """The listener's side: the answer to one read, through the responder's own connection (the
+    FreeSWITCH listener's handler thread uses the process's: a gevent socket used from two threads
+    fails with "Cannot switch to a different thread")."""
+    pipe = client.pipeline(transaction=False)
     pipe.lpush(answer_key(read_id), orjson.dumps(payload))
     pipe.expire(answer_key(read_id), KEEP)
     pipe.execute()

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from control import pbx_reads
 from control.redis_conn import redis_url
-from esl_handlers import asterisk_reads
+from esl_handlers import asterisk_reads, contact_ping
 from esl_handlers.command_values import BadCommand
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,10 @@ async def read(manager: Any, request: dict[str, Any], timeout: float) -> dict[st
     except (TimeoutError, ConnectionError):
         return {"ok": False, "error": "the PBX did not answer in time"}
     messages = result if isinstance(result, list) else [result]
-    return {"ok": True, **asterisk_reads.endpoint_answer(messages, time.time())}
+    answer = asterisk_reads.endpoint_answer(messages, time.time())
+    # reachability: an OPTIONS ping of each contact, off the event loop
+    await asyncio.to_thread(contact_ping.measure, answer["contacts"], float(request["deadline"]))
+    return {"ok": True, **answer}
 
 
 async def answer_reads(node: str, manager: Callable[[], Any], stop: asyncio.Event, timeout: float) -> None:
@@ -53,7 +56,11 @@ async def answer_reads(node: str, manager: Callable[[], Any], stop: asyncio.Even
             request = pbx_reads.parse_request(popped[1]) if popped else None
             if request is None:
                 continue
-            answer = await read(manager(), request, timeout)
+            try:
+                answer = await read(manager(), request, timeout)
+            except Exception:  # one read going wrong never stops the node answering the next
+                log.exception("%s: a PBX read failed", node)
+                answer = {"ok": False, "error": "the read failed on the listener"}
             try:
                 await client.lpush(pbx_reads.answer_key(request["id"]), orjson.dumps(answer))
                 await client.expire(pbx_reads.answer_key(request["id"]), pbx_reads.KEEP)

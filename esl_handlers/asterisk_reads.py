@@ -41,19 +41,18 @@ def endpoint_answer(messages: Iterable[Any], now: float) -> dict[str, Any]:
         if not uri:
             continue
         expires_at = _number(message.get("RegExpire"))
-        rtt = _number(message.get("RoundtripUsec"))
-        status = str(message.get("Status") or "Unknown")
-        if status == "NonQualified":
-            status = "not qualified"  # said as FreeSWITCH's reads say it
         contacts.append(
             {
                 "contact": uri,
                 "user_agent": str(message.get("UserAgent") or ""),
                 "source": _source(str(message.get("ViaAddress") or "")),
                 "expires_in": max(0, int(expires_at - now)) if expires_at else None,
-                "reachable": {"Reachable": True, "Unreachable": False}.get(status),
-                "status": status,
-                "rtt_ms": round(rtt / 1000, 1) if rtt and status == "Reachable" else None,
+                # measured by an OPTIONS ping (esl_handlers/contact_ping.py): user AORs are not
+                # qualified, so Asterisk's own status says nothing; Asterisk sends to the URI
+                "reachable": None,
+                "status": "not pinged",
+                "rtt_ms": None,
+                "ping_to": "",
             }
         )
     return {"present": True, "contacts": contacts, "said": ""}

@@ -14,7 +14,7 @@ import redis
 
 from control import pbx_reads
 from control.redis_conn import redis_url
-from esl_handlers import freeswitch_reads
+from esl_handlers import contact_ping, freeswitch_reads
 from esl_handlers.command_values import BadCommand
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ def read(esl: Any, request: dict[str, Any], timeout: float) -> dict[str, Any]:
     except (TimeoutError, ConnectionError, OSError):
         return {"ok": False, "error": "the PBX did not answer in time"}
     answer = freeswitch_reads.registrations_answer(exists, xml, request["endpoint"], request["domain"])
+    # reachability: an OPTIONS ping of each contact (gevent: the sockets and select are patched)
+    contact_ping.measure(answer["contacts"], float(request["deadline"]))
     return {"ok": True, **answer}
 
 
@@ -60,10 +62,13 @@ def answer_reads(node: str, esl: Callable[[], Any], stop: Any, timeout: float) -
             if request is None:
                 continue
             try:
-                pbx_reads.answer(request["id"], read(esl(), request, timeout))
+                answer = read(esl(), request, timeout)
+            except Exception:  # one read going wrong never stops the node answering the next
+                log.exception("%s: a PBX read failed", node)
+                answer = {"ok": False, "error": "the read failed on the listener"}
+            try:
+                pbx_reads.answer(client, request["id"], answer)
             except (redis.RedisError, OSError) as exc:
                 log.warning("%s: answering a PBX read failed: %r", node, exc)
-            except Exception:  # one read gone wrong must not end the answering of every later one
-                log.exception("%s: a PBX read failed", node)
     finally:
         client.close()

@@ -46,27 +46,21 @@ def registrations_answer(exists: str, xml: str, extension: str, domain: str) -> 
         if user.lower() != f"{extension}@{domain}".lower():
             continue
         expires = _EXPIRES.search(_text(reg, "status"))
-        ping_status = _text(reg, "ping-status")
-        ping_time = _text(reg, "ping-time")
         ip, port = _text(reg, "network-ip"), _text(reg, "network-port")
-        reachable = {"Reachable": True, "Unreachable": False}.get(ping_status)
-        try:
-            rtt = float(ping_time) if reachable else None
-        except ValueError:
-            rtt = None
-        if reachable and not rtt:
-            # "Reachable" with no round trip is the default of a phone never pinged: the profile
-            # does not send OPTIONS (all-reg-options-ping / nat-options-ping are off)
-            reachable, rtt, ping_status = None, None, ""
+        contact = _text(reg, "contact")
         contacts.append(
             {
-                "contact": _text(reg, "contact"),
+                "contact": contact,
                 "user_agent": _text(reg, "agent"),
                 "source": f"{ip}:{port}" if ip else "",
                 "expires_in": int(expires.group(1)) if expires else None,
-                "reachable": reachable,
-                "status": ping_status or "not qualified",
-                "rtt_ms": rtt,
+                # measured by an OPTIONS ping (esl_handlers/contact_ping.py), the profile does not
+                # ping: sent where FreeSWITCH sends, the contact, or where it saw a phone it found
+                # behind NAT (fs_nat)
+                "reachable": None,
+                "status": "not pinged",
+                "rtt_ms": None,
+                "ping_to": f"{ip}:{port}" if ip and port and "fs_nat=yes" in contact else "",
             }
         )
     return {"present": present, "contacts": contacts, "said": ""}

@@ -2,7 +2,7 @@
 
 Per node, read from the live PBX through the node's listener (control/pbx_reads.py): whether the
 user's endpoint exists there and each registered contact (address, user agent, source address,
-expiry, qualify round-trip time); from the model: whether the node runs the config the model
+expiry, and reachability: the round trip of an OPTIONS ping sent now); from the model: whether the node runs the config the model
 renders now. Then the user's last calls with their hang-up causes and today's presence changes
 (registrations and device states as the PBX reported them). `findings` sums it up in sentences.
 A node that does not answer within the read timeout is shown as such.
@@ -41,7 +41,7 @@ class Contact:
     user_agent: str
     source: str
     expires_in: int | None
-    reachable: bool | None  # None: the PBX does not qualify this contact
+    reachable: bool | None  # from an OPTIONS ping on demand; None: not pinged (`status` says why)
     status: str
     rtt_ms: float | None
 
@@ -259,7 +259,7 @@ def _findings(user: User, nodes: list[NodeDiagnosis]) -> list[Finding]:
         for contact in node.contacts:
             if contact.reachable is False:
                 problem(
-                    f"The phone at {contact.source or contact.contact} on {node.name} does not answer (qualify: {contact.status})."
+                    f"The phone at {contact.source or contact.contact} on {node.name} does not answer an OPTIONS ping ({contact.status})."
                 )
     if user.extension and nodes and all(n.answered for n in nodes) and not any(n.contacts for n in nodes):
         problem(

@@ -34,10 +34,12 @@ def test_an_asterisk_endpoint_with_its_contacts() -> None:
     answer = asterisk_reads.endpoint_answer(messages, NOW)
     assert answer["present"] is True
     assert answer["contacts"] == [
+        # Asterisk's own qualify status is not taken: user AORs are not qualified, the
+        # responder pings each contact (at its URI: Asterisk sends there)
         {"contact": "sip:1001@10.0.0.7:5062", "user_agent": "Yealink T46U", "source": "10.0.0.7:5062",
-         "expires_in": 300, "reachable": True, "status": "Reachable", "rtt_ms": 1.5},
+         "expires_in": 300, "reachable": None, "status": "not pinged", "rtt_ms": None, "ping_to": ""},
         {"contact": "sip:1001@10.0.0.8:5060", "user_agent": "", "source": "",
-         "expires_in": 60, "reachable": False, "status": "Unreachable", "rtt_ms": None},
+         "expires_in": 60, "reachable": None, "status": "not pinged", "rtt_ms": None, "ping_to": ""},
     ]  # fmt: skip
 
 
@@ -75,7 +77,7 @@ FS_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
     </registration>
     <registration>
       <user>1001@x.example</user>
-      <contact>sip:1001@10.0.0.9:5060</contact>
+      <contact>sip:1001@192.168.1.9:5060;fs_nat=yes;fs_path=&lt;sip:1001@10.0.0.9:5060;rport&gt;</contact>
       <agent>Bria</agent>
       <status>Registered(UDP)(unknown) exp(2026-12-06 16:00:00) expsecs(100)</status>
       <ping-status>Reachable</ping-status>
@@ -95,11 +97,15 @@ def test_freeswitch_registrations_of_exactly_the_user() -> None:
     answer = freeswitch_reads.registrations_answer("true", FS_XML, "1001", "x.example")
     assert answer["present"] is True
     assert answer["contacts"] == [
-        # never pinged (the profile sends no OPTIONS): not qualified, not "reachable"
+        # the profile's ping status is not taken (it does not ping): the responder pings each
+        # contact where FreeSWITCH sends: its URI, or where it saw a phone behind NAT
         {"contact": '"1001" <sip:1001@10.0.0.7:5062>', "user_agent": "Yealink T46U", "source": "10.0.0.7:5062",
-         "expires_in": 3652, "reachable": None, "status": "not qualified", "rtt_ms": None},
-        {"contact": "sip:1001@10.0.0.9:5060", "user_agent": "Bria", "source": "10.0.0.9:5060",
-         "expires_in": 100, "reachable": True, "status": "Reachable", "rtt_ms": 12.5},
+         "expires_in": 3652, "reachable": None, "status": "not pinged", "rtt_ms": None,
+         "ping_to": ""},
+        {"contact": "sip:1001@192.168.1.9:5060;fs_nat=yes;fs_path=<sip:1001@10.0.0.9:5060;rport>",
+         "user_agent": "Bria", "source": "10.0.0.9:5060",
+         "expires_in": 100, "reachable": None, "status": "not pinged", "rtt_ms": None,
+         "ping_to": "10.0.0.9:5060"},
     ]  # fmt: skip
     missing = freeswitch_reads.registrations_answer("false", "-ERR no reply", "1001", "x.example")
     assert missing == {"present": False, "contacts": [], "said": ""}
@@ -121,7 +127,7 @@ def test_a_read_nobody_answers_times_out_and_an_answered_one_arrives() -> None:
     def listener() -> None:
         popped = redis_client().brpop([pbx_reads.requests_key(node)], timeout=5)
         request = pbx_reads.parse_request(popped[1])
-        pbx_reads.answer(request["id"], {"ok": True, "asked": request["endpoint"]})
+        pbx_reads.answer(redis_client(), request["id"], {"ok": True, "asked": request["endpoint"]})
 
     thread = threading.Thread(target=listener)
     thread.start()

@@ -1,12 +1,15 @@
 """User diagnosis against the real PBX, on each PBX kind: the registration sipp made is read from
-the live PBX through the listener (contact, user agent, source address, expiry; reachability
-where the PBX qualifies), a user without a phone shows as not registered, "ring this phone"
+the live PBX through the listener (contact, user agent, source address, expiry, and reachability:
+the round trip of an OPTIONS ping sent on demand; a phone gone silent shows as unreachable within
+the read timeout), a user without a phone shows as not registered, "ring this phone"
 gives an INVITE at sipp presented as a test call, and a node that cannot be read says so (the
 page never fails)."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +20,7 @@ from sqlalchemy import select
 from control import db, pbx_reads
 from control.models import Command
 from control.services import accounts, user_diagnosis, users
+from esl_handlers import contact_ping
 from esl_handlers.asterisk_commands import RING_TEST_NAME
 from tests.integration.events_world import (
     ADMIN_EMAIL,
@@ -79,6 +83,8 @@ def test_a_registered_phone_as_the_pbx_sees_it(world: EventsWorld, clients) -> N
         raise AssertionError(f"{exc}; last read: {last}") from None
     assert node["name"] == NODE and node["answered"] is True and node["error"] == ""
     assert node["endpoint_present"] is True
+    # (a sandbox that ran this module before may still hold an older run's contact)
+    node["contacts"] = [c for c in node["contacts"] if f":{phone.port}" in c["contact"]]
     # the Asterisk world was deployed with a site override of the endpoint template (short
     # registrations) that is gone since: the node runs an older render than the model's
     assert node["current"] is (world.pbx.kind == "freeswitch"), node
@@ -88,13 +94,18 @@ def test_a_registered_phone_as_the_pbx_sees_it(world: EventsWorld, clients) -> N
     assert re.fullmatch(r"127\.0\.0\.1:\d+", contact["source"]), contact
     # the phone asked for 3600 s; FreeSWITCH keeps a registration a margin past its Expires
     assert 3000 < contact["expires_in"] <= (3600 if world.pbx.kind == "asterisk" else 3700)
-    # Phones are not qualified (an Asterisk restart would leave every contact unavailable to
-    # queues until its first OPTIONS answer; the operator's FreeSWITCH profile does not ping)
-    assert contact["reachable"] is None and contact["status"] == "not qualified", contact
+    # Phones are not qualified by the PBX (an Asterisk restart would leave every contact
+    # unavailable to queues until its first OPTIONS answer; the FreeSWITCH profile does not ping):
+    # the diagnosis pings the contact now, and sipp answers
+    assert contact["reachable"] is True and contact["status"] == "answered 200", contact
+    assert 0 < contact["rtt_ms"] < 1000, contact
 
     client, _ = clients
     page = client.get(f"/users/{world.user_id('1001')}/diagnosis").data.decode()
     assert "switchboard-sipp" in page and f":{phone.port}" in page and "not registered" not in page
+    assert re.search(r'<span class="badge ok">reachable</span> <span class="rtt">\d+\.\d ms</span>', page), (
+        page
+    )
     if world.pbx.kind == "freeswitch":
         assert "Nothing stops calls to Ann Archer" in page
     else:
@@ -108,12 +119,64 @@ def test_a_registered_phone_as_the_pbx_sees_it(world: EventsWorld, clients) -> N
 def test_an_unregistered_user_is_shown_as_such(world: EventsWorld, clients) -> None:  # type: ignore[no-untyped-def]
     diagnosis = _diagnosis(clients, world.user_id("1002"))
     [node] = diagnosis["nodes"]
-    assert node["answered"] is True and node["endpoint_present"] is True and node["contacts"] == []
+    assert node["answered"] is True, node["error"]
+    assert node["endpoint_present"] is True and node["contacts"] == []
     assert diagnosis["registered"] is False
     assert any("No phone of Ben Baker is registered" in f["text"] for f in diagnosis["findings"])
     client, _ = clients
     page = client.get(f"/users/{world.user_id('1002')}/diagnosis").data.decode()
     assert "not registered</span> No phone of Ben Baker is registered on events-sandbox." in page
+
+
+def test_a_phone_that_stopped_answering_is_unreachable(world: EventsWorld, clients) -> None:  # type: ignore[no-untyped-def]
+    # Dan's phone registers, then its sipp freezes (its socket stays open, nothing answers): the
+    # ping waits its budget, no longer. Then the sipp stops without unregistering: the
+    # registration stays on the PBX, nobody listens at its address any more.
+    phone = world.register("1004", answer_after=0.3, expires=120)
+    try:
+        world.wait_registered("1004")
+        os.kill(phone.uas.process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            frozen = _diagnosis(clients, world.user_id("1004"))
+            took = time.monotonic() - started
+        finally:
+            os.kill(phone.uas.process.pid, signal.SIGCONT)
+        [node] = frozen["nodes"]
+        assert node["answered"] is True, node["error"]
+        [contact] = [c for c in node["contacts"] if f":{phone.port}" in c["contact"]]
+        assert contact["reachable"] is False and contact["rtt_ms"] is None, contact
+        assert contact["status"] == f"no answer within {contact_ping.BUDGET:.1f} s", contact
+        assert contact_ping.BUDGET <= took < pbx_reads.TIMEOUT + 1, took
+
+        phone.uas.stop()
+        assert not phone.uas.running()
+        started = time.monotonic()
+        diagnosis = _diagnosis(clients, world.user_id("1004"))
+        took = time.monotonic() - started
+        client, _ = clients
+        page = client.get(f"/users/{world.user_id('1004')}/diagnosis").data.decode()
+        if world.pbx.kind == "asterisk":
+            # the ping changed nothing in the PBX: the contact is still not qualified there, so
+            # calls and queues treat it as before (not "Unavailable")
+            [line] = [
+                line
+                for line in world.pbx.sandbox.cli("pjsip show contacts").splitlines()
+                if f"1004@127.0.0.1:{phone.port}" in line
+            ]
+            assert "NonQual" in line, line
+    finally:
+        phone.register(expires=0)  # no dead contact left for the modules after this one
+    [node] = diagnosis["nodes"]
+    assert node["answered"] is True, node["error"]
+    [contact] = [c for c in node["contacts"] if f":{phone.port}" in c["contact"]]
+    assert re.search(rf"sip:1004@127\.0\.0\.1:{phone.port}\b", contact["contact"]), contact
+    assert contact["reachable"] is False and contact["rtt_ms"] is None, contact
+    assert contact["status"].startswith("no answer"), contact
+    assert took < pbx_reads.TIMEOUT + 1, took
+    assert any("does not answer an OPTIONS ping" in f["text"] for f in diagnosis["findings"]), diagnosis
+    assert '<span class="badge failed">unreachable</span>' in page
+    assert "Nothing stops calls" not in page
 
 
 def test_ring_this_phone_gives_an_invite_presented_as_a_test(world: EventsWorld, clients) -> None:  # type: ignore[no-untyped-def]

@@ -24,7 +24,7 @@ CONTACT = {
     "source": "10.0.0.7:5062",
     "expires_in": 300,
     "reachable": True,
-    "status": "Reachable",
+    "status": "answered 200",
     "rtt_ms": 1.5,
 }
 
@@ -63,11 +63,30 @@ def test_a_registered_reachable_phone(admin_client, demo, alice, monkeypatch) ->
         "Yealink T46U",
         "10.0.0.7:5062",
         "300 s",
-        "reachable</span> 1.5 ms",
+        'reachable</span> <span class="rtt">1.5 ms</span>',
     ):
         assert text in html
     assert "present</span>" in html and "Ring this phone" in html
     assert f'href="/users/{alice}/diagnosis"' in admin_client.get(f"/users/{alice}").data.decode()
+
+
+def test_an_unreachable_phone_and_one_that_cannot_be_pinged(admin_client, demo, alice, monkeypatch) -> None:
+    gone = CONTACT | {"reachable": False, "status": "no answer within 2.0 s", "rtt_ms": None}
+    web = CONTACT | {
+        "contact": "sip:x@y.invalid;transport=ws",
+        "reachable": None,
+        "status": "not pinged (ws phone)",
+        "rtt_ms": None,
+    }
+    _answers(monkeypatch, {"ok": True, "present": True, "contacts": [gone, web]})
+    html = admin_client.get(f"/users/{alice}/diagnosis").data.decode()
+    assert 'unreachable</span> <span class="small muted">no answer within 2.0 s</span>' in html
+    assert '<span class="badge">not pinged (ws phone)</span>' in html
+    assert (
+        "The phone at 10.0.0.7:5062 on pbx-1 does not answer an OPTIONS ping (no answer within 2.0 s)."
+        in html
+    )
+    assert " ms</span>" not in html
 
 
 def test_a_node_that_does_not_answer_is_said_never_a_500(admin_client, demo, alice, monkeypatch) -> None:

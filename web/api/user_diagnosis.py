@@ -24,9 +24,12 @@ class RegisteredContact(ma.Schema):
     user_agent = fields.String()
     source = fields.String(metadata={"description": "Where the registration came from (address:port)."})
     expires_in = fields.Integer(allow_none=True, metadata={"description": "Seconds until it expires."})
-    reachable = fields.Boolean(allow_none=True, metadata={"description": "null: not qualified."})
-    status = fields.String()
-    rtt_ms = fields.Float(allow_none=True, metadata={"description": "Qualify round-trip time."})
+    reachable = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "Answered an OPTIONS ping sent now; null: not pinged (status says why)."},
+    )
+    status = fields.String(metadata={"description": "The ping's outcome, e.g. 'answered 200'."})
+    rtt_ms = fields.Float(allow_none=True, metadata={"description": "The ping's round trip in milliseconds."})
 
 
 class NodeDiagnosis(ma.Schema):
