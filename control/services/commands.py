@@ -32,6 +32,9 @@ RATE_WINDOW = timedelta(seconds=60)
 EXPIRES_AFTER = timedelta(seconds=30)
 #: Seconds the executor waits for the PBX's answer to one action.
 SEND_TIMEOUT = 10.0
+#: Kinds that change a state on the PBX: the executor sends them one after the other, in the order
+#: they were recorded (DND on, then off, ends off). Calls and texts wait for no one's answer.
+ORDERED_KINDS = frozenset({"dnd", "queue_pause", "hangup", "transfer"})
 
 
 class RateLimited(Conflict):
