@@ -53,10 +53,15 @@ class CommandQueued:
 
 @dataclass(frozen=True, slots=True)
 class CommandFinished:
-    """A command got its final state (ok, failed, unknown): tell the browser."""
+    """A command got its final state (ok, failed, unknown): tell the browser (all it is told
+    travels here: publishing it reads nothing back)."""
 
     tenant_id: int
     command_id: int
+    kind: str
+    user_id: int | None
+    state: str
+    answer: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,7 +196,7 @@ def claim(session: Session, command_id: int) -> bool:
     if expired.rowcount:
         command = session.get(Command, command_id)
         if command is not None:
-            effects.record(session, effects.CommandFinished(command.tenant_id, command.id))
+            effects.record(session, finished(command))
     return False
 
 
@@ -211,8 +211,14 @@ def finish(session: Session, command_id: int, state: str, answer: str) -> Comman
     command.answer = answer[:2000]
     command.finished_at = utcnow()
     session.flush()
-    effects.record(session, effects.CommandFinished(command.tenant_id, command.id))
+    effects.record(session, finished(command))
     return command
+
+
+def finished(command: Command) -> effects.CommandFinished:
+    return effects.CommandFinished(
+        command.tenant_id, command.id, command.kind, command.user_id, command.state, command.answer
+    )
 
 
 def abandon_in_flight(session: Session, node: str) -> list[int]:
