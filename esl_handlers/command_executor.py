@@ -61,6 +61,8 @@ class AsteriskCommandExecutor:
         self.stop = stop
         self.send_timeout = send_timeout
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commands-{node}")
+        #: the claims' own thread: a claim never waits behind answers and texts being recorded
+        self._claims = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"claims-{node}")
         self._texts: asyncio.Queue = asyncio.Queue()
         #: texts sent, waiting for the dialplan's delivery status, by command id
         self._deliveries: dict[str, asyncio.Future] = {}
@@ -152,7 +154,8 @@ class AsteriskCommandExecutor:
         """Claim the command and start sending it in a task that records the answer; None if it
         was sent already or expired (recorded as failed)."""
         command_id, kind = int(command["id"]), str(command["kind"])
-        claimed, held = await self._in_db(records.claim, command_id)
+        loop = asyncio.get_running_loop()
+        claimed, held = await loop.run_in_executor(self._claims, records.claim, command_id)
         if held:
             await self._in_db(records.publish, held)
         if not claimed:
@@ -281,4 +284,5 @@ class AsteriskCommandExecutor:
                 await asyncio.wait(set(self._sending), timeout=self.send_timeout)
             texts_task.cancel()
             await client.aclose()
+            self._claims.shutdown(wait=True)
             self._db.shutdown(wait=True)
