@@ -1,7 +1,7 @@
 """Benchmark: click-to-call, from the API request to the first INVITE at the user's sipp phone.
 
     # environment: REDIS_URL; SWITCHBOARD_SANDBOX_* / SWITCHBOARD_FS_* for other sandboxes
-    .venv/bin/python bench/commands.py --pbx asterisk|freeswitch [--originates 200]
+    .venv/bin/python bench/commands.py --pbx asterisk|freeswitch [--originates 200] [--profile DIR]
 
 It starts what it needs: the sandbox PBX of the kind asked for (SWITCHBOARD_SANDBOX_* or
 SWITCHBOARD_FS_* pick it), a PostgreSQL database of its own (SWITCHBOARD_BENCH_PG, default
@@ -21,9 +21,14 @@ see the same machine:
     connection of this process.
 It prints p50/p99 of each, their ratio, what Switchboard adds (target: <= 50 ms at p99), and the
 CPU time per originate of the server and of the listener (process CPU times: the machine is
-shared, wall time alone says little), with the load average. Originates are spread over several
+shared, wall time alone says little; each block's counted until its calls' events are recorded),
+with the load average. Originates are spread over several
 admins' tokens so the per-person rate limit (10 calls and texts a minute) is never reached: it is
 what the bench measures around, not what it measures.
+
+--profile DIR samples the server's and the listener's stacks (bench/sampling: a few ms apart, all
+threads) into DIR; `bench/sampling/summary.py DIR` says where their time goes. Sampling slows
+both: time with it off.
 """
 
 from __future__ import annotations
@@ -261,19 +266,57 @@ def _admin_tokens(tenant_id: int, count: int) -> list[str]:
     return tokens
 
 
-def _measure(originates: int, one: Callable[[], float], other: Callable[[], float]) -> None:
-    """Alternating blocks of BLOCK, so both paths see the same moments of a busy machine."""
+def _settle(pids: list[int], timeout: float = 5.0) -> None:
+    """Until the processes are quiet (under 5 % of a CPU over 100 ms): a block's calls end and
+    their events are recorded within the block's CPU, never in the next block's."""
+    deadline = time.monotonic() + timeout
+    last = sum(tree_cpu(pid) for pid in pids)
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = sum(tree_cpu(pid) for pid in pids)
+        if now - last < 0.005:
+            return
+        last = now
+
+
+def _measure(
+    originates: int,
+    one: Callable[[], float],
+    other: Callable[[], float],
+    cpu: dict[str, float],
+    pids: dict[str, int],
+) -> None:
+    """Alternating blocks of BLOCK, so both paths see the same moments of a busy machine. Each
+    block's CPU is counted from its start until its processes are quiet again (its calls' events
+    recorded): `cpu` gets the server's and the listener's for `one` (switchboard), and the
+    listener's for `other` (direct)."""
     done = 0
+    watched = list(pids.values())
     while done < originates:
         size = min(BLOCK, originates - done)
+        before = {name: tree_cpu(pid) for name, pid in pids.items()}
         for _ in range(size):
             one()
+        _settle(watched)
+        cpu["server"] += tree_cpu(pids["server"]) - before["server"]
+        cpu["listener"] += tree_cpu(pids["listener"]) - before["listener"]
+        before_direct = tree_cpu(pids["listener"])
         for _ in range(size):
             other()
+        _settle(watched)
+        cpu["listener_direct"] += tree_cpu(pids["listener"]) - before_direct
         done += size
 
 
-def run(kind: str, originates: int) -> dict[str, Any]:
+def _sample_into(directory: Path) -> None:
+    """The server and the listener started from here sample themselves (bench/sampling)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ["SWITCHBOARD_BENCH_PROFILE"] = str(directory.resolve())
+    paths = [str(ROOT / "bench" / "sampling"), os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+
+
+def run(kind: str, originates: int, profile: Path | None = None) -> dict[str, Any]:
     scratch = tempfile.TemporaryDirectory(prefix="switchboard-bench-commands-")
     os.environ["SWITCHBOARD_DATA_DIR"] = scratch.name
     os.environ.setdefault("SWITCHBOARD_SECRET_KEY", "bench-secret-key-" + "x" * 32)
@@ -302,6 +345,8 @@ def run(kind: str, originates: int) -> dict[str, Any]:
     try:
         upgrade(url)
         sandbox = _sandbox(kind)
+        if profile is not None:
+            _sample_into(profile)
         workdir = Path(scratch.name) / "world"
         with events_world(url, Pbx(kind, sandbox), workdir, proxied=False) as world:
             world.sipp.lifetime = 3600  # a run on a busy machine outlasts sipp's default 300 s
@@ -351,21 +396,10 @@ def run(kind: str, originates: int) -> dict[str, Any]:
                 switchboard(record=False)
                 straight(record=False)
 
-            def timed_switchboard() -> float:
-                before = tree_cpu(server.process.pid), tree_cpu(listener_pid)  # type: ignore[union-attr]
-                latency = switchboard()
-                cpu["server"] += tree_cpu(server.process.pid) - before[0]  # type: ignore[union-attr]
-                cpu["listener"] += tree_cpu(listener_pid) - before[1]
-                return latency
-
-            def timed_straight() -> float:
-                before = tree_cpu(listener_pid)
-                latency = straight()
-                cpu["listener_direct"] += tree_cpu(listener_pid) - before
-                return latency
-
+            pids = {"server": server.process.pid, "listener": listener_pid}
+            _settle(list(pids.values()))  # the warm-up's calls recorded
             load_before = os.getloadavg()[0]
-            _measure(originates, timed_switchboard, timed_straight)
+            _measure(originates, switchboard, straight, cpu, pids)
             load_after = os.getloadavg()[0]
             with db.unit_of_work() as s:
                 rows = s.scalars(
@@ -442,8 +476,11 @@ def main() -> int:
     parser.add_argument("--pbx", choices=("asterisk", "freeswitch"), default="asterisk")
     parser.add_argument("--originates", type=int, default=200)
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument(
+        "--profile", type=Path, help="sample the server's and listener's stacks into this directory"
+    )
     args = parser.parse_args()
-    result = run(args.pbx, args.originates)
+    result = run(args.pbx, args.originates, args.profile)
     report(result)
     if args.json:
         args.json.write_bytes(orjson.dumps(result))

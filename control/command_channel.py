@@ -40,33 +40,23 @@ def _hand_over(items: list[effects.CommandQueued]) -> None:
 
 
 def _publish_finished(items: list[effects.CommandFinished]) -> None:
-    from control.db import new_session
-    from control.models import Command
-
-    session = new_session()
-    try:
-        messages = []
-        for item in items:
-            command = session.get(Command, item.command_id)
-            if command is None:
-                continue
-            messages.append(
-                (
-                    item.tenant_id,
-                    {
-                        "type": "command",
-                        "command_id": command.id,
-                        "kind": command.kind,
-                        "user_id": command.user_id,
-                        "state": command.state,
-                        "answer": command.answer,
-                        "at": time.time(),
-                    },
-                )
+    publish_all(
+        [
+            (
+                item.tenant_id,
+                {
+                    "type": "command",
+                    "command_id": item.command_id,
+                    "kind": item.kind,
+                    "user_id": item.user_id,
+                    "state": item.state,
+                    "answer": item.answer,
+                    "at": time.time(),
+                },
             )
-    finally:
-        session.close()
-    publish_all(messages)
+            for item in items
+        ]
+    )
 
 
 def register_command_handlers() -> None:

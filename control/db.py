@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -43,6 +44,34 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+#: A pooled connection idle longer than this (seconds) is pinged when it is checked out again, so
+#: a restarted or cut database costs a reconnect rather than a failed statement. One used moments
+#: ago is not: a ping is a round trip, and a request or a command's claim would wait for it.
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_when_idle(eng: Engine) -> None:
+    """The pool's pre-ping, only for connections idle longer than PING_AFTER_IDLE."""
+
+    def since_now(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = time.monotonic()
+
+    def checkout(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE:
+            return
+        try:
+            eng.dialect.do_ping(dbapi_connection)
+        except eng.dialect.loaded_dbapi.Error as error:
+            if eng.dialect.is_disconnect(error, dbapi_connection, None):
+                # the pool replaces the connection (and every older one) and checks out anew
+                raise exc.InvalidatePoolError(str(error)) from error
+            raise
+
+    event.listen(eng, "connect", since_now)
+    event.listen(eng, "checkin", since_now)
+    event.listen(eng, "checkout", checkout)
+
+
 def engine(url: str | None = None) -> Engine:
     """The engine for this process; a forked child gets its own, never its parent's pool."""
     url = url or settings().database_url
@@ -52,7 +81,8 @@ def engine(url: str | None = None) -> Engine:
             eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
             event.listen(eng, "connect", _sqlite_pragmas)
         else:
-            eng = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+            eng = create_engine(url, pool_size=10, max_overflow=10)
+            _ping_when_idle(eng)
         _engines[key] = eng
         _factories[key] = sessionmaker(bind=eng, expire_on_commit=False)
     return _engines[key]

@@ -53,10 +53,15 @@ class CommandQueued:
 
 @dataclass(frozen=True, slots=True)
 class CommandFinished:
-    """A command got its final state (ok, failed, unknown): tell the browser."""
+    """A command got its final state (ok, failed, unknown): tell the browser (all it is told
+    travels here: publishing it reads nothing back)."""
 
     tenant_id: int
     command_id: int
+    kind: str
+    user_id: int | None
+    state: str
+    answer: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,12 @@ def discard(session: Session) -> None:
     session.info.pop(_KEY, None)
 
 
+def take(session: Session) -> list[Any]:
+    """The unit's effects, removed from it: the caller hands them to `run` itself (in the thread
+    that owns the process's Redis connections, say)."""
+    return list(session.info.pop(_KEY, {}))
+
+
 def register(effect_type: type, handler: Handler) -> None:
     """Handle every effect of `effect_type` of a committed unit of work (all at once, merged)."""
     _handlers.setdefault(effect_type, [])
@@ -105,7 +116,11 @@ def clear_handlers() -> None:
 
 
 def dispatch(session: Session) -> None:
-    collected = session.info.pop(_KEY, {})
+    run(list(session.info.pop(_KEY, {})))
+
+
+def run(collected: list[Any]) -> None:
+    """Hand committed effects to their handlers, merged by type."""
     by_type: dict[type, list[Any]] = {}
     for effect in collected:
         by_type.setdefault(type(effect), []).append(effect)

@@ -19,6 +19,7 @@ from esl_handlers.listener_process import (
     load_sink_factory,
     parse_arguments,
     report_stats,
+    share_the_interpreter,
 )
 from esl_handlers.listener_stats import ListenerStats
 
@@ -35,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments("Listen to one Asterisk node over AMI.", argv)
     config = load_config(args.config)
     configure_logging(args.log_level, config.node)
+    share_the_interpreter()
     stats = ListenerStats()
     try:
         asyncio.run(_run(config, args.sink, stats))

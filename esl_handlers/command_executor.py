@@ -3,9 +3,12 @@
 Commands arrive on the node's Redis stream (control/command_channel.py). Each is claimed in the
 database (queued -> sending, once) before it is written to the AMI connection the listener
 already has, so a replayed stream entry or a second executor never sends it again. Every send
-has a timeout; the PBX's answer is recorded on the command. A connection lost after the send
-leaves the command's fate unknown: it is marked so and reported, never re-sent (the listener's
-Manager fails such actions instead of re-sending them, see asterisk_listener).
+has a timeout; the PBX's answer is recorded on the command. A command is sent and its answer
+awaited in a task of its own, so the stream is read on at once: a text awaiting its delivery never
+delays the next call; the kinds that change a state (commands.ORDERED_KINDS) still go out one
+after the other, in order. A connection lost after the send leaves the command's fate unknown: it
+is marked so and reported, never re-sent (the listener's Manager fails such actions instead of
+re-sending them, see asterisk_listener).
 
 Inbound texts (the rendered message context raises a UserEvent) are recorded here too.
 """
@@ -58,11 +61,16 @@ class AsteriskCommandExecutor:
         self.stop = stop
         self.send_timeout = send_timeout
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"commands-{node}")
+        #: the claims' own thread: a claim never waits behind answers and texts being recorded
+        self._claims = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"claims-{node}")
         self._texts: asyncio.Queue = asyncio.Queue()
         #: texts sent, waiting for the dialplan's delivery status, by command id
         self._deliveries: dict[str, asyncio.Future] = {}
         #: when the last paced command of each key went out (broadcasts: per tenant)
         self._paced: dict[str, float] = {}
+        #: commands being sent, their answers awaited; the last one of the ORDERED_KINDS
+        self._sending: set[asyncio.Task] = set()
+        self._ordered: asyncio.Task | None = None
         self.sent = 0
 
     # --- the database, in a thread -------------------------------------------------------------
@@ -142,14 +150,38 @@ class AsteriskCommandExecutor:
             return [ami.hangup(channel)]
         return [ami.transfer(channel, params["target"])]
 
-    async def execute(self, command: dict[str, Any]) -> None:
-        command_id = int(command["id"])
-        if not await self._in_db(records.claim, command_id):
-            return  # already sent, or expired (recorded as failed)
-        await self._pace(command.get("params") or {})
-        state, answer = await self._run(command["kind"], command.get("params") or {}, command_id)
-        await self._in_db(records.finish, command_id, state, answer)
-        log.info("%s: command %s (%s) %s: %s", self.node, command_id, command["kind"], state, answer)
+    async def hand_over(self, command: dict[str, Any]) -> asyncio.Task | None:
+        """Claim the command and start sending it in a task that records the answer; None if it
+        was sent already or expired (recorded as failed)."""
+        command_id, kind = int(command["id"]), str(command["kind"])
+        loop = asyncio.get_running_loop()
+        claimed, held = await loop.run_in_executor(self._claims, records.claim, command_id)
+        if held:
+            await self._in_db(records.publish, held)
+        if not claimed:
+            return None
+        params = command.get("params") or {}
+        await self._pace(params)
+        after = self._ordered if kind in commands.ORDERED_KINDS else None
+        sending = asyncio.create_task(self._send_and_record(command_id, kind, params, after))
+        if kind in commands.ORDERED_KINDS:
+            self._ordered = sending
+        self._sending.add(sending)
+        sending.add_done_callback(self._sending.discard)
+        return sending
+
+    async def _send_and_record(
+        self, command_id: int, kind: str, params: dict[str, Any], after: asyncio.Task | None
+    ) -> None:
+        if after is not None:
+            await asyncio.wait({after})
+        try:
+            state, answer = await self._run(kind, params, command_id)
+            await self._in_db(records.finish, command_id, state, answer)
+        except Exception:
+            log.exception("%s: command %s (%s) failed", self.node, command_id, kind)
+            return
+        log.info("%s: command %s (%s) %s: %s", self.node, command_id, kind, state, answer)
 
     async def _pace(self, params: dict[str, Any]) -> None:
         """A paced command (a broadcast's call or text) goes out at least `seconds` after the last
@@ -244,10 +276,13 @@ class AsteriskCommandExecutor:
                     for entry_id, fields in entries:
                         last = entry_id
                         try:
-                            await self.execute(orjson.loads(fields[b"command"]))
+                            await self.hand_over(orjson.loads(fields[b"command"]))
                         except Exception:
                             log.exception("%s: command entry %s failed", self.node, entry_id)
         finally:
+            if self._sending:  # answers on their way are recorded, within the send timeout
+                await asyncio.wait(set(self._sending), timeout=self.send_timeout)
             texts_task.cancel()
             await client.aclose()
+            self._claims.shutdown(wait=True)
             self._db.shutdown(wait=True)

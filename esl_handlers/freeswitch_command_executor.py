@@ -8,6 +8,12 @@ hands here instead of to the normaliser. A text's delivery is the MESSAGE event 
 command id; a MESSAGE from the trunk is an inbound text, recorded here. A connection lost after the
 send leaves the command's fate unknown: it is marked so, never re-sent.
 
+The claim runs in a thread of its own, never behind the listener's event processing (its thread
+records the answers and publishes: one OS thread uses the process's Redis connections). A command
+is sent and its result awaited in a greenlet of its own: an originate ringing for 30 s never
+delays the next command; the kinds that change a state (commands.ORDERED_KINDS) still go out one
+after the other, in order.
+
 On every connect (`restore`) the node is given the model's Do Not Disturb and queue state again:
 mod_hash is gone after a restart, and mod_callcenter comes back as last deployed.
 """
@@ -65,6 +71,11 @@ class FreeswitchCommandExecutor:
         #: OS thread uses the process's Redis connections (a gevent socket belongs to its thread)
         self._pool = pool or ThreadPool(1)
         self._own_pool = pool is None
+        #: the claims' thread: database only, so a claim never waits behind the listener's events
+        self._claims = ThreadPool(1)
+        #: commands being sent, their results awaited; the last one of the ORDERED_KINDS
+        self._sending: set[gevent.Greenlet] = set()
+        self._ordered: gevent.Greenlet | None = None
 
     # --- from the listener's reader ---------------------------------------------------------------
 
@@ -183,13 +194,35 @@ class FreeswitchCommandExecutor:
             "%s: DND and queue pauses restored for %d users (%d refused)", self.node, len(states), refused
         )
 
-    def execute(self, command: dict[str, Any]) -> None:
-        command_id = int(command["id"])
-        if not self._pool.apply(records.claim, (command_id,)):
+    def hand_over(self, command: dict[str, Any]) -> gevent.Greenlet | None:
+        """Claim the command and start sending it in a greenlet that records the result; None if
+        it was sent already or expired (recorded as failed)."""
+        command_id, kind = int(command["id"]), str(command["kind"])
+        claimed, held = self._claims.apply(records.claim, (command_id,))
+        if held:
+            self._pool.apply(records.publish, (held,))
+        if not claimed:
+            return None
+        after = self._ordered if kind in commands.ORDERED_KINDS else None
+        sending = gevent.spawn(self._send_and_record, command_id, kind, command.get("params") or {}, after)
+        if kind in commands.ORDERED_KINDS:
+            self._ordered = sending
+        self._sending.add(sending)
+        sending.link(self._sending.discard)
+        return sending
+
+    def _send_and_record(
+        self, command_id: int, kind: str, params: dict[str, Any], after: gevent.Greenlet | None
+    ) -> None:
+        if after is not None:
+            after.join()
+        try:
+            state, answer = self._run(kind, params, command_id)
+            self._pool.apply(records.finish, (command_id, state, answer))
+        except Exception:
+            log.exception("%s: command %s (%s) failed", self.node, command_id, kind)
             return
-        state, answer = self._run(command["kind"], command.get("params") or {}, command_id)
-        self._pool.apply(records.finish, (command_id, state, answer))
-        log.info("%s: command %s (%s) %s: %s", self.node, command_id, command["kind"], state, answer)
+        log.info("%s: command %s (%s) %s: %s", self.node, command_id, kind, state, answer)
 
     # --- the stream -----------------------------------------------------------------------------
 
@@ -218,11 +251,14 @@ class FreeswitchCommandExecutor:
                     for entry_id, fields in entries:
                         last = entry_id
                         try:
-                            self.execute(orjson.loads(fields[b"command"]))
+                            self.hand_over(orjson.loads(fields[b"command"]))
                         except Exception:
                             log.exception("%s: command entry %s failed", self.node, entry_id)
         finally:
+            # results on their way are recorded, within the send timeout
+            gevent.joinall(list(self._sending), timeout=self.send_timeout)
             texts.kill()
             client.close()
+            self._claims.kill()
             if self._own_pool:
                 self._pool.kill()

@@ -32,12 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_sink_factory,
         parse_arguments,
         report_stats,
+        share_the_interpreter,
     )
     from esl_handlers.listener_stats import ListenerStats
 
     args = parse_arguments("Listen to one FreeSWITCH node over inbound ESL.", argv)
     config = load_config(args.config)
     configure_logging(args.log_level, config.node)
+    share_the_interpreter()
     sink_factory = load_sink_factory(args.sink)
     stop = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

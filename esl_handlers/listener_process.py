@@ -72,6 +72,18 @@ def load_sink_factory(spec: str) -> Callable[[ListenerConfig], Any]:
     return factory
 
 
+#: Seconds a thread holding the GIL runs before another may take it (Python's default: 0.005).
+#: The listener's threads take turns: the sink records events (CPU-heavy ORM batches) while the
+#: command executor's claim and send each wait for the GIL after their I/O; with the default,
+#: every such hand-over may wait 5 ms behind the sink, a command several of them.
+SWITCH_INTERVAL = 0.0005
+
+
+def share_the_interpreter() -> None:
+    """Short GIL turns, so a command's steps never queue behind the sink's batches."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
 def configure_logging(level: str, node: str) -> None:
     logging.basicConfig(
         level=level.upper(),

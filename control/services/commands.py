@@ -32,6 +32,9 @@ RATE_WINDOW = timedelta(seconds=60)
 EXPIRES_AFTER = timedelta(seconds=30)
 #: Seconds the executor waits for the PBX's answer to one action.
 SEND_TIMEOUT = 10.0
+#: Kinds that change a state on the PBX: the executor sends them one after the other, in the order
+#: they were recorded (DND on, then off, ends off). Calls and texts wait for no one's answer.
+ORDERED_KINDS = frozenset({"dnd", "queue_pause", "hangup", "transfer"})
 
 
 class RateLimited(Conflict):
@@ -193,7 +196,7 @@ def claim(session: Session, command_id: int) -> bool:
     if expired.rowcount:
         command = session.get(Command, command_id)
         if command is not None:
-            effects.record(session, effects.CommandFinished(command.tenant_id, command.id))
+            effects.record(session, finished(command))
     return False
 
 
@@ -208,8 +211,14 @@ def finish(session: Session, command_id: int, state: str, answer: str) -> Comman
     command.answer = answer[:2000]
     command.finished_at = utcnow()
     session.flush()
-    effects.record(session, effects.CommandFinished(command.tenant_id, command.id))
+    effects.record(session, finished(command))
     return command
+
+
+def finished(command: Command) -> effects.CommandFinished:
+    return effects.CommandFinished(
+        command.tenant_id, command.id, command.kind, command.user_id, command.state, command.answer
+    )
 
 
 def abandon_in_flight(session: Session, node: str) -> list[int]:

@@ -240,3 +240,30 @@ def test_freeswitch_a_cut_before_the_job_result_is_unknown_and_never_resent(fs_w
     follow = _originate(user_id)
     assert _wait("the next command", lambda: (c := _command(follow)).state == "ok" and c)
     assert len(server.commands_seen("bgapi originate")) == 2, "the unknown one was not sent again"
+
+
+def test_freeswitch_a_ringing_originate_holds_up_no_other_command(fs_world) -> None:  # type: ignore[no-untyped-def]
+    """The first originate's result (its BACKGROUND_JOB) is long in coming, as while the phone
+    rings: the next command goes out meanwhile, well before the first's send timeout (3 s)."""
+    server, user_id, _ = fs_world
+    _wait("the BACKGROUND_JOB subscription", lambda: server.commands_seen("event plain BACKGROUND_JOB"))
+    server.hold_jobs.set()
+    first = _originate(user_id)
+    _wait("the first originate at the PBX", lambda: len(server.commands_seen("bgapi originate")) == 1)
+    second = _originate(user_id)
+    _wait(
+        "the second originate at the PBX while the first rings",
+        lambda: len(server.commands_seen("bgapi originate")) == 2,
+        timeout=2.0,
+    )
+    assert _command(first).state == "sending"
+    ended = [
+        _wait(
+            "the command's end",
+            lambda c=c: (found := _command(c)).state not in ("queued", "sending") and found,
+        )
+        for c in (first, second)
+    ]
+    assert [c.state for c in ended] == ["failed", "failed"], [c.answer for c in ended]
+    assert all("no answer from the PBX" in c.answer for c in ended)
+    assert len(server.commands_seen("bgapi originate")) == 2, "each sent once"

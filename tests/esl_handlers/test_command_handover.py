@@ -1,7 +1,8 @@
 """The hand-over from the API to a node's executor: a command put on the node's stream wakes the
 executor's blocking XREAD at once (it is never picked up at the next poll of the stream), is
 claimed once in the database and sent once, and its answer is recorded; the same entry replayed
-is not sent again."""
+is not sent again. A command awaiting its answer holds up no call, and state changes keep their
+order."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import select
 
 from control import command_channel, db, effects
-from control.models import Command
+from control.models import Command, PbxNode
 from control.redis_conn import redis_client
-from control.services import click_to_call, tenants, users
+from control.services import click_to_call, commands, tenants, users
 from esl_handlers.command_executor import AsteriskCommandExecutor
 from tests.command_nodes import add_node
 
@@ -122,3 +124,49 @@ async def test_a_command_wakes_the_blocked_reader_and_is_sent_once(world: tuple[
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+def _recorded(user_id: int, node: str, kind: str) -> dict[str, Any]:
+    """A command of `kind` recorded and committed, as its stream entry carries it."""
+    with db.unit_of_work() as s:
+        user = s.get(users.User, user_id)  # type: ignore[attr-defined]
+        node_row = s.scalar(select(PbxNode).where(PbxNode.name == node))
+        command = commands.record(
+            s, node=node_row, kind=kind, actor=user, user=user, target="1001", params={"n": kind}
+        )
+        return {"id": command.id, "kind": kind, "params": {}}
+
+
+async def test_a_slow_answer_holds_up_no_call_and_state_changes_keep_their_order(
+    world: tuple[str, int],
+) -> None:
+    """The PBX answers the first DND change late: an originate behind it goes out meanwhile, the
+    second DND change only once the first has its answer; each is sent once and recorded."""
+    node, user_id = world
+    executor = AsteriskCommandExecutor(node, lambda: FakeManager(), asyncio.Event(), send_timeout=5.0)
+    started: list[int] = []
+    gates: dict[int, asyncio.Event] = {}
+
+    async def run(kind: str, params: dict[str, Any], command_id: int) -> tuple[str, str]:
+        started.append(command_id)
+        await gates[command_id].wait()
+        return "ok", f"{kind} done"
+
+    executor._run = run  # type: ignore[method-assign]
+    first, call, second = [
+        await asyncio.to_thread(_recorded, user_id, node, kind) for kind in ("dnd", "originate", "dnd")
+    ]
+    for command in (first, call, second):
+        gates[command["id"]] = asyncio.Event()
+    sending = [await executor.hand_over(command) for command in (first, call, second)]
+    await _until("the call sent while the first DND change awaits its answer", lambda: len(started) == 2)
+    assert started == [first["id"], call["id"]], "the second DND change waits for the first"
+    gates[call["id"]].set()
+    gates[second["id"]].set()
+    await _until("the call's answer recorded", lambda: _state(call["id"]) == "ok")
+    assert started == [first["id"], call["id"]] and _state(second["id"]) == "sending"
+    gates[first["id"]].set()
+    await asyncio.wait_for(asyncio.gather(*(task for task in sending if task is not None)), HANDOVER)
+    assert started == [first["id"], call["id"], second["id"]]
+    assert [_state(c["id"]) for c in (first, call, second)] == ["ok", "ok", "ok"]
+    assert await executor.hand_over(first) is None, "claimed already: never sent again"
