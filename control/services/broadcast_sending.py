@@ -58,8 +58,6 @@ CALL_RESULTS = {
     "ORIGINATOR_CANCEL": "no_answer",
 }
 RETRIED = ("busy", "no_answer")
-#: The PBX kinds whose executor places broadcast calls (texts go out through both).
-VOICE_NODE_KINDS = ("asterisk",)
 FINISHED = ("answered", "busy", "no_answer", "delivered", "failed", "skipped", "invalid", "cancelled")
 
 
@@ -152,11 +150,7 @@ def _ready(session: Session, broadcast: Broadcast) -> None:
         raise Invalid("This tenant has no trunk to reach the recipients through.", "line_id")
     if broadcast.kind == "voice" and not broadcast.recording:
         raise Invalid("Upload the recording to play.", "recording")
-    node = commands.primary_node(session, broadcast.tenant_id)
-    if broadcast.kind == "voice" and node.kind not in VOICE_NODE_KINDS:
-        raise Invalid(
-            f"Voice broadcasts go out through an Asterisk node; {node.name} is {node.kind}.", "kind"
-        )
+    commands.primary_node(session, broadcast.tenant_id)
 
 
 # --- the operator's actions ------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""Issue 11, broadcasts, against the real Asterisk: the API starts a broadcast, `switchboard
-worker` sends it through `switchboard listen`'s AMI connection, and a sipp carrier behind the
-trunk answers, is busy or never answers by number and timestamps every INVITE.
+"""Issue 11, broadcasts, against the real Asterisk and the real FreeSWITCH (the module runs on
+each, `-k asterisk` / `-k freeswitch`): the API starts a broadcast, `switchboard worker` sends it
+through `switchboard listen`'s AMI or ESL connection, and a sipp carrier behind the trunk answers,
+is busy or never answers by number and timestamps every INVITE.
 
-One world per module (tests/integration/events_world.py), its trunk pointed at the carrier.
+One world per module and PBX kind (tests/integration/events_world.py), its trunk pointed at the
+carrier.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from sqlalchemy import select
 from control import db
 from control.models import Broadcast, BroadcastRecipient, ContactNumber
 from control.services import broadcast_recordings, broadcasts, contacts, tags, tenants
-from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.events_world import (
     DOMAIN,
     LINE_A,
@@ -78,11 +79,10 @@ class Worker:
 
 @pytest.fixture(scope="module")
 def world(
-    module_database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
+    pbx_database_url: str, pbx: Pbx, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[EventsWorld, Phone]]:
-    workdir = tmp_path_factory.mktemp("broadcasts")
-    pbx = Pbx("asterisk", asterisk_sandbox)
-    with events_world(module_database_url, pbx, workdir) as built:
+    workdir = tmp_path_factory.mktemp(f"broadcasts-{pbx.kind}")
+    with events_world(pbx_database_url, pbx, workdir) as built:
         carrier = built.sipp.uas("carrier", "uas_carrier.xml")
         with db.unit_of_work() as s:
             tenant = tenants.get_tenant(s, built.tenant_id)
@@ -100,7 +100,7 @@ def world(
                 None,
             )
         deploy(built.node_id)
-        worker = Worker(workdir / "worker.log", module_database_url)
+        worker = Worker(workdir / "worker.log", pbx_database_url)
         try:
             yield built, carrier
         finally:
