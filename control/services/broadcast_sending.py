@@ -334,13 +334,16 @@ def _finish_if_done(session: Session, broadcast: Broadcast, now: datetime) -> bo
 
 def dispatch(session: Session, broadcast_id: int, now: datetime | None = None) -> float | None:
     """Hand what the throttle allows now to the call control; seconds until the next look, or
-    None once the broadcast no longer runs (paused, cancelled, done)."""
-    now = now or utcnow()
-    broadcast = session.get(Broadcast, broadcast_id, with_for_update=False)
+    None once the broadcast no longer runs (paused, cancelled, done).
+
+    The throttle is the tenant's, whichever of its broadcasts sends: the tenant's row is locked
+    until the commit, so two senders (two workers, two broadcasts) never both see a free slot."""
+    broadcast = session.get(Broadcast, broadcast_id)
     if broadcast is None or broadcast.status != "running":
         return None
-    tenant = session.get(Tenant, broadcast.tenant_id)
+    tenant = session.get(Tenant, broadcast.tenant_id, with_for_update=True)
     assert tenant is not None
+    now = now or utcnow()  # once the lock is ours: what the other sender sent is in `recent`
     _expire_lost(session, broadcast, now)
     if _finish_if_done(session, broadcast, now):
         return None

@@ -186,6 +186,34 @@ def test_texts_keep_the_tenants_rate_and_each_delivery_is_recorded(session, worl
     )
 
 
+def test_two_broadcasts_of_a_tenant_share_its_rate(session, world):
+    """Two broadcasts sending at once keep the tenant's rate together, and both progress."""
+    from control.services import commands
+
+    tenant = world["tenant"]
+    tenant.broadcast_max_concurrent = 10
+    both = [_broadcast(session, world, name=name) for name in ("Offer A", "Offer B")]
+    for broadcast in both:
+        broadcast_sending.act(session, tenant.id, broadcast.id, "start", None)
+    handed: list[tuple[datetime, int]] = []
+    for step in range(80):  # 4 s, the two senders looking every 50 ms, in turn
+        now = T0 + timedelta(seconds=step * 0.05)
+        for broadcast in both if step % 2 else reversed(both):
+            for command in _dispatch_until_idle(session, broadcast.id, now):
+                handed.append((now, broadcast.id))
+                commands.finish(session, command.id, "ok", "delivered")
+                broadcast_sending.on_command_finished(session, command)
+    assert [b.status for b in both] == ["done", "done"]
+    assert sorted(broadcast_id for _, broadcast_id in handed) == sorted([both[0].id] * 6 + [both[1].id] * 6)
+    times = [at for at, _ in handed]
+    assert max(sum(1 for t in times if start <= t < start + timedelta(seconds=1)) for start in times) <= 5
+    assert all(b - a >= broadcast_sending.spacing(5) for a, b in zip(times, times[1:], strict=False))
+    # Neither waited for the other to finish: their calls interleave.
+    first_b = min(at for at, broadcast_id in handed if broadcast_id == both[1].id)
+    last_a = max(at for at, broadcast_id in handed if broadcast_id == both[0].id)
+    assert first_b < last_a
+
+
 def test_calls_retry_busy_and_no_answer_as_configured_then_finish(session, world):
     broadcast = _broadcast(session, world, kind="voice", ring_seconds=5)
     tenant = world["tenant"]

@@ -309,6 +309,44 @@ def test_pause_stops_new_calls_within_a_second_and_resume_continues(
     assert _most_in_one_second([m.at for m in after]) <= RATE
 
 
+def test_two_broadcasts_of_a_tenant_at_once_keep_its_rate_together(
+    world: tuple[EventsWorld, Phone], api: Api, tmp_path: Path, pbx_database_url: str
+) -> None:
+    """Two workers, each sending one of the tenant's broadcasts at the same time: the carrier never
+    sees more than the tenant's rate from both together, and neither waits for the other."""
+    events, carrier = world
+    first = [f"+141555525{n:02d}" for n in range(10)]
+    second = [f"+141555526{n:02d}" for n in range(10)]
+    ids = [
+        _voice(events.tenant_id, name, _audience(events.tenant_id, name, numbers), _recording(tmp_path))
+        for name, numbers in (("Together A", first), ("Together B", second))
+    ]
+    other = Worker(tmp_path / "second-worker.log", pbx_database_url)
+    try:
+        wait_for("the second worker to listen", lambda: "Listening on" in other.log(), timeout=30)
+        for broadcast_id in ids:
+            assert (
+                api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "start"}).status_code == 200
+            )
+        for broadcast_id in ids:
+            wait_for(
+                "the broadcasts to finish",
+                lambda b=broadcast_id: _broadcast(b).status == "done",
+                timeout=90,
+                every=0.25,
+            )
+    finally:
+        other.stop()
+    assert {r.status for b in ids for r in _recipients(b)} == {"answered"}
+    invites = _invites(carrier, first + second)
+    assert sorted(_number(m) for m in invites) == sorted(first + second), "each number called once"
+    times = sorted(m.at for m in invites)
+    assert _most_in_one_second(times) <= RATE, times
+    a_times = [m.at for m in invites if _number(m) in first]
+    b_times = [m.at for m in invites if _number(m) in second]
+    assert min(b_times) < max(a_times) and min(a_times) < max(b_times), "the two ran at the same time"
+
+
 def test_text_broadcast_delivers_every_message(world: tuple[EventsWorld, Phone], api: Api) -> None:
     events, carrier = world
     numbers = [f"+141555522{n:02d}" for n in range(20)]
