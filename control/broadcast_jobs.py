@@ -4,6 +4,11 @@ After the commit: `BroadcastRunning` enqueues the broadcast's sender (worker.bro
 .run_broadcast); `BroadcastScheduled` enqueues it at the scheduled time on rq's scheduler (the
 sender starts the broadcast then, if it is still scheduled for that time); `BroadcastChanged`
 publishes the progress (sent, answered, failed, remaining) on the tenant's live channel.
+
+A worker that starts catches up (`catch_up`): a scheduled start that passed while no worker ran
+(its rq job may be gone with Redis) is taken now, and a running broadcast whose next slice was lost
+gets a sender again. A sender that finds the broadcast's lock held ends at once, so a start or a
+slice queued twice never sends twice.
 """
 
 from __future__ import annotations
@@ -62,6 +67,19 @@ def schedule_sender(broadcast_id: int, at: datetime, connection: redis.Redis | N
     job_id = f"broadcast-{broadcast_id}-at-{int(when.timestamp())}"
     job = _queue(connection).enqueue_at(when, SENDER, broadcast_id, **_job(broadcast_id, "start", job_id))
     return str(job.id)
+
+
+def catch_up(connection: redis.Redis | None = None) -> tuple[int, int]:
+    """At a worker's start: (scheduled broadcasts due, running broadcasts) given a sender now."""
+    from control.db import unit_of_work, utcnow
+
+    with unit_of_work() as session:
+        due, running = broadcast_sending.overdue(session, utcnow())
+    for broadcast_id, at in due:
+        schedule_sender(broadcast_id, at, connection)  # the job id it was scheduled with
+    for broadcast_id in running:
+        enqueue_sender(broadcast_id, connection)
+    return len(due), len(running)
 
 
 def progress_message(session: Any, broadcast_id: int) -> dict[str, Any] | None:

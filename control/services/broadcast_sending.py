@@ -158,13 +158,17 @@ def _ready(session: Session, broadcast: Broadcast) -> None:
 ACTIONS = ("schedule", "unschedule", "start", "pause", "resume", "cancel")
 #: Which action applies in which status.
 ALLOWED = {
-    "schedule": ("draft",),
+    "schedule": ("draft", "missed"),
     "unschedule": ("scheduled",),
-    "start": ("draft", "scheduled"),
+    "start": ("draft", "scheduled", "missed"),
     "pause": ("running",),
     "resume": ("paused",),
-    "cancel": ("scheduled", "running", "paused"),
+    "cancel": ("scheduled", "missed", "running", "paused"),
 }
+#: A scheduled start this late was missed (Switchboard was not running then): the broadcast
+#: starts late or is marked missed, as its `if_missed` says. rq's scheduler starts on time
+#: within seconds.
+MISSED_AFTER = timedelta(minutes=5)
 
 
 def act(session: Session, tenant_id: int, broadcast_id: int, action: str, actor: User | None) -> Broadcast:
@@ -216,18 +220,44 @@ def start(session: Session, broadcast: Broadcast) -> None:
 
 
 def start_when_due(session: Session, broadcast_id: int, now: datetime) -> bool:
-    """The scheduler's start: True if the broadcast runs now (it may have been edited since)."""
+    """The scheduler's start: True if the broadcast runs now (it may have been edited since).
+    A start more than MISSED_AFTER late (Switchboard was not running at the time) happens late,
+    or marks the broadcast missed if its operator chose so; the audit log says which."""
     broadcast = session.get(Broadcast, broadcast_id)
     if broadcast is None or broadcast.status != "scheduled":
         return broadcast is not None and broadcast.status == "running"
     if broadcast.scheduled_at is None or broadcast.scheduled_at > now:
         return False
+    late = now - broadcast.scheduled_at
+    if late > MISSED_AFTER and broadcast.if_missed == "missed":
+        broadcast.status = "missed"
+        session.flush()
+        audit.write(session, None, "broadcast.missed", broadcast, late_seconds=int(late.total_seconds()))
+        _changed(session, broadcast)
+        return False
     try:
         start(session, broadcast)
     except Invalid as exc:
         _pause(session, broadcast, "; ".join(sum(exc.errors.values(), [])))
+    else:
+        if late > MISSED_AFTER:
+            audit.write(
+                session, None, "broadcast.late_start", broadcast, late_seconds=int(late.total_seconds())
+            )
     _changed(session, broadcast)
     return broadcast.status == "running"
+
+
+def overdue(session: Session, now: datetime) -> tuple[list[tuple[int, datetime]], list[int]]:
+    """What a worker coming back must see to: scheduled broadcasts whose start is due (id, time),
+    and running ones (their sender's next slice may have been lost with the worker)."""
+    due = session.execute(
+        select(Broadcast.id, Broadcast.scheduled_at).where(
+            Broadcast.status == "scheduled", Broadcast.scheduled_at <= now
+        )
+    ).all()
+    running = session.scalars(select(Broadcast.id).where(Broadcast.status == "running")).all()
+    return [(id_, at) for id_, at in due if at is not None], list(running)
 
 
 def _pause(session: Session, broadcast: Broadcast, reason: str) -> None:

@@ -306,6 +306,50 @@ def test_scheduled_broadcast_starts_when_due(session, world):
     assert broadcast.status == "running" and len(_statuses(session, broadcast.id)) == 8
 
 
+def test_a_missed_start_starts_late_or_is_marked_missed_as_chosen(session, world):
+    from control.models import AuditLog
+
+    tenant_id = world["tenant"].id
+    late = T0 + broadcast_sending.MISSED_AFTER + timedelta(seconds=1)
+    on_time = _broadcast(session, world, name="On time", scheduled_at="2030-01-01T09:00")
+    starts_late = _broadcast(session, world, name="Late", scheduled_at="2030-01-01T09:00")
+    skipped = _broadcast(session, world, name="Skipped", scheduled_at="2030-01-01T09:00", if_missed="missed")
+    for broadcast in (on_time, starts_late, skipped):
+        broadcast_sending.act(session, tenant_id, broadcast.id, "schedule", None)
+    # A worker coming back sees every due start (and every running broadcast).
+    due, running = broadcast_sending.overdue(session, late)
+    assert sorted(due) == sorted((b.id, T0) for b in (on_time, starts_late, skipped)) and running == []
+    assert broadcast_sending.overdue(session, T0 - timedelta(seconds=1)) == ([], [])
+    # Within MISSED_AFTER it is on time, whatever the choice.
+    assert broadcast_sending.start_when_due(session, on_time.id, T0 + broadcast_sending.MISSED_AFTER)
+    assert broadcast_sending.start_when_due(session, starts_late.id, late)
+    assert (on_time.status, starts_late.status) == ("running", "running")
+    assert not broadcast_sending.start_when_due(session, skipped.id, late)
+    assert skipped.status == "missed" and _statuses(session, skipped.id) == {}
+    actions = dict(
+        session.execute(
+            select(AuditLog.target_id, AuditLog.action).where(
+                AuditLog.action.in_(("broadcast.late_start", "broadcast.missed"))
+            )
+        ).all()
+    )
+    assert actions == {starts_late.id: "broadcast.late_start", skipped.id: "broadcast.missed"}
+    assert broadcast_sending.overdue(session, late) == ([], sorted([on_time.id, starts_late.id]))
+    # A missed broadcast can be edited, scheduled again or started now; never paused.
+    broadcasts.update_broadcast(session, tenant_id, skipped.id, {"scheduled_at": "2030-01-02T09:00"}, None)
+    with pytest.raises(Invalid, match="missed broadcast cannot pause"):
+        broadcast_sending.act(session, tenant_id, skipped.id, "pause", None)
+    assert broadcast_sending.act(session, tenant_id, skipped.id, "start", None).status == "running"
+    with pytest.raises(Invalid) as refused:
+        broadcasts.create_broadcast(
+            session,
+            tenant_id,
+            {"name": "x", "message": "y", "tag_ids": [world["tag"].id], "if_missed": "later"},
+            None,
+        )
+    assert refused.value.errors == {"if_missed": ["Choose one of: start, missed."]}
+
+
 def test_results_csv_neutralises_formulas(session, world):
     contacts.update_contact(
         session,

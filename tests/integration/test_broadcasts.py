@@ -424,3 +424,75 @@ def test_a_scheduled_broadcast_starts_on_time_from_rqs_scheduler(
     assert done.started_at is not None and done.started_at >= due
     assert {r.status for r in _recipients(broadcast_id)} == {"delivered"}
     assert carrier.wait_for_texts(before + 3, timeout=10)[before:] == ["Reminder"] * 3
+
+
+def test_a_start_missed_while_no_worker_ran_is_taken_when_a_worker_starts(
+    world: tuple[EventsWorld, Phone], api: Api, tmp_path: Path, pbx_database_url: str
+) -> None:
+    """No worker ran at the scheduled time, and Redis lost the scheduled job with it: the broadcast
+    still says scheduled, 20 minutes late. A worker that starts sends it then; one whose operator
+    chose "mark it as missed" is marked so, and nothing goes out."""
+    from datetime import timedelta
+
+    from control.db import utcnow
+    from control.models import AuditLog, Line
+
+    events, carrier = world
+    late_numbers = [f"+141555527{n:02d}" for n in range(3)]
+    missed_numbers = [f"+141555528{n:02d}" for n in range(3)]
+    before = len(carrier.texts())
+    past = (utcnow() - timedelta(minutes=20)).replace(microsecond=0)
+    ids = {}
+    for name, numbers, if_missed in (("Catch up", late_numbers, "start"), ("Skip", missed_numbers, "missed")):
+        tag_id = _audience(events.tenant_id, name, numbers)
+        with db.unit_of_work() as s:
+            line = s.scalar(select(Line).where(Line.tenant_id == events.tenant_id, Line.name == "Line A"))
+            assert line is not None
+            broadcast = broadcasts.create_broadcast(
+                s,
+                events.tenant_id,
+                {
+                    "name": name,
+                    "kind": "text",
+                    "message": f"{name} notice",
+                    "line_id": line.id,
+                    "tag_ids": [tag_id],
+                    "scheduled_at": past.isoformat(),
+                    "if_missed": if_missed,
+                },
+                None,
+            )
+            broadcast.status = "scheduled"  # as `schedule` leaves it; its rq job is gone
+            ids[name] = broadcast.id
+    back = utcnow()
+    other = Worker(tmp_path / "returning-worker.log", pbx_database_url)
+    try:
+        done = wait_for(
+            "the late broadcast to run",
+            lambda: (b := _broadcast(ids["Catch up"])).status == "done" and b,
+            timeout=60,
+            every=0.25,
+        )
+        skipped = wait_for(
+            "the other to be marked missed",
+            lambda: (b := _broadcast(ids["Skip"])).status == "missed" and b,
+            timeout=30,
+            every=0.25,
+        )
+    finally:
+        other.stop()
+    assert "2 scheduled starts were due" in other.log()
+    assert done.started_at is not None and done.started_at >= back
+    assert {r.status for r in _recipients(done.id)} == {"delivered"}
+    assert carrier.wait_for_texts(before + 3, timeout=10)[before:] == ["Catch up notice"] * 3
+    assert skipped.started_at is None and _recipients(skipped.id) == []
+    audit = read(
+        lambda s: {
+            (a.target_id, a.action)
+            for a in s.scalars(select(AuditLog).where(AuditLog.target_id.in_(list(ids.values()))))
+        }
+    )
+    assert {(done.id, "broadcast.late_start"), (skipped.id, "broadcast.missed")} <= audit
+    assert "Skip notice" not in carrier.texts()
+    page = api.get(f"/api/v1/broadcasts/{skipped.id}").get_json()
+    assert (page["status"], page["if_missed"]) == ("missed", "missed")
