@@ -30,8 +30,9 @@ from control.services.texts import sender_number
 #: Recipients handed to the PBX whose result never came back are failed after the ring time plus
 #: this long (a recording plays at most this long).
 RESULT_GRACE = timedelta(minutes=15)
-#: The sender looks again at least this often (pause stops new calls within a second).
-IDLE_WAIT = 0.1
+#: The sender looks again at least this often, even if no change woke it (`SenderWake`: a pause,
+#: a cancel or a call's result wakes it at once).
+IDLE_WAIT = 1.0
 #: Calls go out evenly spaced, this much wider than 1/rate, so that the jitter between the
 #: sender and the carrier never puts rate + 1 INVITEs within one second.
 PACING_MARGIN = 0.05
@@ -72,6 +73,14 @@ class BroadcastChanged:
 @dataclass(frozen=True, slots=True)
 class BroadcastRunning:
     """A broadcast started or resumed: its sender must run."""
+
+    broadcast_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SenderWake:
+    """Someone other than the sender changed the broadcast (paused, cancelled, a result came):
+    its sender, waiting for the next slot or a free line, looks again now."""
 
     broadcast_id: int
 
@@ -205,6 +214,7 @@ def act(session: Session, tenant_id: int, broadcast_id: int, action: str, actor:
     session.flush()
     audit.write(session, actor, f"broadcast.{action}", broadcast)
     _changed(session, broadcast)
+    effects.record(session, SenderWake(broadcast.id))
     return broadcast
 
 
@@ -459,6 +469,7 @@ def _outcome(
         recipient.status = status
     session.flush()
     _changed(session, broadcast)
+    effects.record(session, SenderWake(broadcast.id))
 
 
 def _recipient_of(session: Session, command_id: int) -> tuple[Broadcast, BroadcastRecipient] | None:
