@@ -125,27 +125,22 @@ def _audience(tenant_id: int, tag_name: str, numbers: list[str]) -> int:
         return tag.id
 
 
-def _voice(tenant_id: int, name: str, tag_id: int, recording: Path, **extra: Any) -> int:
+def _create(tenant_id: int, name: str, tag_id: int, kind: str, message: str, **extra: Any) -> int:
+    """A draft broadcast from Line A to the contacts with `tag_id`."""
     with db.unit_of_work() as s:
         from control.models import Line
 
         line = s.scalar(select(Line).where(Line.tenant_id == tenant_id, Line.name == "Line A"))
         assert line is not None
-        broadcast = broadcasts.create_broadcast(
-            s,
-            tenant_id,
-            {
-                "name": name,
-                "kind": "voice",
-                "message": "Our offices move.",
-                "line_id": line.id,
-                "tag_ids": [tag_id],
-            }
-            | extra,
-            None,
-        )
-        broadcast_recordings.save_recording(s, tenant_id, broadcast.id, recording.read_bytes(), None)
-        return broadcast.id
+        data = {"name": name, "kind": kind, "message": message, "line_id": line.id, "tag_ids": [tag_id]}
+        return broadcasts.create_broadcast(s, tenant_id, data | extra, None).id
+
+
+def _voice(tenant_id: int, name: str, tag_id: int, recording: Path, **extra: Any) -> int:
+    broadcast_id = _create(tenant_id, name, tag_id, "voice", "Our offices move.", **extra)
+    with db.unit_of_work() as s:
+        broadcast_recordings.save_recording(s, tenant_id, broadcast_id, recording.read_bytes(), None)
+    return broadcast_id
 
 
 def _recording(tmp_path: Path) -> Path:
@@ -352,23 +347,7 @@ def test_text_broadcast_delivers_every_message(world: tuple[EventsWorld, Phone],
     numbers = [f"+141555522{n:02d}" for n in range(20)]
     tag_id = _audience(events.tenant_id, "Texted", numbers)
     before = len(carrier.texts())
-    with db.unit_of_work() as s:
-        from control.models import Line
-
-        line = s.scalar(select(Line).where(Line.tenant_id == events.tenant_id, Line.name == "Line A"))
-        assert line is not None
-        broadcast_id = broadcasts.create_broadcast(
-            s,
-            events.tenant_id,
-            {
-                "name": "Texts",
-                "kind": "text",
-                "message": "Offices move on Monday ✓",
-                "line_id": line.id,
-                "tag_ids": [tag_id],
-            },
-            None,
-        ).id
+    broadcast_id = _create(events.tenant_id, "Texts", tag_id, "text", "Offices move on Monday ✓")
     assert api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "start"}).status_code == 200
     wait_for(
         "the broadcast to finish", lambda: _broadcast(broadcast_id).status == "done", timeout=60, every=0.25
@@ -395,24 +374,9 @@ def test_a_scheduled_broadcast_starts_on_time_from_rqs_scheduler(
     tag_id = _audience(events.tenant_id, "Scheduled", numbers)
     before = len(carrier.texts())
     due = (utcnow() + timedelta(seconds=3)).replace(microsecond=0)
-    with db.unit_of_work() as s:
-        from control.models import Line
-
-        line = s.scalar(select(Line).where(Line.tenant_id == events.tenant_id, Line.name == "Line A"))
-        assert line is not None
-        broadcast_id = broadcasts.create_broadcast(
-            s,
-            events.tenant_id,
-            {
-                "name": "Later",
-                "kind": "text",
-                "message": "Reminder",
-                "line_id": line.id,
-                "tag_ids": [tag_id],
-                "scheduled_at": due.isoformat(),
-            },
-            None,
-        ).id
+    broadcast_id = _create(
+        events.tenant_id, "Later", tag_id, "text", "Reminder", scheduled_at=due.isoformat()
+    )
     scheduled = api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "schedule"})
     assert scheduled.status_code == 200 and scheduled.get_json()["status"] == "scheduled"
     done = wait_for(
@@ -435,7 +399,7 @@ def test_a_start_missed_while_no_worker_ran_is_taken_when_a_worker_starts(
     from datetime import timedelta
 
     from control.db import utcnow
-    from control.models import AuditLog, Line
+    from control.models import AuditLog
 
     events, carrier = world
     late_numbers = [f"+141555527{n:02d}" for n in range(3)]
@@ -445,25 +409,17 @@ def test_a_start_missed_while_no_worker_ran_is_taken_when_a_worker_starts(
     ids = {}
     for name, numbers, if_missed in (("Catch up", late_numbers, "start"), ("Skip", missed_numbers, "missed")):
         tag_id = _audience(events.tenant_id, name, numbers)
+        ids[name] = _create(
+            events.tenant_id,
+            name,
+            tag_id,
+            "text",
+            f"{name} notice",
+            scheduled_at=past.isoformat(),
+            if_missed=if_missed,
+        )
         with db.unit_of_work() as s:
-            line = s.scalar(select(Line).where(Line.tenant_id == events.tenant_id, Line.name == "Line A"))
-            assert line is not None
-            broadcast = broadcasts.create_broadcast(
-                s,
-                events.tenant_id,
-                {
-                    "name": name,
-                    "kind": "text",
-                    "message": f"{name} notice",
-                    "line_id": line.id,
-                    "tag_ids": [tag_id],
-                    "scheduled_at": past.isoformat(),
-                    "if_missed": if_missed,
-                },
-                None,
-            )
-            broadcast.status = "scheduled"  # as `schedule` leaves it; its rq job is gone
-            ids[name] = broadcast.id
+            s.get(Broadcast, ids[name]).status = "scheduled"  # as `schedule` leaves it; its rq job is gone
     back = utcnow()
     other = Worker(tmp_path / "returning-worker.log", pbx_database_url)
     try:
