@@ -40,10 +40,12 @@ from tests.integration.sipp import Phone, SipMessage
 pytestmark = pytest.mark.integration
 
 RATE = 5
-#: The carrier's subscribers: +1415555 2xxx answer, 3xxx are busy, 4xxx never answer.
+#: The carrier's subscribers: +1415555 2xxx answer, 3xxx are busy, 4xxx never answer, 5xxx do not
+#: exist (404).
 ANSWER = [f"+141555520{n:02d}" for n in range(8)]
 BUSY = [f"+141555530{n:02d}" for n in range(6)]
 NO_ANSWER = [f"+141555540{n:02d}" for n in range(6)]
+FAILED = [f"+141555550{n:02d}" for n in range(2)]
 PAUSED = [f"+141555521{n:02d}" for n in range(20)]
 
 
@@ -196,7 +198,7 @@ def test_voice_broadcast_records_every_outcome_retries_and_keeps_the_rate(
     world: tuple[EventsWorld, Phone], api: Api, tmp_path: Path
 ) -> None:
     events, carrier = world
-    tag_id = _audience(events.tenant_id, "Customers", ANSWER + BUSY + NO_ANSWER)
+    tag_id = _audience(events.tenant_id, "Customers", ANSWER + BUSY + NO_ANSWER + FAILED)
     with db.unit_of_work() as s:  # one opted out, one whose number no longer parses
         opted = contacts.create_contact(
             s,
@@ -240,18 +242,21 @@ def test_voice_broadcast_records_every_outcome_retries_and_keeps_the_rate(
     assert {n: rows[n].status for n in ANSWER} == dict.fromkeys(ANSWER, "answered")
     assert {n: rows[n].status for n in BUSY} == dict.fromkeys(BUSY, "busy")
     assert {n: rows[n].status for n in NO_ANSWER} == dict.fromkeys(NO_ANSWER, "no_answer")
-    assert {n: rows[n].attempts for n in ANSWER} == dict.fromkeys(ANSWER, 1)
+    assert {n: rows[n].status for n in FAILED} == dict.fromkeys(FAILED, "failed")
+    assert {n: rows[n].attempts for n in ANSWER + FAILED} == dict.fromkeys(ANSWER + FAILED, 1)
     assert {n: rows[n].attempts for n in BUSY + NO_ANSWER} == dict.fromkeys(BUSY + NO_ANSWER, 2)
     assert rows["+14155552099"].status == "skipped" and rows["+1555"].status == "invalid"
     results = api.get(f"/api/v1/broadcasts/{broadcast_id}/results").get_json()["progress"]
-    assert (results["sent"], results["answered"], results["busy"], results["no_answer"]) == (20, 8, 6, 6)
+    assert (results["sent"], results["answered"], results["busy"], results["no_answer"]) == (22, 8, 6, 6)
+    assert results["failed"] == 2
     assert (results["skipped"], results["invalid"], results["remaining"]) == (1, 1, 0)
 
-    # At the carrier: one call per answered number, two (one retry) per busy or unanswered one,
-    # from the line's number, never more than RATE INVITEs within one second.
-    invites = _invites(carrier, ANSWER + BUSY + NO_ANSWER)
-    per_number = {n: sum(1 for m in invites if _number(m) == n) for n in ANSWER + BUSY + NO_ANSWER}
-    assert per_number == {n: 1 if n in ANSWER else 2 for n in per_number}, per_number
+    # At the carrier: one call per answered or failed number, two (one retry) per busy or
+    # unanswered one, from the line's number, never more than RATE INVITEs within one second.
+    called = ANSWER + BUSY + NO_ANSWER + FAILED
+    invites = _invites(carrier, called)
+    per_number = {n: sum(1 for m in invites if _number(m) == n) for n in called}
+    assert per_number == {n: 1 if n in ANSWER + FAILED else 2 for n in per_number}, per_number
     assert all(LINE_A in m.headers["from"] for m in invites), invites[0].headers
     times = sorted(m.at for m in invites)
     assert _most_in_one_second(times) <= RATE, times
