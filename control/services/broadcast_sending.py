@@ -377,11 +377,12 @@ def dispatch(session: Session, broadcast_id: int, now: datetime | None = None) -
     None once the broadcast no longer runs (paused, cancelled, done).
 
     The throttle is the tenant's, whichever of its broadcasts sends: the tenant's row is locked
-    until the commit, so two senders (two workers, two broadcasts) never both see a free slot."""
+    until the commit, so two senders (two workers, two broadcasts) never both see a free slot
+    (FOR NO KEY UPDATE: rows that merely refer to the tenant are still written meanwhile)."""
     broadcast = session.get(Broadcast, broadcast_id)
     if broadcast is None or broadcast.status != "running":
         return None
-    tenant = session.get(Tenant, broadcast.tenant_id, with_for_update=True)
+    tenant = session.get(Tenant, broadcast.tenant_id, with_for_update={"key_share": True})
     assert tenant is not None
     now = now or utcnow()  # once the lock is ours: what the other sender sent is in `recent`
     _expire_lost(session, broadcast, now)

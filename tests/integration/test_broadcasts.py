@@ -315,8 +315,10 @@ def test_two_broadcasts_of_a_tenant_at_once_keep_its_rate_together(
     """Two workers, each sending one of the tenant's broadcasts at the same time: the carrier never
     sees more than the tenant's rate from both together, and neither waits for the other."""
     events, carrier = world
-    first = [f"+141555525{n:02d}" for n in range(10)]
-    second = [f"+141555526{n:02d}" for n in range(10)]
+    # Each alone takes 4 s at the rate: long enough that they overlap whichever worker is slower
+    # to take its job on a busy machine.
+    first = [f"+141555525{n:02d}" for n in range(20)]
+    second = [f"+141555526{n:02d}" for n in range(20)]
     ids = [
         _voice(events.tenant_id, name, _audience(events.tenant_id, name, numbers), _recording(tmp_path))
         for name, numbers in (("Together A", first), ("Together B", second))
