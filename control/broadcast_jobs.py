@@ -65,11 +65,15 @@ def enqueue_sender(broadcast_id: int, connection: redis.Redis | None = None) -> 
 
 
 def schedule_sender(broadcast_id: int, at: datetime, connection: redis.Redis | None = None) -> str:
-    """The sender at `at` (naive UTC) on rq's scheduler: it starts the broadcast if still due."""
+    """The sender at `at` (naive UTC) on rq's scheduler: it starts the broadcast if still due.
+    A time already past is queued at once: rq's scheduler clears its registry by score after each
+    pass, so a job scheduled in the past during a pass would be dropped unseen."""
     when = at.replace(tzinfo=UTC)
     job_id = f"broadcast-{broadcast_id}-at-{int(when.timestamp())}"
-    job = _queue(connection).enqueue_at(when, SENDER, broadcast_id, **_job(broadcast_id, "start", job_id))
-    return str(job.id)
+    options = _job(broadcast_id, "start", job_id)
+    if when <= datetime.now(UTC):
+        return str(_queue(connection).enqueue(SENDER, broadcast_id, **options).id)
+    return str(_queue(connection).enqueue_at(when, SENDER, broadcast_id, **options).id)
 
 
 def _wake_channel(broadcast_id: int) -> str:
