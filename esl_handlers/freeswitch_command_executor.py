@@ -14,6 +14,12 @@ is sent and its result awaited in a greenlet of its own: an originate ringing fo
 delays the next command; the kinds that change a state (commands.ORDERED_KINDS) still go out one
 after the other, in order.
 
+A broadcast call is handed over once FreeSWITCH takes its bgapi originate (a paced command: at
+least its `pace` seconds after the last one of its tenant). Its result is the CHANNEL_HANGUP_COMPLETE
+of the call, which names the command in a channel variable (answered, or the hang-up cause), or,
+when no channel was ever made (no such gateway), the failed originate job's cause; the call event
+itself still goes on to the normaliser, as the trunk leg of an Asterisk broadcast call does.
+
 On every connect (`restore`) the node is given the model's Do Not Disturb and queue state again:
 mod_hash is gone after a restart, and mod_callcenter comes back as last deployed.
 """
@@ -42,6 +48,8 @@ from esl_handlers.command_values import BadCommand
 log = logging.getLogger(__name__)
 
 _JOB_MARK = b"Event-Name: BACKGROUND_JOB"
+_HANGUP_MARK = b"Event-Name: CHANNEL_HANGUP_COMPLETE"
+_BROADCAST_MARK = f"variable_{fs.BROADCAST_COMMAND_VARIABLE}: ".encode()
 _TEXT_MARKS = (b"Event-Name: MESSAGE", b"Event-Subclass: SMS%3A%3ASEND_MESSAGE")
 #: what the listener subscribes to on its connection for the executor: job results, texts from
 #: the trunk, and the sent texts mod_sms hands back with their delivery
@@ -67,6 +75,12 @@ class FreeswitchCommandExecutor:
         #: texts sent, waiting for their delivery event, by command id
         self._deliveries: dict[str, gevent.event.AsyncResult] = {}
         self._texts: gevent.queue.Queue = gevent.queue.Queue()
+        #: broadcast calls' originate jobs (by Job-UUID): their command ids
+        self._broadcast_jobs: dict[str, int] = {}
+        #: broadcast calls' results to record: (command id, result)
+        self._call_results: gevent.queue.Queue = gevent.queue.Queue()
+        #: when the last paced command of each key went out (broadcasts: per tenant)
+        self._paced: dict[str, float] = {}
         #: the thread the database and Redis work runs in: the listener's own (`pool`), so one
         #: OS thread uses the process's Redis connections (a gevent socket belongs to its thread)
         self._pool = pool or ThreadPool(1)
@@ -83,11 +97,22 @@ class FreeswitchCommandExecutor:
         """True if the event was a command's result or a text (then it is not a call event)."""
         if any(mark in body for mark in _TEXT_MARKS):
             return self._on_text(body)
+        if _HANGUP_MARK in body and _BROADCAST_MARK in body:
+            ended = fs.broadcast_hangup(body)
+            if ended is not None:
+                self._call_results.put((ended.command_id, ended.result))
+            return False  # the call event goes on to the normaliser
         if _JOB_MARK not in body:
             return False
         job = fs.background_job(body)
         if job is None:
             return False
+        command_id = self._broadcast_jobs.pop(job[0], None)
+        if command_id is not None:
+            cause = fs.job_failure(job[1])
+            if cause is not None:  # the call's hang-up, if it had a channel, says the same
+                self._call_results.put((command_id, cause))
+            return True
         waiting = self._jobs.get(job[0])
         if waiting is not None and not waiting.ready():
             waiting.set(job[1])
@@ -113,7 +138,16 @@ class FreeswitchCommandExecutor:
             except Exception:
                 log.exception("%s: an inbound text could not be recorded", self.node)
 
+    def _record_call_results(self) -> None:
+        while True:
+            command_id, result = self._call_results.get()
+            try:
+                self._pool.apply(records.broadcast_result, (command_id, result))
+            except Exception:
+                log.exception("%s: a broadcast call's result could not be recorded", self.node)
+
     def connection_lost(self) -> None:
+        self._broadcast_jobs.clear()
         for waiting in [*self._jobs.values(), *self._deliveries.values()]:
             if not waiting.ready():
                 waiting.set_exception(ConnectionError("ESL connection lost before the result"))
@@ -128,6 +162,17 @@ class FreeswitchCommandExecutor:
                 return esl
             gevent.sleep(0.05)
         return None
+
+    def _hand_over(self, esl: Any, command: fs.EslCommand, command_id: int) -> str:
+        """A broadcast call's originate, without waiting for its job: FreeSWITCH took it."""
+        assert command.job_uuid is not None
+        self._broadcast_jobs[command.job_uuid] = command_id
+        with gevent.Timeout(self.send_timeout, TimeoutError):
+            reply = esl.send_raw(command.wire)
+        said = str(reply.headers.get("Reply-Text") or reply.data or "")
+        if not fs.accepted(said.strip()):
+            self._broadcast_jobs.pop(command.job_uuid, None)
+        return said
 
     def _send(self, esl: Any, command: fs.EslCommand) -> str:
         waiting = None
@@ -156,7 +201,10 @@ class FreeswitchCommandExecutor:
         try:
             for command in fs.commands_for(kind, params, command_id):
                 sent = True
-                said = self._send(esl, command).strip()
+                if kind == "broadcast_call":
+                    said = self._hand_over(esl, command, command_id).strip()
+                else:
+                    said = self._send(esl, command).strip()
                 answers.append(said)
                 if not fs.accepted(said):
                     return "failed", "; ".join(answers)
@@ -203,8 +251,10 @@ class FreeswitchCommandExecutor:
             self._pool.apply(records.publish, (held,))
         if not claimed:
             return None
+        params = command.get("params") or {}
+        self._pace(params)  # here, one command after the other: each takes its own slot
         after = self._ordered if kind in commands.ORDERED_KINDS else None
-        sending = gevent.spawn(self._send_and_record, command_id, kind, command.get("params") or {}, after)
+        sending = gevent.spawn(self._send_and_record, command_id, kind, params, after)
         if kind in commands.ORDERED_KINDS:
             self._ordered = sending
         self._sending.add(sending)
@@ -224,6 +274,18 @@ class FreeswitchCommandExecutor:
             return
         log.info("%s: command %s (%s) %s: %s", self.node, command_id, kind, state, answer)
 
+    def _pace(self, params: dict[str, Any]) -> None:
+        """A paced command (a broadcast's call or text) goes out at least `seconds` after the last
+        one of its key, whatever delayed it on the way here."""
+        pace = params.get("pace")
+        if not isinstance(pace, dict):
+            return
+        key, seconds = str(pace.get("key")), min(float(pace.get("seconds") or 0), 1.0)
+        wait = self._paced.get(key, 0.0) + seconds - time.monotonic()
+        if wait > 0:
+            gevent.sleep(wait)
+        self._paced[key] = time.monotonic()
+
     # --- the stream -----------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -236,6 +298,7 @@ class FreeswitchCommandExecutor:
                 "%s: commands %s were in flight at the last stop: marked unknown", self.node, abandoned
             )
         texts = gevent.spawn(self._record_texts)
+        results = gevent.spawn(self._record_call_results)
         client = redis.Redis.from_url(redis_url())
         stream = command_channel.stream(self.node)
         last = f"{int((time.time() - commands.EXPIRES_AFTER.total_seconds()) * 1000)}-0"
@@ -258,6 +321,7 @@ class FreeswitchCommandExecutor:
             # results on their way are recorded, within the send timeout
             gevent.joinall(list(self._sending), timeout=self.send_timeout)
             texts.kill()
+            results.kill()
             client.close()
             self._claims.kill()
             if self._own_pool:

@@ -74,6 +74,63 @@ def ring_test(params: dict[str, Any]) -> EslCommand:
     return bgapi(f"originate {{{','.join(variables)}}}user/{endpoint}@{domain} &echo()")
 
 
+#: the channel variable naming the broadcast command a call belongs to: its CHANNEL_HANGUP_COMPLETE
+#: carries it (variable_<name>), so the result needs nothing the listener remembers
+BROADCAST_COMMAND_VARIABLE = "switchboard_broadcast_command"
+
+
+def broadcast_call(params: dict[str, Any], command_id: int) -> EslCommand:
+    """Call a number through the tenant's gateway with the line's caller ID; once it answers,
+    play the recording from <conf dir>/switchboard/media and hang up. The bgapi's job ends at the
+    answer (+OK uuid) or with the cause the call failed with (-ERR USER_BUSY, NO_ANSWER, ...)."""
+    from esl_handlers.asterisk_commands import RECORDING
+
+    number = check(E164, params.get("to"), "to number")
+    caller_id = check(E164, params.get("caller_id"), "caller ID")
+    recording = check(RECORDING, params.get("recording"), "recording")
+    seconds = max(5, min(int(params.get("ring_seconds", 30)), 120))
+    variables = [
+        f"origination_uuid={uuid.UUID(check(CHANNEL_ID, params.get('channel_id'), 'channel id'))}",
+        f"origination_caller_id_number={caller_id}",
+        f"origination_caller_id_name={caller_id}",
+        f"originate_timeout={seconds}",
+        "ignore_early_media=true",
+        f"{BROADCAST_COMMAND_VARIABLE}={int(command_id)}",
+    ]
+    return bgapi(
+        f"originate {{{','.join(variables)}}}sofia/gateway/{names.FS_GATEWAY}/{number} "
+        f"&playback(${{conf_dir}}/switchboard/media/{recording})"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastHangup:
+    """A broadcast call ended: its command and its result in the words CALL_RESULTS knows
+    (ANSWER once answered, else FreeSWITCH's hang-up cause)."""
+
+    command_id: int
+    result: str
+
+
+def broadcast_hangup(body: bytes) -> BroadcastHangup | None:
+    """The result of a CHANNEL_HANGUP_COMPLETE of a broadcast call; None for any other event."""
+    headers, _ = plain_event(body)
+    command = headers.get(f"variable_{BROADCAST_COMMAND_VARIABLE}", "")
+    if headers.get("Event-Name") != "CHANNEL_HANGUP_COMPLETE" or not command.isdigit():
+        return None
+    answered = headers.get("Caller-Channel-Answered-Time", "0") not in ("", "0")
+    cause = headers.get("Hangup-Cause") or headers.get("variable_hangup_cause") or "UNKNOWN"
+    return BroadcastHangup(int(command), "ANSWER" if answered else cause)
+
+
+def job_failure(result: str) -> str | None:
+    """The cause of a failed originate job (-ERR USER_BUSY), None if the call went up."""
+    said = result.strip()
+    if not said.startswith("-ERR"):
+        return None
+    return said.removeprefix("-ERR").strip().split()[0] if said != "-ERR" else "UNKNOWN"
+
+
 #: the event header naming the command a text belongs to (never a SIP header: only sip_h_* are)
 TEXT_COMMAND_HEADER = "Switchboard-Command"
 _TEXT_EVENT = "sendevent CUSTOM\nEvent-Subclass: SMS::SEND_MESSAGE\n"  # TEXT_SENT_SUBCLASS
@@ -150,6 +207,8 @@ def commands_for(kind: str, params: dict[str, Any], command_id: int = 0) -> list
         return [originate(params)]
     if kind == "message":
         return [message(params, command_id)]
+    if kind == "broadcast_call":
+        return [broadcast_call(params, command_id)]
     if kind == "dnd":
         return dnd(params)
     if kind == "queue_pause":

@@ -4,7 +4,9 @@ tenant's throttle until the broadcast is paused, cancelled or done.
 One run is a slice of at most broadcast_jobs.SLICE_SECONDS; while the broadcast still runs it
 queues its next slice, so deploys on the same worker wait a slice at most. A Redis lock keeps
 one sender per broadcast; each step is one unit of work (control.services.broadcast_sending
-.dispatch), so pause and cancel take effect at the next step (well within a second).
+.dispatch). Between steps the sender waits for the next slot, or for a change made elsewhere
+(broadcast_jobs.Changes: a pause, a cancel, a call's result), whichever comes first: a pause or
+a cancel takes effect as soon as it is committed.
 """
 
 from __future__ import annotations
@@ -70,13 +72,14 @@ def deploy_recording(broadcast_id: int) -> bool:
 def send_slice(broadcast_id: int, seconds: float) -> bool:
     """Dispatch for up to `seconds`; True if the broadcast still runs at the end."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with unit_of_work() as session:
-            wait = broadcast_sending.dispatch(session, broadcast_id)
-        if wait is None:
-            return False
-        if wait > 0:
-            time.sleep(wait)
+    with broadcast_jobs.Changes(broadcast_id) as changes:
+        while (left := deadline - time.monotonic()) > 0:
+            with unit_of_work() as session:
+                wait = broadcast_sending.dispatch(session, broadcast_id)
+            if wait is None:
+                return False
+            if wait > 0:
+                changes.wait(min(wait, left))
     return True
 
 

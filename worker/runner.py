@@ -92,6 +92,10 @@ def run_worker(burst: bool = False) -> bool:
     worker = SwitchboardWorker(queues, connection=connection)
     if not burst:
         from control.automation_jobs import next_minute, schedule_clock
+        from control.broadcast_jobs import catch_up
 
         schedule_clock(next_minute(), connection)  # the automations' minute clock (one job a minute)
+        due, running = catch_up(connection)
+        if due or running:
+            log.info("broadcasts: %d scheduled starts were due, %d running broadcasts resumed", due, running)
     return worker.work(with_scheduler=True, burst=burst)

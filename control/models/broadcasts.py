@@ -10,7 +10,12 @@ from control.models.contacts import Contact
 from control.models.tags import Tag
 
 BROADCAST_KINDS = ("voice", "text")
-BROADCAST_STATUSES = ("draft", "scheduled", "running", "paused", "done", "cancelled")
+#: missed: its scheduled start passed while Switchboard was not running, and its operator chose
+#: not to start it late (`if_missed`); it can be started now or scheduled again.
+BROADCAST_STATUSES = ("draft", "scheduled", "missed", "running", "paused", "done", "cancelled")
+#: What a scheduled broadcast does when its start was missed (the worker was down then): start
+#: when Switchboard is back, or be marked missed.
+IF_MISSED = ("start", "missed")
 #: A recipient's fate. pending: not tried yet; retry: busy or no answer, tried again after the
 #: delay; sending: handed to the PBX, no outcome yet; skipped: opted out (do not call);
 #: invalid: no valid number; cancelled: the broadcast was cancelled before it was tried.
@@ -56,6 +61,8 @@ class Broadcast(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id", ondelete="SET NULL"))
     scheduled_at: Mapped[datetime | None]
+    #: start late, or be marked missed, when the scheduled start passed unseen (IF_MISSED)
+    if_missed: Mapped[str] = mapped_column(String(8), default="start")
     status: Mapped[str] = mapped_column(String(10), default="draft", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: tries again after busy or no answer (0: never), `retry_delay` seconds apart

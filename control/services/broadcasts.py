@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from control.errors import Invalid, NotFound
 from control.models import Broadcast, Contact, Line, Tag, User
-from control.models.broadcasts import BROADCAST_KINDS, BROADCAST_STATUSES
+from control.models.broadcasts import BROADCAST_KINDS, BROADCAST_STATUSES, IF_MISSED
 from control.services import audit
 from control.services.listing import Page, like_pattern, paginate, status_counts
 from control.validators import (
@@ -32,7 +32,7 @@ SORTS = {
     "created": Broadcast.created_at,
 }
 #: A broadcast's content and audience can change until it starts.
-EDITABLE = ("draft", "scheduled")
+EDITABLE = ("draft", "scheduled", "missed")
 
 
 def get_broadcast(session: Session, tenant_id: int, broadcast_id: int) -> Broadcast:
@@ -92,6 +92,7 @@ def _apply(session: Session, broadcast: Broadcast, tenant_id: int, data: dict) -
             add(errors, "line_id", "Choose a line of this tenant.")
     broadcast.line_id = line_id
     broadcast.scheduled_at = when(errors, data, "scheduled_at")
+    broadcast.if_missed = choice(errors, data, "if_missed", IF_MISSED, broadcast.if_missed or "start")
     broadcast.retry_count = integer(errors, data, "retry_count", 2, *BROADCAST_RETRIES)
     broadcast.retry_delay = integer(errors, data, "retry_delay", 300, *BROADCAST_RETRY_DELAY)
     broadcast.ring_seconds = integer(errors, data, "ring_seconds", 30, *BROADCAST_RING)
@@ -119,6 +120,7 @@ def broadcast_data(broadcast: Broadcast) -> dict:
         "message": broadcast.message,
         "line_id": broadcast.line_id,
         "scheduled_at": broadcast.scheduled_at,
+        "if_missed": broadcast.if_missed,
         "retry_count": broadcast.retry_count,
         "retry_delay": broadcast.retry_delay,
         "ring_seconds": broadcast.ring_seconds,

@@ -81,7 +81,6 @@ BEYOND_THE_SCHEMA = [
     # What a broadcast needs before it is scheduled or started.
     (r"line_id", r"Choose the line the broadcast is sent from\.|This tenant has no trunk .*"),
     (r"recording", r"Upload the recording to play\."),
-    (r"kind", r"Voice broadcasts go out through an Asterisk node; .*"),
 ]
 
 

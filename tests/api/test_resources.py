@@ -332,7 +332,11 @@ def test_broadcasts_crud_and_actions(api, session):
     broadcast = created.json
     assert broadcast["status"] == "draft" and broadcast["tag_ids"] == [lead] and broadcast["line_id"] == line
     assert (broadcast["retry_count"], broadcast["retry_delay"], broadcast["ring_seconds"]) == (1, 60, 30)
+    assert broadcast["if_missed"] == "start"
     url = f"/api/v1/broadcasts/{broadcast['id']}"
+    assert api.patch(url, json={"if_missed": "missed"}).json["if_missed"] == "missed"
+    late = api.patch(url, json={"if_missed": "tomorrow"})
+    assert late.status_code == 422 and late.json["errors"] == {"if_missed": ["Choose one of: start, missed."]}
 
     early = api.post(f"{url}/action", json={"action": "schedule"})
     assert early.status_code == 422 and early.json["errors"] == {

@@ -186,6 +186,34 @@ def test_texts_keep_the_tenants_rate_and_each_delivery_is_recorded(session, worl
     )
 
 
+def test_two_broadcasts_of_a_tenant_share_its_rate(session, world):
+    """Two broadcasts sending at once keep the tenant's rate together, and both progress."""
+    from control.services import commands
+
+    tenant = world["tenant"]
+    tenant.broadcast_max_concurrent = 10
+    both = [_broadcast(session, world, name=name) for name in ("Offer A", "Offer B")]
+    for broadcast in both:
+        broadcast_sending.act(session, tenant.id, broadcast.id, "start", None)
+    handed: list[tuple[datetime, int]] = []
+    for step in range(80):  # 4 s, the two senders looking every 50 ms, in turn
+        now = T0 + timedelta(seconds=step * 0.05)
+        for broadcast in both if step % 2 else reversed(both):
+            for command in _dispatch_until_idle(session, broadcast.id, now):
+                handed.append((now, broadcast.id))
+                commands.finish(session, command.id, "ok", "delivered")
+                broadcast_sending.on_command_finished(session, command)
+    assert [b.status for b in both] == ["done", "done"]
+    assert sorted(broadcast_id for _, broadcast_id in handed) == sorted([both[0].id] * 6 + [both[1].id] * 6)
+    times = [at for at, _ in handed]
+    assert max(sum(1 for t in times if start <= t < start + timedelta(seconds=1)) for start in times) <= 5
+    assert all(b - a >= broadcast_sending.spacing(5) for a, b in zip(times, times[1:], strict=False))
+    # Neither waited for the other to finish: their calls interleave.
+    first_b = min(at for at, broadcast_id in handed if broadcast_id == both[1].id)
+    last_a = max(at for at, broadcast_id in handed if broadcast_id == both[0].id)
+    assert first_b < last_a
+
+
 def test_calls_retry_busy_and_no_answer_as_configured_then_finish(session, world):
     broadcast = _broadcast(session, world, kind="voice", ring_seconds=5)
     tenant = world["tenant"]
@@ -257,19 +285,16 @@ def test_what_sending_needs_is_checked_before_it_starts(session, world):
     with pytest.raises(Invalid) as refused:
         broadcast_sending.act(session, tenant_id, voice.id, "start", None)
     assert refused.value.errors == {"recording": ["Upload the recording to play."]}
-    voice.recording = "broadcast-1-0123456789abcdef.wav"
-    node = session.scalars(select(PbxNode).where(PbxNode.tenant_id == tenant_id)).one()
-    node.kind = "freeswitch"
-    with pytest.raises(Invalid) as refused:
-        broadcast_sending.act(session, tenant_id, voice.id, "start", None)
-    assert refused.value.errors == {
-        "kind": ["Voice broadcasts go out through an Asterisk node; bcast-node is freeswitch."]
-    }
     assert voice.status == "draft"
     assert (
         session.scalar(select(BroadcastRecipient.id).where(BroadcastRecipient.broadcast_id == voice.id))
         is None
     )
+    # Both PBX kinds place voice broadcasts.
+    voice.recording = "broadcast-1-0123456789abcdef.wav"
+    node = session.scalars(select(PbxNode).where(PbxNode.tenant_id == tenant_id)).one()
+    node.kind = "freeswitch"
+    assert broadcast_sending.act(session, tenant_id, voice.id, "start", None).status == "running"
 
 
 def test_scheduled_broadcast_starts_when_due(session, world):
@@ -279,6 +304,50 @@ def test_scheduled_broadcast_starts_when_due(session, world):
     assert broadcast.status == "scheduled"
     assert broadcast_sending.start_when_due(session, broadcast.id, T0)
     assert broadcast.status == "running" and len(_statuses(session, broadcast.id)) == 8
+
+
+def test_a_missed_start_starts_late_or_is_marked_missed_as_chosen(session, world):
+    from control.models import AuditLog
+
+    tenant_id = world["tenant"].id
+    late = T0 + broadcast_sending.MISSED_AFTER + timedelta(seconds=1)
+    on_time = _broadcast(session, world, name="On time", scheduled_at="2030-01-01T09:00")
+    starts_late = _broadcast(session, world, name="Late", scheduled_at="2030-01-01T09:00")
+    skipped = _broadcast(session, world, name="Skipped", scheduled_at="2030-01-01T09:00", if_missed="missed")
+    for broadcast in (on_time, starts_late, skipped):
+        broadcast_sending.act(session, tenant_id, broadcast.id, "schedule", None)
+    # A worker coming back sees every due start (and every running broadcast).
+    due, running = broadcast_sending.overdue(session, late)
+    assert sorted(due) == sorted((b.id, T0) for b in (on_time, starts_late, skipped)) and running == []
+    assert broadcast_sending.overdue(session, T0 - timedelta(seconds=1)) == ([], [])
+    # Within MISSED_AFTER it is on time, whatever the choice.
+    assert broadcast_sending.start_when_due(session, on_time.id, T0 + broadcast_sending.MISSED_AFTER)
+    assert broadcast_sending.start_when_due(session, starts_late.id, late)
+    assert (on_time.status, starts_late.status) == ("running", "running")
+    assert not broadcast_sending.start_when_due(session, skipped.id, late)
+    assert skipped.status == "missed" and _statuses(session, skipped.id) == {}
+    actions = dict(
+        session.execute(
+            select(AuditLog.target_id, AuditLog.action).where(
+                AuditLog.action.in_(("broadcast.late_start", "broadcast.missed"))
+            )
+        ).all()
+    )
+    assert actions == {starts_late.id: "broadcast.late_start", skipped.id: "broadcast.missed"}
+    assert broadcast_sending.overdue(session, late) == ([], sorted([on_time.id, starts_late.id]))
+    # A missed broadcast can be edited, scheduled again or started now; never paused.
+    broadcasts.update_broadcast(session, tenant_id, skipped.id, {"scheduled_at": "2030-01-02T09:00"}, None)
+    with pytest.raises(Invalid, match="missed broadcast cannot pause"):
+        broadcast_sending.act(session, tenant_id, skipped.id, "pause", None)
+    assert broadcast_sending.act(session, tenant_id, skipped.id, "start", None).status == "running"
+    with pytest.raises(Invalid) as refused:
+        broadcasts.create_broadcast(
+            session,
+            tenant_id,
+            {"name": "x", "message": "y", "tag_ids": [world["tag"].id], "if_missed": "later"},
+            None,
+        )
+    assert refused.value.errors == {"if_missed": ["Choose one of: start, missed."]}
 
 
 def test_results_csv_neutralises_formulas(session, world):

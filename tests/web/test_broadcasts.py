@@ -310,3 +310,25 @@ def test_sending_limits_are_the_tenants(admin_client, session, demo):
     tenant = tenants.get_tenant(session, demo["tenant_id"])
     session.refresh(tenant)
     assert (tenant.broadcast_calls_per_second, tenant.broadcast_max_concurrent) == (2, 4)
+
+
+def test_the_missed_start_choice_and_a_missed_broadcast(admin_client, session, demo):
+    vip = _tag(session, "VIP")
+    form = _form(scheduled_at="2031-03-01T10:30", tag_ids=[str(vip)], if_missed="missed")
+    page = admin_client.get("/broadcasts/new").data.decode()
+    assert re.search(r'<label for="if_missed"\s*>If Switchboard is down at that time</label>', page)
+    assert admin_client.post("/broadcasts/new", data=form).status_code == 302
+    broadcast = session.query(Broadcast).filter_by(name="Spring offer").one()
+    assert broadcast.if_missed == "missed"
+    refused = admin_client.post("/broadcasts/new", data=_form(tag_ids=[str(vip)], if_missed="later"))
+    assert refused.status_code == 400
+    assert _error(refused.data.decode(), "if_missed") == "Choose one of: start, missed."
+    # Marked missed by the scheduler: said so, still editable, can start now or be scheduled again.
+    with unit_of_work() as s:
+        s.get(Broadcast, broadcast.id).status = "missed"
+    page = admin_client.get(f"/broadcasts/{broadcast.id}").data.decode()
+    assert 'id="missed-notice"' in page and "passed while Switchboard was not running" in page
+    assert 'id="broadcast-form"' in page
+    actions = re.findall(r'name="action" value="(\w+)"', page)
+    assert actions == ["schedule", "start", "cancel"], actions
+    assert _tab_count(admin_client.get("/broadcasts/").data.decode(), "Missed") == 1

@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask import Response, url_for
 from marshmallow import fields
 
-from control.models.broadcasts import BROADCAST_KINDS, BROADCAST_STATUSES, RECIPIENT_STATUSES
+from control.models.broadcasts import BROADCAST_KINDS, BROADCAST_STATUSES, IF_MISSED, RECIPIENT_STATUSES
 from control.services import broadcast_sending, broadcasts
 from control.validators import BROADCAST_RETRIES, BROADCAST_RETRY_DELAY, BROADCAST_RING
 from web.api.bearer import api_user
@@ -43,6 +43,7 @@ class Broadcast(ma.Schema):
     message = fields.String()
     line_id = fields.Integer(allow_none=True)
     scheduled_at = UtcDateTime(allow_none=True)
+    if_missed = fields.String(metadata={"enum": list(IF_MISSED)})
     status = fields.String(metadata={"enum": list(BROADCAST_STATUSES)})
     tag_ids = ids("tags")
     contact_ids = ids("contacts")
@@ -107,6 +108,13 @@ class BroadcastUpdate(Body):
     message = message_text()
     line_id = Id(allow_none=True)
     scheduled_at = DateTimeInput(allow_none=True)
+    if_missed = choice(
+        IF_MISSED,
+        metadata={
+            "description": "When the scheduled start passed while Switchboard was not running: "
+            "start when it is back (start, the default), or mark the broadcast missed (missed)."
+        },
+    )
     tag_ids = fields.List(Id())
     contact_ids = fields.List(Id())
     retry_count = whole_number(BROADCAST_RETRIES, metadata={"description": "Tries after busy or no answer."})
@@ -128,8 +136,9 @@ class ActionInput(Body):
         allow_none=False,
         error_messages=REQUIRED,
         metadata={
-            "description": "schedule (draft), unschedule (scheduled), start (draft, scheduled), "
-            "pause (running), resume (paused), cancel (scheduled, running, paused).",
+            "description": "schedule (draft, missed), unschedule (scheduled), start (draft, "
+            "scheduled, missed), pause (running), resume (paused), cancel (scheduled, missed, "
+            "running, paused).",
         },
     )
 

@@ -34,6 +34,7 @@ ADMIN_AREA = True
 bp = Blueprint("broadcasts", __name__, url_prefix="/broadcasts")
 
 KIND_LABELS = {"voice": "Voice message", "text": "Text message"}
+IF_MISSED_LABELS = {"start": "Start when it is back", "missed": "Mark it as missed"}
 #: The operator's buttons, by action.
 ACTION_LABELS = {
     "schedule": "Schedule",
@@ -126,6 +127,8 @@ def _form(broadcast: Broadcast | None, data: dict[str, Any], errors: dict[str, l
         data=data,
         errors=errors,
         kind_options=[(k, KIND_LABELS[k]) for k in BROADCAST_KINDS],
+        if_missed_options=list(IF_MISSED_LABELS.items()),
+        if_missed_labels=IF_MISSED_LABELS,
         line_options=[(line.id, line.name) for line in lines.all_lines(db(), me.tenant_id)],
         tag_options=[(t.id, t.name) for t in tags.all_tags(db(), me.tenant_id)],
         contact_options=_contact_options(me.tenant_id, "", data.get("contact_ids") or []),

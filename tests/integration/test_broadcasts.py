@@ -1,8 +1,10 @@
-"""Issue 11, broadcasts, against the real Asterisk: the API starts a broadcast, `switchboard
-worker` sends it through `switchboard listen`'s AMI connection, and a sipp carrier behind the
-trunk answers, is busy or never answers by number and timestamps every INVITE.
+"""Issue 11, broadcasts, against the real Asterisk and the real FreeSWITCH (the module runs on
+each, `-k asterisk` / `-k freeswitch`): the API starts a broadcast, `switchboard worker` sends it
+through `switchboard listen`'s AMI or ESL connection, and a sipp carrier behind the trunk answers,
+is busy or never answers by number and timestamps every INVITE.
 
-One world per module (tests/integration/events_world.py), its trunk pointed at the carrier.
+One world per module and PBX kind (tests/integration/events_world.py), its trunk pointed at the
+carrier.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from sqlalchemy import select
 from control import db
 from control.models import Broadcast, BroadcastRecipient, ContactNumber
 from control.services import broadcast_recordings, broadcasts, contacts, tags, tenants
-from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.events_world import (
     DOMAIN,
     LINE_A,
@@ -39,10 +40,12 @@ from tests.integration.sipp import Phone, SipMessage
 pytestmark = pytest.mark.integration
 
 RATE = 5
-#: The carrier's subscribers: +1415555 2xxx answer, 3xxx are busy, 4xxx never answer.
+#: The carrier's subscribers: +1415555 2xxx answer, 3xxx are busy, 4xxx never answer, 5xxx do not
+#: exist (404).
 ANSWER = [f"+141555520{n:02d}" for n in range(8)]
 BUSY = [f"+141555530{n:02d}" for n in range(6)]
 NO_ANSWER = [f"+141555540{n:02d}" for n in range(6)]
+FAILED = [f"+141555550{n:02d}" for n in range(2)]
 PAUSED = [f"+141555521{n:02d}" for n in range(20)]
 
 
@@ -78,11 +81,10 @@ class Worker:
 
 @pytest.fixture(scope="module")
 def world(
-    module_database_url: str, asterisk_sandbox: AsteriskSandbox, tmp_path_factory: pytest.TempPathFactory
+    pbx_database_url: str, pbx: Pbx, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[EventsWorld, Phone]]:
-    workdir = tmp_path_factory.mktemp("broadcasts")
-    pbx = Pbx("asterisk", asterisk_sandbox)
-    with events_world(module_database_url, pbx, workdir) as built:
+    workdir = tmp_path_factory.mktemp(f"broadcasts-{pbx.kind}")
+    with events_world(pbx_database_url, pbx, workdir) as built:
         carrier = built.sipp.uas("carrier", "uas_carrier.xml")
         with db.unit_of_work() as s:
             tenant = tenants.get_tenant(s, built.tenant_id)
@@ -100,7 +102,7 @@ def world(
                 None,
             )
         deploy(built.node_id)
-        worker = Worker(workdir / "worker.log", module_database_url)
+        worker = Worker(workdir / "worker.log", pbx_database_url)
         try:
             yield built, carrier
         finally:
@@ -125,27 +127,22 @@ def _audience(tenant_id: int, tag_name: str, numbers: list[str]) -> int:
         return tag.id
 
 
-def _voice(tenant_id: int, name: str, tag_id: int, recording: Path, **extra: Any) -> int:
+def _create(tenant_id: int, name: str, tag_id: int, kind: str, message: str, **extra: Any) -> int:
+    """A draft broadcast from Line A to the contacts with `tag_id`."""
     with db.unit_of_work() as s:
         from control.models import Line
 
         line = s.scalar(select(Line).where(Line.tenant_id == tenant_id, Line.name == "Line A"))
         assert line is not None
-        broadcast = broadcasts.create_broadcast(
-            s,
-            tenant_id,
-            {
-                "name": name,
-                "kind": "voice",
-                "message": "Our offices move.",
-                "line_id": line.id,
-                "tag_ids": [tag_id],
-            }
-            | extra,
-            None,
-        )
-        broadcast_recordings.save_recording(s, tenant_id, broadcast.id, recording.read_bytes(), None)
-        return broadcast.id
+        data = {"name": name, "kind": kind, "message": message, "line_id": line.id, "tag_ids": [tag_id]}
+        return broadcasts.create_broadcast(s, tenant_id, data | extra, None).id
+
+
+def _voice(tenant_id: int, name: str, tag_id: int, recording: Path, **extra: Any) -> int:
+    broadcast_id = _create(tenant_id, name, tag_id, "voice", "Our offices move.", **extra)
+    with db.unit_of_work() as s:
+        broadcast_recordings.save_recording(s, tenant_id, broadcast_id, recording.read_bytes(), None)
+    return broadcast_id
 
 
 def _recording(tmp_path: Path) -> Path:
@@ -201,7 +198,7 @@ def test_voice_broadcast_records_every_outcome_retries_and_keeps_the_rate(
     world: tuple[EventsWorld, Phone], api: Api, tmp_path: Path
 ) -> None:
     events, carrier = world
-    tag_id = _audience(events.tenant_id, "Customers", ANSWER + BUSY + NO_ANSWER)
+    tag_id = _audience(events.tenant_id, "Customers", ANSWER + BUSY + NO_ANSWER + FAILED)
     with db.unit_of_work() as s:  # one opted out, one whose number no longer parses
         opted = contacts.create_contact(
             s,
@@ -245,18 +242,21 @@ def test_voice_broadcast_records_every_outcome_retries_and_keeps_the_rate(
     assert {n: rows[n].status for n in ANSWER} == dict.fromkeys(ANSWER, "answered")
     assert {n: rows[n].status for n in BUSY} == dict.fromkeys(BUSY, "busy")
     assert {n: rows[n].status for n in NO_ANSWER} == dict.fromkeys(NO_ANSWER, "no_answer")
-    assert {n: rows[n].attempts for n in ANSWER} == dict.fromkeys(ANSWER, 1)
+    assert {n: rows[n].status for n in FAILED} == dict.fromkeys(FAILED, "failed")
+    assert {n: rows[n].attempts for n in ANSWER + FAILED} == dict.fromkeys(ANSWER + FAILED, 1)
     assert {n: rows[n].attempts for n in BUSY + NO_ANSWER} == dict.fromkeys(BUSY + NO_ANSWER, 2)
     assert rows["+14155552099"].status == "skipped" and rows["+1555"].status == "invalid"
     results = api.get(f"/api/v1/broadcasts/{broadcast_id}/results").get_json()["progress"]
-    assert (results["sent"], results["answered"], results["busy"], results["no_answer"]) == (20, 8, 6, 6)
+    assert (results["sent"], results["answered"], results["busy"], results["no_answer"]) == (22, 8, 6, 6)
+    assert results["failed"] == 2
     assert (results["skipped"], results["invalid"], results["remaining"]) == (1, 1, 0)
 
-    # At the carrier: one call per answered number, two (one retry) per busy or unanswered one,
-    # from the line's number, never more than RATE INVITEs within one second.
-    invites = _invites(carrier, ANSWER + BUSY + NO_ANSWER)
-    per_number = {n: sum(1 for m in invites if _number(m) == n) for n in ANSWER + BUSY + NO_ANSWER}
-    assert per_number == {n: 1 if n in ANSWER else 2 for n in per_number}, per_number
+    # At the carrier: one call per answered or failed number, two (one retry) per busy or
+    # unanswered one, from the line's number, never more than RATE INVITEs within one second.
+    called = ANSWER + BUSY + NO_ANSWER + FAILED
+    invites = _invites(carrier, called)
+    per_number = {n: sum(1 for m in invites if _number(m) == n) for n in called}
+    assert per_number == {n: 1 if n in ANSWER + FAILED else 2 for n in per_number}, per_number
     assert all(LINE_A in m.headers["from"] for m in invites), invites[0].headers
     times = sorted(m.at for m in invites)
     assert _most_in_one_second(times) <= RATE, times
@@ -309,28 +309,52 @@ def test_pause_stops_new_calls_within_a_second_and_resume_continues(
     assert _most_in_one_second([m.at for m in after]) <= RATE
 
 
+def test_two_broadcasts_of_a_tenant_at_once_keep_its_rate_together(
+    world: tuple[EventsWorld, Phone], api: Api, tmp_path: Path, pbx_database_url: str
+) -> None:
+    """Two workers, each sending one of the tenant's broadcasts at the same time: the carrier never
+    sees more than the tenant's rate from both together, and neither waits for the other."""
+    events, carrier = world
+    # Each alone takes 4 s at the rate: long enough that they overlap whichever worker is slower
+    # to take its job on a busy machine.
+    first = [f"+141555525{n:02d}" for n in range(20)]
+    second = [f"+141555526{n:02d}" for n in range(20)]
+    ids = [
+        _voice(events.tenant_id, name, _audience(events.tenant_id, name, numbers), _recording(tmp_path))
+        for name, numbers in (("Together A", first), ("Together B", second))
+    ]
+    other = Worker(tmp_path / "second-worker.log", pbx_database_url)
+    try:
+        wait_for("the second worker to listen", lambda: "Listening on" in other.log(), timeout=30)
+        for broadcast_id in ids:
+            assert (
+                api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "start"}).status_code == 200
+            )
+        for broadcast_id in ids:
+            wait_for(
+                "the broadcasts to finish",
+                lambda b=broadcast_id: _broadcast(b).status == "done",
+                timeout=90,
+                every=0.25,
+            )
+    finally:
+        other.stop()
+    assert {r.status for b in ids for r in _recipients(b)} == {"answered"}
+    invites = _invites(carrier, first + second)
+    assert sorted(_number(m) for m in invites) == sorted(first + second), "each number called once"
+    times = sorted(m.at for m in invites)
+    assert _most_in_one_second(times) <= RATE, times
+    a_times = [m.at for m in invites if _number(m) in first]
+    b_times = [m.at for m in invites if _number(m) in second]
+    assert min(b_times) < max(a_times) and min(a_times) < max(b_times), "the two ran at the same time"
+
+
 def test_text_broadcast_delivers_every_message(world: tuple[EventsWorld, Phone], api: Api) -> None:
     events, carrier = world
     numbers = [f"+141555522{n:02d}" for n in range(20)]
     tag_id = _audience(events.tenant_id, "Texted", numbers)
     before = len(carrier.texts())
-    with db.unit_of_work() as s:
-        from control.models import Line
-
-        line = s.scalar(select(Line).where(Line.tenant_id == events.tenant_id, Line.name == "Line A"))
-        assert line is not None
-        broadcast_id = broadcasts.create_broadcast(
-            s,
-            events.tenant_id,
-            {
-                "name": "Texts",
-                "kind": "text",
-                "message": "Offices move on Monday ✓",
-                "line_id": line.id,
-                "tag_ids": [tag_id],
-            },
-            None,
-        ).id
+    broadcast_id = _create(events.tenant_id, "Texts", tag_id, "text", "Offices move on Monday ✓")
     assert api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "start"}).status_code == 200
     wait_for(
         "the broadcast to finish", lambda: _broadcast(broadcast_id).status == "done", timeout=60, every=0.25
@@ -357,24 +381,9 @@ def test_a_scheduled_broadcast_starts_on_time_from_rqs_scheduler(
     tag_id = _audience(events.tenant_id, "Scheduled", numbers)
     before = len(carrier.texts())
     due = (utcnow() + timedelta(seconds=3)).replace(microsecond=0)
-    with db.unit_of_work() as s:
-        from control.models import Line
-
-        line = s.scalar(select(Line).where(Line.tenant_id == events.tenant_id, Line.name == "Line A"))
-        assert line is not None
-        broadcast_id = broadcasts.create_broadcast(
-            s,
-            events.tenant_id,
-            {
-                "name": "Later",
-                "kind": "text",
-                "message": "Reminder",
-                "line_id": line.id,
-                "tag_ids": [tag_id],
-                "scheduled_at": due.isoformat(),
-            },
-            None,
-        ).id
+    broadcast_id = _create(
+        events.tenant_id, "Later", tag_id, "text", "Reminder", scheduled_at=due.isoformat()
+    )
     scheduled = api.post(f"/api/v1/broadcasts/{broadcast_id}/action", {"action": "schedule"})
     assert scheduled.status_code == 200 and scheduled.get_json()["status"] == "scheduled"
     done = wait_for(
@@ -386,3 +395,67 @@ def test_a_scheduled_broadcast_starts_on_time_from_rqs_scheduler(
     assert done.started_at is not None and done.started_at >= due
     assert {r.status for r in _recipients(broadcast_id)} == {"delivered"}
     assert carrier.wait_for_texts(before + 3, timeout=10)[before:] == ["Reminder"] * 3
+
+
+def test_a_start_missed_while_no_worker_ran_is_taken_when_a_worker_starts(
+    world: tuple[EventsWorld, Phone], api: Api, tmp_path: Path, pbx_database_url: str
+) -> None:
+    """No worker ran at the scheduled time, and Redis lost the scheduled job with it: the broadcast
+    still says scheduled, 20 minutes late. A worker that starts sends it then; one whose operator
+    chose "mark it as missed" is marked so, and nothing goes out."""
+    from datetime import timedelta
+
+    from control.db import utcnow
+    from control.models import AuditLog
+
+    events, carrier = world
+    late_numbers = [f"+141555527{n:02d}" for n in range(3)]
+    missed_numbers = [f"+141555528{n:02d}" for n in range(3)]
+    before = len(carrier.texts())
+    past = (utcnow() - timedelta(minutes=20)).replace(microsecond=0)
+    ids = {}
+    for name, numbers, if_missed in (("Catch up", late_numbers, "start"), ("Skip", missed_numbers, "missed")):
+        tag_id = _audience(events.tenant_id, name, numbers)
+        ids[name] = _create(
+            events.tenant_id,
+            name,
+            tag_id,
+            "text",
+            f"{name} notice",
+            scheduled_at=past.isoformat(),
+            if_missed=if_missed,
+        )
+        with db.unit_of_work() as s:
+            s.get(Broadcast, ids[name]).status = "scheduled"  # as `schedule` leaves it; its rq job is gone
+    back = utcnow()
+    other = Worker(tmp_path / "returning-worker.log", pbx_database_url)
+    try:
+        done = wait_for(
+            "the late broadcast to run",
+            lambda: (b := _broadcast(ids["Catch up"])).status == "done" and b,
+            timeout=60,
+            every=0.25,
+        )
+        skipped = wait_for(
+            "the other to be marked missed",
+            lambda: (b := _broadcast(ids["Skip"])).status == "missed" and b,
+            timeout=30,
+            every=0.25,
+        )
+    finally:
+        other.stop()
+    assert "2 scheduled starts were due" in other.log()
+    assert done.started_at is not None and done.started_at >= back
+    assert {r.status for r in _recipients(done.id)} == {"delivered"}
+    assert carrier.wait_for_texts(before + 3, timeout=10)[before:] == ["Catch up notice"] * 3
+    assert skipped.started_at is None and _recipients(skipped.id) == []
+    audit = read(
+        lambda s: {
+            (a.target_id, a.action)
+            for a in s.scalars(select(AuditLog).where(AuditLog.target_id.in_(list(ids.values()))))
+        }
+    )
+    assert {(done.id, "broadcast.late_start"), (skipped.id, "broadcast.missed")} <= audit
+    assert "Skip notice" not in carrier.texts()
+    page = api.get(f"/api/v1/broadcasts/{skipped.id}").get_json()
+    assert (page["status"], page["if_missed"]) == ("missed", "missed")
