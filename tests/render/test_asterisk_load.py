@@ -37,6 +37,8 @@ HOSTILE = (
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 EXTEN_LINE = re.compile(r"^\s*'([^']+)' =>\s+(\d+)\.\s+([A-Za-z0-9_]+)\(")
 PRIORITY_LINE = re.compile(r"^\s+(?:\[[A-Za-z0-9_-]+\]\s+)?(\d+)\.\s+([A-Za-z0-9_]+)\(")
+#: an extension's hint, shown on its first line: `'1001' =>  hint: PJSIP/1001&PJSIP/1001-webphone`
+HINT_LINE = re.compile(r"^\s*'([^']+)' =>\s+hint:")
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,10 @@ def dialplan(box: AsteriskSandbox, contexts: frozenset[str]) -> set[tuple[str, s
         output = box.cli(f"dialplan show {context}")
         extension = None
         for line in output.splitlines():
-            if match := EXTEN_LINE.match(line):
+            if match := HINT_LINE.match(line):
+                extension = match.group(1)
+                found.add((context, extension, 0, "hint"))
+            elif match := EXTEN_LINE.match(line):
                 extension = match.group(1)
                 found.add((context, extension, int(match.group(2)), match.group(3)))
             elif (match := PRIORITY_LINE.match(line)) and extension is not None:
@@ -99,7 +104,8 @@ def queue_members(box: AsteriskSandbox, queues: frozenset[str]) -> set[tuple[str
     found = set()
     for queue in queues:
         for line in ANSI.sub("", box.cli(f"queue show {queue}")).splitlines():
-            match = re.search(r"\((PJSIP/[0-9A-Za-z_-]+)\)", line)
+            # `Ann (Local/1001@switchboard-devices from hint:1001@switchboard-devices) (dynamic)...`
+            match = re.search(r"\(((?:PJSIP|Local)/[^\s)]+)", line)
             if match:
                 found.add((queue, match.group(1), "1" if "(paused" in line else "0"))
     return found
