@@ -34,6 +34,7 @@ from control.render import names
 from control.services import commands
 from esl_handlers import asterisk_commands as ami
 from esl_handlers import command_records as records
+from esl_handlers.command_pacing import Pacer
 from esl_handlers.command_values import BadCommand
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class AsteriskCommandExecutor:
         #: texts sent, waiting for the dialplan's delivery status, by command id
         self._deliveries: dict[str, asyncio.Future] = {}
         #: when the last paced command of each key went out (broadcasts: per tenant)
-        self._paced: dict[str, float] = {}
+        self._pacer = Pacer()
         #: commands being sent, their answers awaited; the last one of the ORDERED_KINDS
         self._sending: set[asyncio.Task] = set()
         self._ordered: asyncio.Task | None = None
@@ -184,16 +185,11 @@ class AsteriskCommandExecutor:
         log.info("%s: command %s (%s) %s: %s", self.node, command_id, kind, state, answer)
 
     async def _pace(self, params: dict[str, Any]) -> None:
-        """A paced command (a broadcast's call or text) goes out at least `seconds` after the last
-        one of its key, whatever delayed it on the way here."""
-        pace = params.get("pace")
-        if not isinstance(pace, dict):
-            return
-        key, seconds = str(pace.get("key")), min(float(pace.get("seconds") or 0), 1.0)
-        wait = self._paced.get(key, 0.0) + seconds - time.monotonic()
+        """A paced command (a broadcast's call or text) waits its turn (esl_handlers/command_pacing)."""
+        wait = self._pacer.wait_for(params)
         if wait > 0:
             await asyncio.sleep(wait)
-        self._paced[key] = time.monotonic()
+        self._pacer.sent(params)
 
     async def _run(self, kind: str, params: dict[str, Any], command_id: int) -> tuple[str, str]:
         manager = await self._connection()

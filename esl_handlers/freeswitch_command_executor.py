@@ -43,6 +43,7 @@ from control.redis_conn import redis_url
 from control.services import commands
 from esl_handlers import command_records as records
 from esl_handlers import freeswitch_commands as fs
+from esl_handlers.command_pacing import Pacer
 from esl_handlers.command_values import BadCommand
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class FreeswitchCommandExecutor:
         #: broadcast calls' results to record: (command id, result)
         self._call_results: gevent.queue.Queue = gevent.queue.Queue()
         #: when the last paced command of each key went out (broadcasts: per tenant)
-        self._paced: dict[str, float] = {}
+        self._pacer = Pacer()
         #: the thread the database and Redis work runs in: the listener's own (`pool`), so one
         #: OS thread uses the process's Redis connections (a gevent socket belongs to its thread)
         self._pool = pool or ThreadPool(1)
@@ -275,16 +276,11 @@ class FreeswitchCommandExecutor:
         log.info("%s: command %s (%s) %s: %s", self.node, command_id, kind, state, answer)
 
     def _pace(self, params: dict[str, Any]) -> None:
-        """A paced command (a broadcast's call or text) goes out at least `seconds` after the last
-        one of its key, whatever delayed it on the way here."""
-        pace = params.get("pace")
-        if not isinstance(pace, dict):
-            return
-        key, seconds = str(pace.get("key")), min(float(pace.get("seconds") or 0), 1.0)
-        wait = self._paced.get(key, 0.0) + seconds - time.monotonic()
+        """A paced command (a broadcast's call or text) waits its turn (esl_handlers/command_pacing)."""
+        wait = self._pacer.wait_for(params)
         if wait > 0:
             gevent.sleep(wait)
-        self._paced[key] = time.monotonic()
+        self._pacer.sent(params)
 
     # --- the stream -----------------------------------------------------------------------------
 
