@@ -31,7 +31,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -42,6 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.events_freeswitch import tree_cpu  # noqa: E402
+from bench.scratch import scratch_database  # noqa: E402
 
 SETTLE_TIMEOUT = 120.0
 
@@ -118,15 +118,9 @@ def _recording(workdir: Path) -> bytes:
 
 
 def run(calls: int, rounds: int, rate: int) -> dict[str, Any]:
-    scratch = tempfile.TemporaryDirectory(prefix="switchboard-bench-broadcasts-")
-    os.environ["SWITCHBOARD_DATA_DIR"] = scratch.name
-    os.environ.setdefault("SWITCHBOARD_SECRET_KEY", "bench-secret-key-" + "x" * 32)
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+    from sqlalchemy import func, select
 
-    from sqlalchemy import create_engine, func, select, text
-
-    from control import broadcast_jobs, config, db
-    from control.migrate import upgrade
+    from control import broadcast_jobs, db
     from control.models import Broadcast, BroadcastRecipient, Line
     from control.services import broadcast_recordings, broadcast_sending, broadcasts, contacts, tags, tenants
     from tests.integration.events_world import DOMAIN, LINE_A, deploy, events_world
@@ -134,147 +128,132 @@ def run(calls: int, rounds: int, rate: int) -> dict[str, Any]:
     from tests.integration.pbx_kinds import Pbx
     from tests.integration.test_broadcasts import Worker
 
-    admin_url = os.environ.get(
-        "SWITCHBOARD_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    name = f"sb_bench_broadcasts_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    os.environ["DATABASE_URL"] = url
-    config.reset_settings()
-    broadcast_jobs.register_broadcast_handlers()
-    worker: Any = None
-    direct: DirectEsl | None = None
-    ours: list[float] = []
-    baseline: list[float] = []
-    cpu = {"worker": 0.0, "listener": 0.0, "listener_direct": 0.0}
-    try:
-        upgrade(url)
-        sandbox = FreeswitchSandbox()
-        sandbox.ensure()
-        sandbox.start()
-        workdir = Path(scratch.name) / "world"
-        with events_world(url, Pbx("freeswitch", sandbox), workdir, proxied=False) as world:
-            world.sipp.lifetime = 3600
-            carrier = world.sipp.uas("carrier", "uas_carrier.xml")
-            with db.unit_of_work() as s:
-                tenants.update_tenant(
-                    s,
-                    world.tenant_id,
-                    {
-                        "name": "events",
-                        "domain": DOMAIN,
-                        "trunk_host": "127.0.0.1",
-                        "trunk_port": carrier.port,
-                        "broadcast_calls_per_second": rate,
-                        "broadcast_max_concurrent": 500,
-                    },
-                    None,
-                )
-                line_id = s.scalar(
-                    select(Line.id).where(Line.tenant_id == world.tenant_id, Line.name == "Line A")
-                )
-            deploy(world.node_id)
-            recording = _recording(workdir)
-            worker = Worker(workdir / "worker.log", url)
-            direct = DirectEsl(sandbox)
-            assert world.listener.process is not None
-            listener_pid = world.listener.process.pid
-            spacing = broadcast_sending.spacing(rate).total_seconds()
-
-            def switchboard(round_: int) -> float:
-                numbers = [f"+14155552{round_}{n:02d}" for n in range(calls)]  # 2: the carrier answers
+    with scratch_database("broadcasts") as (url, scratch):
+        broadcast_jobs.register_broadcast_handlers()
+        worker: Any = None
+        direct: DirectEsl | None = None
+        ours: list[float] = []
+        baseline: list[float] = []
+        cpu = {"worker": 0.0, "listener": 0.0, "listener_direct": 0.0}
+        try:
+            sandbox = FreeswitchSandbox()
+            sandbox.ensure()
+            sandbox.start()
+            workdir = scratch / "world"
+            with events_world(url, Pbx("freeswitch", sandbox), workdir, proxied=False) as world:
+                world.sipp.lifetime = 3600
+                carrier = world.sipp.uas("carrier", "uas_carrier.xml")
                 with db.unit_of_work() as s:
-                    tag = tags.create_tag(s, world.tenant_id, {"name": f"Round {round_}"}, None)
-                    for index, number in enumerate(numbers):
-                        contacts.create_contact(
-                            s,
-                            world.tenant_id,
-                            {
-                                "first_name": f"R{round_} {index}",
-                                "numbers": [{"number": number}],
-                                "tag_ids": [tag.id],
-                            },
-                            None,
-                        )
-                    broadcast = broadcasts.create_broadcast(
+                    tenants.update_tenant(
                         s,
                         world.tenant_id,
                         {
-                            "name": f"Round {round_}",
-                            "kind": "voice",
-                            "message": "Bench",
-                            "line_id": line_id,
-                            "tag_ids": [tag.id],
-                            "retry_count": 0,
+                            "name": "events",
+                            "domain": DOMAIN,
+                            "trunk_host": "127.0.0.1",
+                            "trunk_port": carrier.port,
+                            "broadcast_calls_per_second": rate,
+                            "broadcast_max_concurrent": 500,
                         },
                         None,
                     )
-                    broadcast_recordings.save_recording(s, world.tenant_id, broadcast.id, recording, None)
-                    broadcast_id = broadcast.id
-                before = tree_cpu(worker.process.pid), tree_cpu(listener_pid)
-                with db.unit_of_work() as s:
-                    broadcast_sending.act(s, world.tenant_id, broadcast_id, "start", None)
-                deadline = time.monotonic() + SETTLE_TIMEOUT
-                while True:
-                    with db.unit_of_work() as s:
-                        status = s.scalar(select(Broadcast.status).where(Broadcast.id == broadcast_id))
-                        first, last, answered = s.execute(
-                            select(
-                                func.min(BroadcastRecipient.last_attempt_at),
-                                func.max(BroadcastRecipient.updated_at),
-                                func.count().filter(BroadcastRecipient.status == "answered"),
-                            ).where(BroadcastRecipient.broadcast_id == broadcast_id)
-                        ).one()
-                    if status == "done":
-                        break
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(
-                            f"broadcast {broadcast_id} still {status} after {SETTLE_TIMEOUT:.0f} s"
-                        )
-                    time.sleep(0.05)
-                cpu["worker"] += tree_cpu(worker.process.pid) - before[0]
-                cpu["listener"] += tree_cpu(listener_pid) - before[1]
-                if answered != calls:
-                    raise RuntimeError(f"round {round_}: {answered} of {calls} answered")
-                return float(calls / (last - first).total_seconds())
-
-            def straight(round_: int) -> float:
-                params = {"caller_id": LINE_A, "recording": "", "ring_seconds": 30}
-                with db.unit_of_work() as s:
-                    params["recording"] = s.scalar(
-                        select(Broadcast.recording).where(Broadcast.recording.is_not(None)).limit(1)
+                    line_id = s.scalar(
+                        select(Line.id).where(Line.tenant_id == world.tenant_id, Line.name == "Line A")
                     )
-                ids = {900_000 + round_ * 1000 + n for n in range(calls)}
-                before = tree_cpu(listener_pid)
-                started = time.time()
-                for n, call_id in enumerate(sorted(ids)):
-                    wait = started + n * spacing - time.time()
-                    if wait > 0:
-                        time.sleep(wait)
-                    direct.originate(params | {"to": f"+141555529{n:02d}"}, call_id)  # type: ignore[union-attr]
-                ended = direct.wait_ended(ids, SETTLE_TIMEOUT)  # type: ignore[union-attr]
-                cpu["listener_direct"] += tree_cpu(listener_pid) - before
-                return calls / (ended - started)
+                deploy(world.node_id)
+                recording = _recording(workdir)
+                worker = Worker(workdir / "worker.log", url)
+                direct = DirectEsl(sandbox)
+                assert world.listener.process is not None
+                listener_pid = world.listener.process.pid
+                spacing = broadcast_sending.spacing(rate).total_seconds()
 
-            switchboard(0)  # warm-up: the recording reaches the node, connections, plans
-            load_before = os.getloadavg()[0]
-            for round_ in range(1, rounds + 1):
-                ours.append(switchboard(round_))
-                baseline.append(straight(round_))
-            load_after = os.getloadavg()[0]
-    finally:
-        if direct is not None:
-            direct.close()
-        if worker is not None:
-            worker.stop()
-        db.dispose_all()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        scratch.cleanup()
+                def switchboard(round_: int) -> float:
+                    numbers = [f"+14155552{round_}{n:02d}" for n in range(calls)]  # 2: the carrier answers
+                    with db.unit_of_work() as s:
+                        tag = tags.create_tag(s, world.tenant_id, {"name": f"Round {round_}"}, None)
+                        for index, number in enumerate(numbers):
+                            contacts.create_contact(
+                                s,
+                                world.tenant_id,
+                                {
+                                    "first_name": f"R{round_} {index}",
+                                    "numbers": [{"number": number}],
+                                    "tag_ids": [tag.id],
+                                },
+                                None,
+                            )
+                        broadcast = broadcasts.create_broadcast(
+                            s,
+                            world.tenant_id,
+                            {
+                                "name": f"Round {round_}",
+                                "kind": "voice",
+                                "message": "Bench",
+                                "line_id": line_id,
+                                "tag_ids": [tag.id],
+                                "retry_count": 0,
+                            },
+                            None,
+                        )
+                        broadcast_recordings.save_recording(s, world.tenant_id, broadcast.id, recording, None)
+                        broadcast_id = broadcast.id
+                    before = tree_cpu(worker.process.pid), tree_cpu(listener_pid)
+                    with db.unit_of_work() as s:
+                        broadcast_sending.act(s, world.tenant_id, broadcast_id, "start", None)
+                    deadline = time.monotonic() + SETTLE_TIMEOUT
+                    while True:
+                        with db.unit_of_work() as s:
+                            status = s.scalar(select(Broadcast.status).where(Broadcast.id == broadcast_id))
+                            first, last, answered = s.execute(
+                                select(
+                                    func.min(BroadcastRecipient.last_attempt_at),
+                                    func.max(BroadcastRecipient.updated_at),
+                                    func.count().filter(BroadcastRecipient.status == "answered"),
+                                ).where(BroadcastRecipient.broadcast_id == broadcast_id)
+                            ).one()
+                        if status == "done":
+                            break
+                        if time.monotonic() > deadline:
+                            raise RuntimeError(
+                                f"broadcast {broadcast_id} still {status} after {SETTLE_TIMEOUT:.0f} s"
+                            )
+                        time.sleep(0.05)
+                    cpu["worker"] += tree_cpu(worker.process.pid) - before[0]
+                    cpu["listener"] += tree_cpu(listener_pid) - before[1]
+                    if answered != calls:
+                        raise RuntimeError(f"round {round_}: {answered} of {calls} answered")
+                    return float(calls / (last - first).total_seconds())
+
+                def straight(round_: int) -> float:
+                    params = {"caller_id": LINE_A, "recording": "", "ring_seconds": 30}
+                    with db.unit_of_work() as s:
+                        params["recording"] = s.scalar(
+                            select(Broadcast.recording).where(Broadcast.recording.is_not(None)).limit(1)
+                        )
+                    ids = {900_000 + round_ * 1000 + n for n in range(calls)}
+                    before = tree_cpu(listener_pid)
+                    started = time.time()
+                    for n, call_id in enumerate(sorted(ids)):
+                        wait = started + n * spacing - time.time()
+                        if wait > 0:
+                            time.sleep(wait)
+                        direct.originate(params | {"to": f"+141555529{n:02d}"}, call_id)  # type: ignore[union-attr]
+                    ended = direct.wait_ended(ids, SETTLE_TIMEOUT)  # type: ignore[union-attr]
+                    cpu["listener_direct"] += tree_cpu(listener_pid) - before
+                    return calls / (ended - started)
+
+                switchboard(0)  # warm-up: the recording reaches the node, connections, plans
+                load_before = os.getloadavg()[0]
+                for round_ in range(1, rounds + 1):
+                    ours.append(switchboard(round_))
+                    baseline.append(straight(round_))
+                load_after = os.getloadavg()[0]
+        finally:
+            if direct is not None:
+                direct.close()
+            if worker is not None:
+                worker.stop()
     total = calls * rounds
     return {
         "calls": calls,

@@ -41,7 +41,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -55,6 +54,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.events_freeswitch import tree_cpu  # noqa: E402
+from bench.scratch import scratch_database  # noqa: E402
 
 WARM_UP = 5
 BLOCK = 10
@@ -317,109 +317,88 @@ def _sample_into(directory: Path) -> None:
 
 
 def run(kind: str, originates: int, profile: Path | None = None) -> dict[str, Any]:
-    scratch = tempfile.TemporaryDirectory(prefix="switchboard-bench-commands-")
-    os.environ["SWITCHBOARD_DATA_DIR"] = scratch.name
-    os.environ.setdefault("SWITCHBOARD_SECRET_KEY", "bench-secret-key-" + "x" * 32)
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+    from sqlalchemy import select
 
-    from sqlalchemy import create_engine, select, text
-
-    from control import config, db
-    from control.migrate import upgrade
+    from control import db
     from control.models import Command
     from tests.integration.events_world import DOMAIN, events_world
     from tests.integration.pbx_kinds import Pbx
 
-    admin_url = os.environ.get(
-        "SWITCHBOARD_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    name = f"sb_bench_commands_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    os.environ["DATABASE_URL"] = url
-    config.reset_settings()
-    server: Server | None = None
-    direct: DirectAmi | DirectEsl | None = None
-    try:
-        upgrade(url)
-        sandbox = _sandbox(kind)
-        if profile is not None:
-            _sample_into(profile)
-        workdir = Path(scratch.name) / "world"
-        with events_world(url, Pbx(kind, sandbox), workdir, proxied=False) as world:
-            world.sipp.lifetime = 3600  # a run on a busy machine outlasts sipp's default 300 s
-            phone = world.sipp.phone("1001", world.secrets["1001"], reject_code=486, answer_after=0)
-            tokens = _admin_tokens(world.tenant_id, math.ceil((originates + WARM_UP) / PER_TOKEN) + 1)
-            server = Server(workdir / "serve.log")
-            direct = DirectEsl(sandbox, DOMAIN) if kind == "freeswitch" else DirectAmi(sandbox)
-            assert world.listener.process is not None
-            listener_pid = world.listener.process.pid
-            body = {"user_id": world.user_id("1001"), "target": "1003"}
-            used = 0
-            ours: list[float] = []
-            requests: list[float] = []
-            baseline: list[float] = []
-            cpu = {"server": 0.0, "listener": 0.0, "listener_direct": 0.0}
+    with scratch_database("commands") as (url, scratch):
+        server: Server | None = None
+        direct: DirectAmi | DirectEsl | None = None
+        try:
+            sandbox = _sandbox(kind)
+            if profile is not None:
+                _sample_into(profile)
+            workdir = scratch / "world"
+            with events_world(url, Pbx(kind, sandbox), workdir, proxied=False) as world:
+                world.sipp.lifetime = 3600  # a run on a busy machine outlasts sipp's default 300 s
+                phone = world.sipp.phone("1001", world.secrets["1001"], reject_code=486, answer_after=0)
+                tokens = _admin_tokens(world.tenant_id, math.ceil((originates + WARM_UP) / PER_TOKEN) + 1)
+                server = Server(workdir / "serve.log")
+                direct = DirectEsl(sandbox, DOMAIN) if kind == "freeswitch" else DirectAmi(sandbox)
+                assert world.listener.process is not None
+                listener_pid = world.listener.process.pid
+                body = {"user_id": world.user_id("1001"), "target": "1003"}
+                used = 0
+                ours: list[float] = []
+                requests: list[float] = []
+                baseline: list[float] = []
+                cpu = {"server": 0.0, "listener": 0.0, "listener_direct": 0.0}
 
-            def wait_invite(count: int) -> float:
-                return phone.wait_for_invites(count, 15.0)[count - 1]
+                def wait_invite(count: int) -> float:
+                    return phone.wait_for_invites(count, 15.0)[count - 1]
 
-            def switchboard(record: bool = True) -> float:
-                nonlocal used
-                count = len(phone.invites()) + 1
-                token = tokens[used // PER_TOKEN]
-                used += 1
-                server.ready()  # type: ignore[union-attr]
-                started = time.time()
-                status, answer = server.post("/api/v1/calls", body, token)  # type: ignore[union-attr]
-                answered = time.time()
-                if status != 202:
-                    raise RuntimeError(f"POST /api/v1/calls answered {status}: {answer}")
-                latency = wait_invite(count) - started
-                if record:
-                    requests.append(answered - started)
-                    ours.append(latency)
-                return latency
+                def switchboard(record: bool = True) -> float:
+                    nonlocal used
+                    count = len(phone.invites()) + 1
+                    token = tokens[used // PER_TOKEN]
+                    used += 1
+                    server.ready()  # type: ignore[union-attr]
+                    started = time.time()
+                    status, answer = server.post("/api/v1/calls", body, token)  # type: ignore[union-attr]
+                    answered = time.time()
+                    if status != 202:
+                        raise RuntimeError(f"POST /api/v1/calls answered {status}: {answer}")
+                    latency = wait_invite(count) - started
+                    if record:
+                        requests.append(answered - started)
+                        ours.append(latency)
+                    return latency
 
-            def straight(record: bool = True) -> float:
-                count = len(phone.invites()) + 1
-                started = time.time()
-                direct.originate()  # type: ignore[union-attr]
-                latency = wait_invite(count) - started
-                if record:
-                    baseline.append(latency)
-                return latency
+                def straight(record: bool = True) -> float:
+                    count = len(phone.invites()) + 1
+                    started = time.time()
+                    direct.originate()  # type: ignore[union-attr]
+                    latency = wait_invite(count) - started
+                    if record:
+                        baseline.append(latency)
+                    return latency
 
-            for _ in range(WARM_UP):  # first requests, connections, prepared statements
-                switchboard(record=False)
-                straight(record=False)
+                for _ in range(WARM_UP):  # first requests, connections, prepared statements
+                    switchboard(record=False)
+                    straight(record=False)
 
-            pids = {"server": server.process.pid, "listener": listener_pid}
-            _settle(list(pids.values()))  # the warm-up's calls recorded
-            load_before = os.getloadavg()[0]
-            _measure(originates, switchboard, straight, cpu, pids)
-            load_after = os.getloadavg()[0]
-            with db.unit_of_work() as s:
-                rows = s.scalars(
-                    select(Command)
-                    .where(Command.kind == "originate")
-                    .order_by(Command.id.desc())
-                    .limit(originates)
-                ).all()
-                states = {c.state for c in rows}
-                handover = [(c.sent_at - c.created_at).total_seconds() for c in rows if c.sent_at]
-    finally:
-        if direct is not None:
-            direct.close()
-        if server is not None:
-            server.stop()
-        db.dispose_all()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        scratch.cleanup()
+                pids = {"server": server.process.pid, "listener": listener_pid}
+                _settle(list(pids.values()))  # the warm-up's calls recorded
+                load_before = os.getloadavg()[0]
+                _measure(originates, switchboard, straight, cpu, pids)
+                load_after = os.getloadavg()[0]
+                with db.unit_of_work() as s:
+                    rows = s.scalars(
+                        select(Command)
+                        .where(Command.kind == "originate")
+                        .order_by(Command.id.desc())
+                        .limit(originates)
+                    ).all()
+                    states = {c.state for c in rows}
+                    handover = [(c.sent_at - c.created_at).total_seconds() for c in rows if c.sent_at]
+        finally:
+            if direct is not None:
+                direct.close()
+            if server is not None:
+                server.stop()
     return {
         "pbx": kind,
         "originates": originates,
