@@ -126,7 +126,7 @@ def run(calls: int, rounds: int, rate: int) -> dict[str, Any]:
     from tests.integration.events_world import DOMAIN, LINE_A, deploy, events_world
     from tests.integration.freeswitch_sandbox import FreeswitchSandbox
     from tests.integration.pbx_kinds import Pbx
-    from tests.integration.test_broadcasts import Worker
+    from tests.integration.worker_process import Worker
 
     with scratch_database("broadcasts") as (url, scratch):
         broadcast_jobs.register_broadcast_handlers()

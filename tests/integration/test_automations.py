@@ -9,13 +9,7 @@ outside callers arrive where the carrier's calls do; the sipp trunk receives out
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -30,7 +24,6 @@ from tests.integration.events_world import (
     CONTACT_NUMBER,
     LINE_B,
     OUTSIDE_NUMBER,
-    REPO,
     Api,
     EventsWorld,
     admin_api,
@@ -40,6 +33,7 @@ from tests.integration.events_world import (
 )
 from tests.integration.pbx_kinds import Pbx
 from tests.integration.webhook_receiver import WebhookReceiver
+from tests.integration.worker_process import Worker
 
 pytestmark = pytest.mark.integration
 
@@ -72,29 +66,13 @@ def receiver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebhookReceiv
 @pytest.fixture(scope="module")
 def rq_worker(
     world: EventsWorld, receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[subprocess.Popen]:
+) -> Iterator[Worker]:
     """`switchboard worker` as operators run it, trusting the receiver's certificate."""
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SWITCHBOARD_WEBHOOK_CA_FILE": str(receiver.cert)}
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "worker"],
-            cwd=REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-        )
-    process.log_path = log_path  # type: ignore[attr-defined]
-    yield process
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
+    worker = Worker(
+        tmp_path_factory.mktemp("worker") / "worker.log", SWITCHBOARD_WEBHOOK_CA_FILE=str(receiver.cert)
+    )
+    yield worker
+    worker.stop()
 
 
 @pytest.fixture(scope="module")
@@ -115,12 +93,10 @@ def _runs(automation_id: int) -> list[AutomationRun]:
     )
 
 
-def _ended(
-    automation_id: int, count: int, worker: subprocess.Popen, timeout: float = 60.0
-) -> list[AutomationRun]:
+def _ended(automation_id: int, count: int, worker: Worker, timeout: float = 60.0) -> list[AutomationRun]:
     def done() -> list[AutomationRun] | None:
-        if worker.poll() is not None:
-            raise AssertionError(f"switchboard worker exited:\n{Path(worker.log_path).read_text()[-4000:]}")  # type: ignore[attr-defined]
+        if worker.exited():
+            raise AssertionError(f"switchboard worker exited:\n{worker.log()[-4000:]}")
         runs = _runs(automation_id)
         ended = [r for r in runs if r.state in ("succeeded", "failed")]
         return runs if len(ended) >= count else None
@@ -128,7 +104,7 @@ def _ended(
     try:
         return wait_for(f"{count} run(s) of automation {automation_id} to end", done, timeout)
     except AssertionError as exc:
-        log = Path(worker.log_path).read_text(errors="replace")[-4000:]  # type: ignore[attr-defined]
+        log = worker.log()[-4000:]
         raise AssertionError(
             f"{exc}\nruns: {[(r.id, r.state, r.error) for r in _runs(automation_id)]}\n{log}"
         ) from None
@@ -154,7 +130,7 @@ def _check_signed(delivery: Any, secret: str) -> dict:
 
 
 def test_a_missed_call_texts_the_caller_and_calls_a_signed_webhook_once(
-    world: EventsWorld, api: Api, receiver: WebhookReceiver, rq_worker: subprocess.Popen
+    world: EventsWorld, api: Api, receiver: WebhookReceiver, rq_worker: Worker
 ) -> None:
     created = api.post(
         "/api/v1/automations",
@@ -230,7 +206,7 @@ def test_a_missed_call_texts_the_caller_and_calls_a_signed_webhook_once(
 
 
 def test_a_paused_automation_does_not_run(
-    world: EventsWorld, api: Api, receiver: WebhookReceiver, rq_worker: subprocess.Popen
+    world: EventsWorld, api: Api, receiver: WebhookReceiver, rq_worker: Worker
 ) -> None:
     paused = api.post(
         "/api/v1/automations",

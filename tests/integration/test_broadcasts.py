@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from control.services import broadcast_recordings, broadcasts, contacts, tags, t
 from tests.integration.events_world import (
     DOMAIN,
     LINE_A,
-    REPO,
     Api,
     EventsWorld,
     admin_api,
@@ -36,6 +34,7 @@ from tests.integration.events_world import (
 )
 from tests.integration.pbx_kinds import Pbx
 from tests.integration.sipp import Phone, SipMessage
+from tests.integration.worker_process import Worker
 
 pytestmark = pytest.mark.integration
 
@@ -47,36 +46,6 @@ BUSY = [f"+141555530{n:02d}" for n in range(6)]
 NO_ANSWER = [f"+141555540{n:02d}" for n in range(6)]
 FAILED = [f"+141555550{n:02d}" for n in range(2)]
 PAUSED = [f"+141555521{n:02d}" for n in range(20)]
-
-
-class Worker:
-    """`switchboard worker` (rq, with its scheduler) as a child process, its log in a file."""
-
-    def __init__(self, log_path: Path, database_url: str) -> None:
-        self.log_path = log_path
-        env = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "web.cli", "worker"],
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
