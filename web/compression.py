@@ -1,6 +1,10 @@
 """Compressed answers and long-lived static files.
 
-Text answers (HTML, JSON, JavaScript, CSS, SVG) go out gzip-compressed when the client accepts it;
+Text answers (JSON, and static JavaScript, CSS, SVG and HTML) go out gzip-compressed when the
+client accepts it. Pages rendered for a request are not: each carries the session's CSRF token
+beside text the request chose (a search, a form's echo), and compressing both over HTTPS lets an
+attacker who can make the browser ask and can watch the sizes guess the token (BREACH). JSON
+answers carry no CSRF token (the API authenticates by header).
 static files too, their compressed bytes kept in memory per file version (the ETag), so a file is
 compressed once per process. Streams (the live Server-Sent Events) and partial answers go out as
 they are. A static URL carries its file's version (`?v=<hash>`, added by `url_for`): such an answer
@@ -66,6 +70,8 @@ def compress(response: Response) -> Response:
             return response
         response.direct_passthrough = False
         body = _compressed_file(request.path, etag, response.get_data())
+    elif response.mimetype == "text/html":  # a rendered page: see BREACH above
+        return response
     else:
         data = response.get_data()
         if len(data) < MIN_SIZE:
