@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import redis
 from click.testing import CliRunner, Result
@@ -26,8 +29,9 @@ from control.models import DeployRecord, PbxNode
 from control.services import deploys, lines, nodes, numbers, queues, ring_groups, tenants, users
 from tests.integration.asterisk_sandbox import AsteriskSandbox
 from tests.integration.freeswitch_sandbox import FreeswitchSandbox
+from tests.integration.pbx_kinds import Pbx
 from tests.integration.sipp import CallResult, Phone, SippSession
-from tests.worker.rq_support import drain
+from tests.worker.rq_support import deploy_redis, drain
 from web.cli import cli
 
 LINE_NUMBER = "+12125550147"
@@ -205,6 +209,32 @@ class DeployWorld:
             return s.get(PbxNode, self.node_id)
         finally:
             s.close()
+
+
+W = TypeVar("W", bound=DeployWorld)
+
+
+@contextmanager
+def deploy_scenario(
+    make: Callable[[redis.Redis, int, Pbx, Model, SippSession, SippSession], W], pbx: Pbx, workdir: Path
+) -> Iterator[W]:
+    """A module's deploy scenario on one PBX kind: the sandbox held exclusively and reset before
+    and after, the model built, its node created, the phones' and the carrier's sipp sessions."""
+    sandbox = pbx.sandbox
+    with sandbox.exclusive(), deploy_redis() as client:
+        sandbox.reset()
+        model = build_model()
+        node_id = create_node(sandbox, model.tenant_id)
+        with (
+            pbx.phones(workdir / "phones", model.domain) as sipp,
+            pbx.outside(workdir / "outside") as outside,
+        ):
+            try:
+                yield make(client, node_id, pbx, model, sipp, outside)
+            finally:
+                sipp.close()
+                outside.close()
+                sandbox.reset()
 
 
 class SippCalls:

@@ -25,9 +25,9 @@ from control.models import AuditLog, DeployRecord, PbxNode, RingGroup
 from control.render import environment
 from control.services import deploys, lines, queues, ring_groups, users
 from tests.integration.pbx_kinds import Pbx
-from tests.integration.pbx_world import LINE_NUMBER, DeployWorld, Model, build_model, create_node
+from tests.integration.pbx_world import LINE_NUMBER, DeployWorld, Model, deploy_scenario
 from tests.integration.sipp import CallResult, Phone, SippSession
-from tests.worker.rq_support import deploy_redis, drain
+from tests.worker.rq_support import drain
 from worker.runner import SwitchboardWorker
 
 pytestmark = pytest.mark.integration
@@ -71,22 +71,8 @@ class World(DeployWorld):
 
 @pytest.fixture(scope="module")
 def world(pbx_database_url: str, pbx: Pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    sandbox = pbx.sandbox
-    workdir = tmp_path_factory.mktemp(f"deploy-{pbx.kind}")
-    with sandbox.exclusive(), deploy_redis() as client:
-        sandbox.reset()
-        model = build_model()
-        node_id = create_node(sandbox, model.tenant_id)
-        with (
-            pbx.phones(workdir / "phones", model.domain) as sipp,
-            pbx.outside(workdir / "outside") as outside,
-        ):
-            try:
-                yield World(client, node_id, pbx, model, sipp, outside)
-            finally:
-                sipp.close()
-                outside.close()
-                sandbox.reset()
+    with deploy_scenario(World, pbx, tmp_path_factory.mktemp(f"deploy-{pbx.kind}")) as built:
+        yield built
 
 
 def _audited(action: str) -> bool:

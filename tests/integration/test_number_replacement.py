@@ -23,9 +23,9 @@ from control import db, effects, jobs, number_providers
 from control.models import AuditLog, DeployRecord, InventoryNumber, PhoneNumber
 from control.services import number_lifecycle, numbers
 from tests.integration.pbx_kinds import Pbx
-from tests.integration.pbx_world import DeployWorld, Model, build_model, create_node
+from tests.integration.pbx_world import DeployWorld, Model, deploy_scenario
 from tests.integration.sipp import CallResult, Phone, SippSession
-from tests.worker.rq_support import deploy_redis, drain
+from tests.worker.rq_support import drain
 
 pytestmark = pytest.mark.integration
 
@@ -62,24 +62,12 @@ class World(DeployWorld):
 
 @pytest.fixture(scope="module")
 def world(pbx_database_url: str, pbx: Pbx, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    sandbox = pbx.sandbox
-    workdir = tmp_path_factory.mktemp(f"numbers-{pbx.kind}")
-    with sandbox.exclusive(), deploy_redis() as client:
-        sandbox.reset()
-        model = build_model()
-        node_id = create_node(sandbox, model.tenant_id)
+    with deploy_scenario(World, pbx, tmp_path_factory.mktemp(f"numbers-{pbx.kind}")) as built:
         jobs.register_apply_handlers()  # as in `switchboard worker`: jobs' edits are applied
-        with (
-            pbx.phones(workdir / "phones", model.domain) as sipp,
-            pbx.outside(workdir / "outside") as outside,
-        ):
-            try:
-                yield World(client, node_id, pbx, model, sipp, outside)
-            finally:
-                effects.clear_handlers()
-                sipp.close()
-                outside.close()
-                sandbox.reset()
+        try:
+            yield built
+        finally:
+            effects.clear_handlers()
 
 
 def _number(e164: str) -> PhoneNumber:
