@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,35 +39,22 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.direct_esl import DirectEsl  # noqa: E402
 from bench.events_freeswitch import tree_cpu  # noqa: E402
 from bench.scratch import scratch_database  # noqa: E402
 
 SETTLE_TIMEOUT = 120.0
 
 
-class DirectEsl:
-    """An ESL connection of this process: broadcast calls' originates, their hang-ups counted."""
+class DirectBroadcastCalls(DirectEsl):
+    """Broadcast calls' originates, their hang-ups counted."""
 
     def __init__(self, sandbox: Any) -> None:
-        from esl_handlers.esl_frames import EslFrameParser
-
-        self.sock = socket.create_connection((sandbox.esl_host, sandbox.esl_port), timeout=30)
-        self.parser = EslFrameParser()
-        self.frames: list[Any] = []
         self.ended: set[int] = set()
-        self._frame()  # auth/request
-        self._send(f"auth {sandbox.esl_password}")
-        self._send("event plain CHANNEL_HANGUP_COMPLETE")
+        super().__init__(sandbox)
+        self.send(b"event plain CHANNEL_HANGUP_COMPLETE\n\n", "event")
 
-    def _frame(self) -> Any:
-        while not self.frames:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise RuntimeError("ESL closed the connection")
-            self.frames.extend(self.parser.feed(chunk))
-        return self.frames.pop(0)
-
-    def _take(self, frame: Any) -> None:
+    def take(self, frame: Any) -> None:
         from esl_handlers import freeswitch_commands as fs
 
         if frame.content_type == "text/event-plain":
@@ -76,37 +62,19 @@ class DirectEsl:
             if ended is not None:
                 self.ended.add(ended.command_id)
 
-    def _reply(self) -> str:
-        while True:
-            frame = self._frame()
-            if frame.content_type == "command/reply":
-                return str(frame.headers.get("Reply-Text", ""))
-            self._take(frame)
-
-    def _send(self, line: str) -> None:
-        self.sock.sendall(f"{line}\n\n".encode())
-        said = self._reply()
-        if not said.startswith("+OK"):
-            raise RuntimeError(f"{line.split()[0]} refused: {said}")
-
     def originate(self, params: dict[str, Any], call_id: int) -> None:
         from esl_handlers import freeswitch_commands as fs
 
-        self.sock.sendall(fs.broadcast_call(params | {"channel_id": uuid.uuid4().hex}, call_id).wire)
-        said = self._reply()
-        if not said.startswith("+OK"):
-            raise RuntimeError(f"bgapi originate refused: {said}")
+        wire = fs.broadcast_call(params | {"channel_id": uuid.uuid4().hex}, call_id).wire
+        self.send(wire, "bgapi originate")
 
     def wait_ended(self, ids: set[int], timeout: float) -> float:
         deadline = time.monotonic() + timeout
         while not ids <= self.ended:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{len(ids - self.ended)} direct calls never hung up")
-            self._take(self._frame())
+            self.take(self._frame())
         return time.time()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def _recording(workdir: Path) -> bytes:
@@ -131,7 +99,7 @@ def run(calls: int, rounds: int, rate: int) -> dict[str, Any]:
     with scratch_database("broadcasts") as (url, scratch):
         broadcast_jobs.register_broadcast_handlers()
         worker: Any = None
-        direct: DirectEsl | None = None
+        direct: DirectBroadcastCalls | None = None
         ours: list[float] = []
         baseline: list[float] = []
         cpu = {"worker": 0.0, "listener": 0.0, "listener_direct": 0.0}
@@ -163,7 +131,7 @@ def run(calls: int, rounds: int, rate: int) -> dict[str, Any]:
                 deploy(world.node_id)
                 recording = _recording(workdir)
                 worker = Worker(workdir / "worker.log", url)
-                direct = DirectEsl(sandbox)
+                direct = DirectBroadcastCalls(sandbox)
                 assert world.listener.process is not None
                 listener_pid = world.listener.process.pid
                 spacing = broadcast_sending.spacing(rate).total_seconds()

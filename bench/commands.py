@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.direct_esl import DirectEsl  # noqa: E402
 from bench.events_freeswitch import tree_cpu  # noqa: E402
 from bench.scratch import scratch_database  # noqa: E402
 
@@ -101,34 +102,12 @@ class DirectAmi:
         self.client.close()
 
 
-class DirectEsl:
-    """An ESL connection of this process sending the executor's `bgapi originate` as it is."""
+class DirectOriginate(DirectEsl):
+    """Sends the executor's `bgapi originate` as it is."""
 
     def __init__(self, sandbox: Any, domain: str) -> None:
-        from esl_handlers.esl_frames import EslFrameParser
-
+        super().__init__(sandbox, timeout=10)
         self.domain = domain
-        self.sock = socket.create_connection((sandbox.esl_host, sandbox.esl_port), timeout=10)
-        self.parser = EslFrameParser()
-        self.frames: list[Any] = []
-        self._frame()  # auth/request
-        self.sock.sendall(f"auth {sandbox.esl_password}\n\n".encode())
-        if not self._reply().startswith("+OK"):
-            raise RuntimeError("ESL refused the sandbox's password")
-
-    def _frame(self) -> Any:
-        while not self.frames:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise RuntimeError("ESL closed the connection")
-            self.frames.extend(self.parser.feed(chunk))
-        return self.frames.pop(0)
-
-    def _reply(self) -> str:
-        while True:
-            frame = self._frame()
-            if frame.content_type == "command/reply":
-                return str(frame.headers.get("Reply-Text", ""))
 
     def originate(self) -> None:
         from esl_handlers import freeswitch_commands as fs
@@ -142,13 +121,7 @@ class DirectEsl:
                 "channel_id": uuid.uuid4().hex,
             }
         )
-        self.sock.sendall(command.wire)
-        said = self._reply()
-        if not said.startswith("+OK"):
-            raise RuntimeError(f"bgapi originate refused: {said}")
-
-    def close(self) -> None:
-        self.sock.close()
+        self.send(command.wire, "bgapi originate")
 
 
 # --- Switchboard: its own server ---------------------------------------------------------------
@@ -326,7 +299,7 @@ def run(kind: str, originates: int, profile: Path | None = None) -> dict[str, An
 
     with scratch_database("commands") as (url, scratch):
         server: Server | None = None
-        direct: DirectAmi | DirectEsl | None = None
+        direct: DirectAmi | DirectOriginate | None = None
         try:
             sandbox = _sandbox(kind)
             if profile is not None:
@@ -337,7 +310,7 @@ def run(kind: str, originates: int, profile: Path | None = None) -> dict[str, An
                 phone = world.sipp.phone("1001", world.secrets["1001"], reject_code=486, answer_after=0)
                 tokens = _admin_tokens(world.tenant_id, math.ceil((originates + WARM_UP) / PER_TOKEN) + 1)
                 server = Server(workdir / "serve.log")
-                direct = DirectEsl(sandbox, DOMAIN) if kind == "freeswitch" else DirectAmi(sandbox)
+                direct = DirectOriginate(sandbox, DOMAIN) if kind == "freeswitch" else DirectAmi(sandbox)
                 assert world.listener.process is not None
                 listener_pid = world.listener.process.pid
                 body = {"user_id": world.user_id("1001"), "target": "1003"}
