@@ -98,12 +98,6 @@ def discard(session: Session) -> None:
     session.info.pop(_KEY, None)
 
 
-def take(session: Session) -> list[Any]:
-    """The unit's effects, removed from it: the caller hands them to `run` itself (in the thread
-    that owns the process's Redis connections, say)."""
-    return list(session.info.pop(_KEY, {}))
-
-
 def register(effect_type: type, handler: Handler) -> None:
     """Handle every effect of `effect_type` of a committed unit of work (all at once, merged)."""
     _handlers.setdefault(effect_type, [])
@@ -116,11 +110,8 @@ def clear_handlers() -> None:
 
 
 def dispatch(session: Session) -> None:
-    run(list(session.info.pop(_KEY, {})))
-
-
-def run(collected: list[Any]) -> None:
-    """Hand committed effects to their handlers, merged by type."""
+    """Hand a committed unit's effects to their handlers, merged by type."""
+    collected = session.info.pop(_KEY, {})
     by_type: dict[type, list[Any]] = {}
     for effect in collected:
         by_type.setdefault(type(effect), []).append(effect)

@@ -156,10 +156,7 @@ class AsteriskCommandExecutor:
         was sent already or expired (recorded as failed)."""
         command_id, kind = int(command["id"]), str(command["kind"])
         loop = asyncio.get_running_loop()
-        claimed, held = await loop.run_in_executor(self._claims, records.claim, command_id)
-        if held:
-            await self._in_db(records.publish, held)
-        if not claimed:
+        if not await loop.run_in_executor(self._claims, records.claim, command_id):
             return None
         params = command.get("params") or {}
         await self._pace(params)

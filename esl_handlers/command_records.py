@@ -3,24 +3,14 @@ executors run them in a worker thread). Each is one unit of work, effects dispat
 
 from __future__ import annotations
 
-from typing import Any
-
-from control import effects
 from control.db import unit_of_work
 from control.services import broadcast_sending, commands, dnd, texts
 
 
-def claim(command_id: int) -> tuple[bool, list[Any]]:
-    """queued -> sending: one UPDATE that commits by itself (the send waits for it). Its effects
-    (an expired command's failure, for the browser) are returned for `publish`, which the
-    executor runs where the process publishes: the claim's thread touches the database alone."""
+def claim(command_id: int) -> bool:
+    """queued -> sending: one UPDATE that commits by itself (the send waits for it)."""
     with unit_of_work(autocommit=True) as session:
-        claimed = commands.claim(session, command_id)
-        return claimed, effects.take(session)
-
-
-def publish(held: list[Any]) -> None:
-    effects.run(held)
+        return commands.claim(session, command_id)
 
 
 def finish(command_id: int, state: str, answer: str) -> None:

@@ -8,8 +8,8 @@ hands here instead of to the normaliser. A text's delivery is the MESSAGE event 
 command id; a MESSAGE from the trunk is an inbound text, recorded here. A connection lost after the
 send leaves the command's fate unknown: it is marked so, never re-sent.
 
-The claim runs in a thread of its own, never behind the listener's event processing (its thread
-records the answers and publishes: one OS thread uses the process's Redis connections). A command
+The claim runs in a thread of its own, never behind the listener's event processing (each OS
+thread of the listener has its own Redis client: control/redis_conn.one_client_per_os_thread). A command
 is sent and its result awaited in a greenlet of its own: an originate ringing for 30 s never
 delays the next command; the kinds that change a state (commands.ORDERED_KINDS) still go out one
 after the other, in order.
@@ -247,10 +247,7 @@ class FreeswitchCommandExecutor:
         """Claim the command and start sending it in a greenlet that records the result; None if
         it was sent already or expired (recorded as failed)."""
         command_id, kind = int(command["id"]), str(command["kind"])
-        claimed, held = self._claims.apply(records.claim, (command_id,))
-        if held:
-            self._pool.apply(records.publish, (held,))
-        if not claimed:
+        if not self._claims.apply(records.claim, (command_id,)):
             return None
         params = command.get("params") or {}
         self._pace(params)  # here, one command after the other: each takes its own slot
