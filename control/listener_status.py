@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 
 import orjson
-import redis
 
 from control.live import channel
 from control.redis_conn import redis_client
@@ -47,21 +46,18 @@ def _message(node: str, connected: bool, ttl: float) -> bytes:
     )
 
 
-def beat(
-    node: str, tenant_id: int | None, since: float, ttl: float = TTL, client: redis.Redis | None = None
-) -> None:
-    """The listener's connection to `node` is up (since `since`): renew and tell the browsers.
-    `client`: the caller's own connection (a listener's heartbeat runs in a thread of its own)."""
-    pipe = (client or redis_client()).pipeline(transaction=False)
+def beat(node: str, tenant_id: int | None, since: float, ttl: float = TTL) -> None:
+    """The listener's connection to `node` is up (since `since`): renew and tell the browsers."""
+    pipe = redis_client().pipeline(transaction=False)
     pipe.set(key(node), orjson.dumps({"since": since, "at": time.time()}), px=max(1, int(ttl * 1000)))
     if tenant_id is not None:
         pipe.publish(channel(tenant_id), _message(node, True, ttl))
     pipe.execute()
 
 
-def clear(node: str, tenant_id: int | None, client: redis.Redis | None = None) -> None:
+def clear(node: str, tenant_id: int | None) -> None:
     """The listener's connection to `node` ended."""
-    pipe = (client or redis_client()).pipeline(transaction=False)
+    pipe = redis_client().pipeline(transaction=False)
     pipe.delete(key(node))
     if tenant_id is not None:
         pipe.publish(channel(tenant_id), _message(node, False, 0.0))

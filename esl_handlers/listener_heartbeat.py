@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from esl_handlers.listener_config import ListenerConfig
 
@@ -24,18 +23,6 @@ class ListenerHeartbeat:
         self.since: float | None = None
         self._last = 0.0
         self._failing = False
-        # Its own Redis connection: the shared one of the process belongs to whichever thread
-        # (or gevent hub) used it first, and the listener's handlers run in another thread.
-        self._redis: Any = None
-
-    def _client(self) -> Any:
-        if self._redis is None:
-            import redis
-
-            from control.redis_conn import redis_url
-
-            self._redis = redis.Redis.from_url(redis_url())
-        return self._redis
 
     @property
     def enabled(self) -> bool:
@@ -59,7 +46,7 @@ class ListenerHeartbeat:
             self.since = time.time()
         self._last = time.monotonic()
         try:
-            listener_status.beat(self.node, self.tenant_id, self.since, self.ttl, client=self._client())
+            listener_status.beat(self.node, self.tenant_id, self.since, self.ttl)
         except Exception as exc:  # Redis down: the key expires, the PBX connection lives on
             if not self._failing:
                 log.warning("%s: listener heartbeat not written: %r", self.node, exc)
@@ -76,6 +63,6 @@ class ListenerHeartbeat:
         self.since = None
         self._last = 0.0
         try:
-            listener_status.clear(self.node, self.tenant_id, client=self._client())
+            listener_status.clear(self.node, self.tenant_id)
         except Exception as exc:
             log.warning("%s: listener heartbeat not cleared (it expires): %r", self.node, exc)
