@@ -12,13 +12,13 @@ Every sipp process runs with a global -timeout and is killed by `SippSession.clo
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,15 +66,53 @@ def _udp_port_free(port: int) -> bool:
     return True
 
 
+class _PortBand:
+    """UDP ports for sipp, from a band below the kernel's ephemeral range (32768 and up) and
+    clear of the sandboxes' RTP ranges (30000 and 31000 up).
+
+    A port probed free stays free until sipp binds it: no other process's bind(0) or outgoing
+    UDP takes ports from this band, and this run hands each block of four (sipp's media uses
+    port to port + 3) out once per turn of the band. A run starts at an offset of its own, for
+    two test runs on one host."""
+
+    BLOCK = 4
+
+    def __init__(self, first: int, last: int) -> None:
+        self._starts = range(first, last + 1 - self.BLOCK + 1, self.BLOCK)
+        self._next = os.getpid() % len(self._starts)
+        self._lock = threading.Lock()
+
+    def take(self) -> int:
+        with self._lock:
+            for _ in self._starts:
+                port = self._starts[self._next]
+                self._next = (self._next + 1) % len(self._starts)
+                if all(_udp_port_free(port + k) for k in range(self.BLOCK)):
+                    return port
+        raise SippError("no free block of UDP ports in 20000-29999 on 127.0.0.1")
+
+
+_SIPP_PORTS = _PortBand(20000, 29999)
+
+
 def free_udp_port() -> int:
-    """A UDP port on 127.0.0.1 that is free, together with port + 2 (sipp's video media)."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind((LOCAL_IP, 0))
-            port = probe.getsockname()[1]
-        if port + 2 <= 65535 and _udp_port_free(port) and _udp_port_free(port + 2):
-            return port
-    raise SippError("no free UDP port pair on 127.0.0.1")
+    """A UDP port on 127.0.0.1 for sipp, free together with the three above it (its media)."""
+    return _SIPP_PORTS.take()
+
+
+def _holds_udp_port(pid: int, port: int) -> bool:
+    """Whether process `pid` has a UDP socket bound to 127.0.0.1:port (Linux's /proc)."""
+    local = f"0100007F:{port:04X}"
+    sockets = {
+        f"socket:[{fields[9]}]"
+        for fields in (line.split() for line in Path("/proc/net/udp").read_text().splitlines()[1:])
+        if fields[1] == local
+    }
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # a descriptor closed while we looked
+            if os.readlink(fd) in sockets:
+                return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -559,17 +597,14 @@ class SippSession:
         return phone
 
     def _wait_bound(self, process: SippProcess, port: int, timeout: float = 5.0) -> None:
+        """Wait until this sipp itself holds `port` (not merely until someone does)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not process.running():
                 raise SippError(f"sipp {process.name} exited at start\n{process.diagnostics()}")
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-                try:
-                    probe.bind((LOCAL_IP, port))
-                except OSError as exc:
-                    if exc.errno == errno.EADDRINUSE:
-                        return
-                    raise
+            with contextlib.suppress(FileNotFoundError):  # exited since running() was asked
+                if _holds_udp_port(process.process.pid, port):
+                    return
             time.sleep(0.02)
         process.stop()
         raise SippError(f"sipp {process.name} did not bind 127.0.0.1:{port} in {timeout} s")
