@@ -69,14 +69,8 @@ def test_wss_with_a_generated_certificate_is_idempotent(conf: Path) -> None:
     assert snapshot(conf) == before
 
 
-def test_the_operators_certificate_is_copied(conf: Path, tmp_path: Path) -> None:
-    cert, key = tmp_path / "site.crt", tmp_path / "site.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pbx.example"]
-        + ["-keyout", str(key), "-out", str(cert)],
-        capture_output=True,
-        check=True,
-    )
+def test_the_operators_certificate_is_copied(conf: Path, operator_certificate: tuple[Path, Path]) -> None:
+    cert, key = operator_certificate
     run(conf, "--wss", "10.0.0.1:8089", "--tls-cert", str(cert), "--tls-key", str(key))
     assert (conf / "keys/switchboard-wss.crt").read_bytes() == cert.read_bytes()
     assert (conf / "keys/switchboard-wss.key").read_bytes() == key.read_bytes()

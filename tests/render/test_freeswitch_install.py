@@ -250,14 +250,8 @@ def test_wss_binds_the_internal_profile_with_a_generated_certificate(conf):
     assert "wss-binding" not in _internal_settings(conf)
 
 
-def test_wss_with_the_operators_certificate(conf, tmp_path):
-    cert, key = tmp_path / "site.crt", tmp_path / "site.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pbx.example"]
-        + ["-keyout", str(key), "-out", str(cert)],
-        capture_output=True,
-        check=True,
-    )
+def test_wss_with_the_operators_certificate(conf, operator_certificate):
+    cert, key = operator_certificate
     run(conf, "--wss", "[2001:db8::1]:7443", "--tls-cert", str(cert), "--tls-key", str(key))
     assert _internal_settings(conf)["wss-binding"] == "[2001:db8::1]:7443"
     pem = (conf / "switchboard" / "tls" / "wss.pem").read_text()
