@@ -78,6 +78,7 @@ class _PortBand:
     BLOCK = 4
 
     def __init__(self, first: int, last: int) -> None:
+        self._band = f"{first}-{last}"
         self._starts = range(first, last + 1 - self.BLOCK + 1, self.BLOCK)
         self._next = os.getpid() % len(self._starts)
         self._lock = threading.Lock()
@@ -89,7 +90,7 @@ class _PortBand:
                 self._next = (self._next + 1) % len(self._starts)
                 if all(_udp_port_free(port + k) for k in range(self.BLOCK)):
                     return port
-        raise SippError("no free block of UDP ports in 20000-29999 on 127.0.0.1")
+        raise SippError(f"no free block of UDP ports in {self._band} on 127.0.0.1")
 
 
 _SIPP_PORTS = _PortBand(20000, 29999)
